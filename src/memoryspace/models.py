@@ -1,0 +1,271 @@
+"""The records MemorySpace stores and the values its API returns.
+
+A ``Memory`` is the unit of storage: an object on the heap, in OS terms. Its content fields are
+versioned by the operation log; its access statistics (``access_count``, ``last_access``) are
+counters, like a file system's atime, and are not logged.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
+from typing import Any
+
+from memoryspace.errors import InvalidInput
+
+
+class Kind(StrEnum):
+    """What a memory is; policies (GC, tiers, context layout) treat kinds differently."""
+
+    TURN = "turn"
+    FACT = "fact"
+    NOTE = "note"
+    SUMMARY = "summary"
+    PERSONA = "persona"
+    PROCEDURE = "procedure"
+    PLAN = "plan"
+    WORKING = "working"
+
+
+class Op(StrEnum):
+    """Operations recorded in the log."""
+
+    ADD = "add"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+def new_id() -> str:
+    """A 24-hex-digit id that sorts by creation time (48-bit ms clock + 48 random bits)."""
+    return f"{int(time.time() * 1000):012x}{os.urandom(6).hex()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """One stored memory.
+
+    Times are Unix seconds (float). ``user``, ``agent`` and ``session`` form the scope; any of
+    them may be ``None``. ``links`` are ids of related memories (dialogue chains, sources of a
+    summary, A-MEM note links).
+    """
+
+    id: str
+    content: str
+    kind: Kind = Kind.TURN
+    user: str | None = None
+    agent: str | None = None
+    session: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()
+    tokens: int = 0
+    importance: float = 0.5
+    pinned: bool = False
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    valid_from: float | None = None
+    valid_to: float | None = None
+    expires_at: float | None = None
+    access_count: int = 0
+    last_access: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["kind"] = str(self.kind)
+        out["tags"] = list(self.tags)
+        out["links"] = list(self.links)
+        out["meta"] = dict(self.meta)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Memory:
+        """Inverse of ``to_dict``; unknown keys are an error."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise InvalidInput(f"unknown memory fields {sorted(unknown)}; known: {sorted(names)}")
+        values = dict(data)
+        if "kind" in values:
+            values["kind"] = parse_kind(values["kind"])
+        for name in ("tags", "links"):
+            if name in values:
+                values[name] = tuple(values[name])
+        if "meta" in values:
+            values["meta"] = dict(values["meta"] or {})
+        return cls(**values)
+
+    def content_state(self) -> dict[str, Any]:
+        """The logged part of the record: everything but the access counters."""
+        out = self.to_dict()
+        del out["access_count"], out["last_access"]
+        return out
+
+    def evolve(self, **changes: Any) -> Memory:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+
+LOGGED_FIELDS = frozenset(f.name for f in fields(Memory)) - {"access_count", "last_access"}
+EDITABLE_FIELDS = LOGGED_FIELDS - {"id", "created_at", "updated_at"}
+
+
+def parse_kind(value: object) -> Kind:
+    """``Kind`` from a string, with an error that lists the valid kinds."""
+    try:
+        return Kind(str(value))
+    except ValueError:
+        valid = ", ".join(k.value for k in Kind)
+        raise InvalidInput(f"unknown kind {value!r}; use one of: {valid}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One entry of the operation log (the write-ahead log of memories)."""
+
+    lsn: int
+    time: float
+    op: Op
+    id: str
+    before: Memory | None
+    after: Memory | None
+    actor: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lsn": self.lsn,
+            "time": self.time,
+            "op": str(self.op),
+            "id": self.id,
+            "before": self.before.content_state() if self.before else None,
+            "after": self.after.content_state() if self.after else None,
+            "actor": self.actor,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A named, consistent snapshot of the whole space, tagged with the LSN it reflects."""
+
+    name: str
+    lsn: int
+    created_at: float
+    path: str | None  # None for in-memory spaces
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreParts:
+    """Why a hit ranked where it did. Ranks are 1-based; ``None`` means that retriever missed."""
+
+    fused: float
+    dense: float | None = None
+    dense_rank: int | None = None
+    sparse: float | None = None
+    sparse_rank: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A memory returned by search, with its score and how it was made."""
+
+    memory: Memory
+    score: float
+    parts: ScoreParts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "memory": self.memory.to_dict(),
+            "score": self.score,
+            "parts": {f.name: getattr(self.parts, f.name) for f in fields(self.parts)},
+        }
+
+
+def check_finite(name: str, value: float | None) -> None:
+    """Reject NaN and infinities in a numeric field."""
+    if value is not None and not math.isfinite(value):
+        raise InvalidInput(f"{name} must be a finite number, got {value!r}")
+
+
+_FILTER_FIELDS = (
+    "user",
+    "agent",
+    "session",
+    "kind",
+    "tags",
+    "since",
+    "until",
+    "valid_at",
+    "meta",
+    "pinned",
+    "include_expired",
+)
+MetaValue = str | int | float | bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """Which memories a query may see. Empty fields do not restrict.
+
+    ``tags`` must all be present; ``since``/``until`` bound ``created_at`` (inclusive/exclusive);
+    ``valid_at`` keeps memories whose validity interval contains that time; ``meta`` is equality
+    on top-level meta keys; expired memories are hidden unless ``include_expired``.
+    """
+
+    user: str | None = None
+    agent: str | None = None
+    session: str | None = None
+    kinds: tuple[Kind, ...] = ()
+    tags: tuple[str, ...] = ()
+    since: float | None = None
+    until: float | None = None
+    valid_at: float | None = None
+    meta: dict[str, MetaValue] = field(default_factory=dict)
+    pinned: bool | None = None
+    include_expired: bool = False
+
+    @classmethod
+    def build(cls, **filters: Any) -> Filter:
+        """A filter from keyword arguments as the public API takes them.
+
+        Raises:
+            InvalidInput: an unknown field or a value of the wrong type.
+        """
+        unknown = set(filters) - set(_FILTER_FIELDS)
+        if unknown:
+            raise InvalidInput(
+                f"unknown filter field(s) {sorted(unknown)}; use: {', '.join(_FILTER_FIELDS)}"
+            )
+        kind = filters.pop("kind", None)
+        kinds: tuple[Kind, ...] = ()
+        if kind is not None:
+            raw = [kind] if isinstance(kind, str) else list(kind)
+            kinds = tuple(parse_kind(k) for k in raw)
+        tags = filters.pop("tags", None) or ()
+        if isinstance(tags, str):
+            tags = (tags,)
+        meta = filters.pop("meta", None) or {}
+        if not isinstance(meta, dict):
+            raise InvalidInput("meta filter must be a dict of key -> value")
+        for key, value in meta.items():
+            if not isinstance(key, str) or not key:
+                raise InvalidInput(f"meta filter keys must be non-empty strings, got {key!r}")
+            if not isinstance(value, str | int | float | bool | type(None)):
+                raise InvalidInput(f"meta filter on {key!r} takes a str, number, bool or None")
+        for name in ("since", "until", "valid_at"):
+            value = filters.get(name)
+            if value is not None:
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise InvalidInput(f"{name} must be a Unix time in seconds, got {value!r}")
+                check_finite(name, float(value))
+        for name in ("user", "agent", "session"):
+            value = filters.get(name)
+            if value is not None and not isinstance(value, str):
+                raise InvalidInput(f"{name} must be a string, got {type(value).__name__}")
+        return cls(kinds=kinds, tags=tuple(str(t) for t in tags), meta=dict(meta), **filters)
+
+    @property
+    def is_empty(self) -> bool:
+        return self == Filter()

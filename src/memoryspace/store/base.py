@@ -1,0 +1,124 @@
+"""The ``Store`` protocol: the durable tier every backend implements.
+
+A store keeps memory records, their vectors, a full-text index and the operation log in one
+transactional database. Every mutation appends to the log in the same transaction, so the log
+can rebuild any past state. Records carry a string ``id`` for users and an integer ``key`` that
+the full-text and vector indexes use.
+
+The contract tests in ``tests/store_contract.py`` run against every implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from memoryspace.models import Change, Checkpoint, Filter, Memory, Op
+
+Vector = npt.NDArray[np.float32]
+Keys = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexDelta:
+    """What a vector index must do to follow one log entry."""
+
+    lsn: int
+    op: Op
+    key: int
+    vector: Vector | None  # None for deletes and for updates that kept the vector
+
+
+class Store(Protocol):
+    """Durable storage of memories, their log, vectors and full text."""
+
+    @property
+    def path(self) -> str | None: ...
+
+    @property
+    def read_only(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+    # -- settings that must survive a restart (embedder id, dimension, ...)
+    def get_setting(self, key: str) -> str | None: ...
+
+    def set_setting(self, key: str, value: str) -> None: ...
+
+    # -- writes: each call is one transaction, logged
+    def insert(
+        self, items: Sequence[tuple[Memory, Vector | None]], *, actor: str | None = None
+    ) -> list[Change]: ...
+
+    def update(
+        self,
+        memory: Memory,
+        *,
+        vector: Vector | None = None,
+        op: Op = Op.UPDATE,
+        actor: str | None = None,
+    ) -> Change: ...
+
+    def delete(self, ids: Sequence[str], *, actor: str | None = None) -> list[Change]: ...
+
+    def touch(self, keys: Sequence[int], when: float) -> None:
+        """Count an access to each key; batched, not logged (like atime)."""
+
+    def flush(self) -> None:
+        """Write buffered access counts."""
+
+    # -- reads
+    def get(self, id: str) -> Memory: ...
+
+    def get_many(self, ids: Sequence[str]) -> list[Memory]: ...
+
+    def get_by_keys(self, keys: Sequence[int]) -> dict[int, Memory]: ...
+
+    def key_of(self, id: str) -> int: ...
+
+    def count(self, flt: Filter | None = None, *, now: float | None = None) -> int: ...
+
+    def scan(
+        self,
+        flt: Filter | None = None,
+        *,
+        now: float | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> Iterator[Memory]: ...
+
+    def filter_keys(self, flt: Filter, *, now: float) -> Keys: ...
+
+    def text_search(
+        self, terms: Sequence[str], k: int, flt: Filter | None = None, *, now: float | None = None
+    ) -> list[tuple[int, float]]:
+        """Top ``k`` (key, score) by BM25 over ``terms`` (any may match), higher score first."""
+
+    def vectors(self, keys: Sequence[int]) -> Mapping[int, Vector]: ...
+
+    def iter_vectors(self, batch: int = 4096) -> Iterator[tuple[Keys, npt.NDArray[np.float32]]]: ...
+
+    # -- the log
+    def last_lsn(self) -> int: ...
+
+    def changes(self, since_lsn: int = 0, limit: int | None = None) -> list[Change]: ...
+
+    def history(self, id: str) -> list[Change]: ...
+
+    def index_deltas(self, since_lsn: int) -> Iterator[IndexDelta]: ...
+
+    # -- snapshots and time travel
+    def checkpoint(self, name: str, *, overwrite: bool = False) -> Checkpoint: ...
+
+    def checkpoints(self) -> list[Checkpoint]: ...
+
+    def restore(
+        self, name: str | None, to_lsn: int | None = None, *, actor: str | None = None
+    ) -> list[Change]: ...
+
+    def as_of(self, lsn: int) -> Store: ...

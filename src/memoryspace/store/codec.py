@@ -1,0 +1,144 @@
+"""Conversions between records and SQLite rows, vectors and blobs, filters and SQL."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import numpy as np
+
+from memoryspace.errors import InvalidInput
+from memoryspace.models import Filter, Kind, Memory
+from memoryspace.store.base import Vector
+
+COLUMNS = (
+    "id, kind, user, agent, session, content, meta, tags, links, tokens, importance, pinned, "
+    "created_at, updated_at, valid_from, valid_to, expires_at"
+)
+SELECT_MEMORY = (
+    "SELECT m.key, m.id, m.kind, m.user, m.agent, m.session, m.content, m.meta, m.tags, "
+    "m.links, m.tokens, m.importance, m.pinned, m.created_at, m.updated_at, m.valid_from, "
+    "m.valid_to, m.expires_at, COALESCE(a.count, 0), a.last "
+    "FROM memories m LEFT JOIN access a ON a.key = m.key"
+)
+_META_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+
+
+def row_values(memory: Memory) -> tuple[Any, ...]:
+    """The values of ``COLUMNS`` for a record."""
+    return (
+        memory.id,
+        str(memory.kind),
+        memory.user,
+        memory.agent,
+        memory.session,
+        memory.content,
+        json.dumps(memory.meta, ensure_ascii=False, sort_keys=True),
+        json.dumps(list(memory.tags), ensure_ascii=False),
+        json.dumps(list(memory.links), ensure_ascii=False),
+        memory.tokens,
+        memory.importance,
+        int(memory.pinned),
+        memory.created_at,
+        memory.updated_at,
+        memory.valid_from,
+        memory.valid_to,
+        memory.expires_at,
+    )
+
+
+def memory_from_row(row: tuple[Any, ...]) -> tuple[int, Memory]:
+    """(key, Memory) from a ``SELECT_MEMORY`` row."""
+    return row[0], Memory(
+        id=row[1],
+        kind=Kind(row[2]),
+        user=row[3],
+        agent=row[4],
+        session=row[5],
+        content=row[6],
+        meta=json.loads(row[7]),
+        tags=tuple(json.loads(row[8])),
+        links=tuple(json.loads(row[9])),
+        tokens=row[10],
+        importance=row[11],
+        pinned=bool(row[12]),
+        created_at=row[13],
+        updated_at=row[14],
+        valid_from=row[15],
+        valid_to=row[16],
+        expires_at=row[17],
+        access_count=row[18],
+        last_access=row[19],
+    )
+
+
+def state_json(memory: Memory | None) -> str | None:
+    """The logged state of a record as canonical JSON."""
+    if memory is None:
+        return None
+    return json.dumps(memory.content_state(), ensure_ascii=False, sort_keys=True)
+
+
+def memory_from_state(text: str | None) -> Memory | None:
+    if text is None:
+        return None
+    return Memory.from_dict(json.loads(text))
+
+
+def vector_blob(vector: Vector | None) -> bytes | None:
+    if vector is None:
+        return None
+    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
+
+
+def blob_vector(blob: bytes | None) -> Vector | None:
+    if blob is None:
+        return None
+    return np.frombuffer(blob, dtype="<f4").astype(np.float32)
+
+
+def where_clause(flt: Filter | None, now: float | None) -> tuple[str, list[Any]]:
+    """A SQL condition on alias ``m`` and its parameters; ``"1"`` when nothing restricts."""
+    if flt is None:
+        flt = Filter()
+    parts: list[str] = []
+    params: list[Any] = []
+    for column in ("user", "agent", "session"):
+        value = getattr(flt, column)
+        if value is not None:
+            parts.append(f"m.{column} = ?")
+            params.append(value)
+    if flt.kinds:
+        parts.append(f"m.kind IN ({', '.join('?' * len(flt.kinds))})")
+        params.extend(str(k) for k in flt.kinds)
+    for tag in flt.tags:
+        parts.append("EXISTS (SELECT 1 FROM json_each(m.tags) WHERE json_each.value = ?)")
+        params.append(tag)
+    if flt.since is not None:
+        parts.append("m.created_at >= ?")
+        params.append(flt.since)
+    if flt.until is not None:
+        parts.append("m.created_at < ?")
+        params.append(flt.until)
+    if flt.valid_at is not None:
+        parts.append("(m.valid_from IS NULL OR m.valid_from <= ?)")
+        parts.append("(m.valid_to IS NULL OR m.valid_to > ?)")
+        params.extend([flt.valid_at, flt.valid_at])
+    for key, value in flt.meta.items():
+        if not _META_KEY.match(key):
+            raise InvalidInput(f"meta filter key {key!r} may use only letters, digits, _ and -")
+        path = f'$."{key}"'
+        if value is None:
+            parts.append("json_type(m.meta, ?) = 'null'")
+            params.append(path)
+        else:
+            parts.append("json_extract(m.meta, ?) = ?")
+            params.extend([path, int(value) if isinstance(value, bool) else value])
+    if flt.pinned is not None:
+        parts.append("m.pinned = ?")
+        params.append(int(flt.pinned))
+    if not flt.include_expired and now is not None:
+        parts.append("(m.expires_at IS NULL OR m.expires_at > ?)")
+        params.append(now)
+    return (" AND ".join(parts) if parts else "1"), params

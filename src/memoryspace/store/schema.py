@@ -1,0 +1,124 @@
+"""SQLite schema and its migrations, versioned by ``PRAGMA user_version``.
+
+Append a migration to ``MIGRATIONS`` to change the schema; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from memoryspace.errors import Conflict
+
+_V1 = """
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE memories (
+    key        INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: indexes follow the log by key
+    id         TEXT NOT NULL UNIQUE,
+    kind       TEXT NOT NULL,
+    user       TEXT,
+    agent      TEXT,
+    session    TEXT,
+    content    TEXT NOT NULL,
+    meta       TEXT NOT NULL DEFAULT '{}',
+    tags       TEXT NOT NULL DEFAULT '[]',
+    links      TEXT NOT NULL DEFAULT '[]',
+    tokens     INTEGER NOT NULL,
+    importance REAL NOT NULL,
+    pinned     INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    valid_from REAL,
+    valid_to   REAL,
+    expires_at REAL
+);
+CREATE INDEX memories_scope ON memories(user, agent, session);
+CREATE INDEX memories_session ON memories(session);
+CREATE INDEX memories_kind ON memories(kind);
+CREATE INDEX memories_created ON memories(created_at);
+CREATE INDEX memories_expires ON memories(expires_at) WHERE expires_at IS NOT NULL;
+
+-- Access statistics are counters, not logged (like a file system's atime).
+CREATE TABLE access (key INTEGER PRIMARY KEY, count INTEGER NOT NULL, last REAL NOT NULL);
+
+CREATE TABLE vectors (key INTEGER PRIMARY KEY, vector BLOB NOT NULL);
+
+CREATE VIRTUAL TABLE memories_fts USING fts5(
+    content, tags, content='memories', content_rowid='key',
+    tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
+    INSERT INTO memories_fts(rowid, content, tags) VALUES (new.key, new.content, new.tags);
+END;
+CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
+    INSERT INTO memories_fts(memories_fts, rowid, content, tags)
+    VALUES ('delete', old.key, old.content, old.tags);
+END;
+CREATE TRIGGER memories_fts_update AFTER UPDATE OF content, tags ON memories BEGIN
+    INSERT INTO memories_fts(memories_fts, rowid, content, tags)
+    VALUES ('delete', old.key, old.content, old.tags);
+    INSERT INTO memories_fts(rowid, content, tags) VALUES (new.key, new.content, new.tags);
+END;
+
+-- The operation log: our write-ahead log of memories. before/after are JSON of the logged
+-- fields; vector is set when the entry gives the record a new vector.
+CREATE TABLE oplog (
+    lsn    INTEGER PRIMARY KEY AUTOINCREMENT,
+    time   REAL NOT NULL,
+    op     TEXT NOT NULL,
+    id     TEXT NOT NULL,
+    key    INTEGER NOT NULL,
+    before TEXT,
+    after  TEXT,
+    vector BLOB,
+    actor  TEXT
+);
+CREATE INDEX oplog_id ON oplog(id, lsn);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the database to ``SCHEMA_VERSION``, one transaction per migration.
+
+    Raises:
+        Conflict: the file was written by a newer MemorySpace.
+    """
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise Conflict(
+            f"database schema version {version} is newer than this MemorySpace supports "
+            f"({SCHEMA_VERSION}); upgrade memoryspace to open it"
+        )
+    for number in range(version, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while we waited for the lock.
+            if conn.execute("PRAGMA user_version").fetchone()[0] > number:
+                conn.execute("ROLLBACK")
+                continue
+            for statement in _statements(MIGRATIONS[number]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into statements, keeping trigger bodies whole."""
+    out: list[str] = []
+    buffer = ""
+    for line in script.splitlines():
+        if line.strip().startswith("--") and not buffer:
+            continue
+        buffer += line + "\n"
+        if sqlite3.complete_statement(buffer):
+            out.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        out.append(buffer.strip())
+    return out

@@ -1,0 +1,241 @@
+"""Checkpoints and time travel for ``SQLiteStore``.
+
+A checkpoint is a consistent copy of the database made with SQLite's online backup, kept in a
+folder beside the database (``<db>.checkpoints/<name>.db``; in memory for ``:memory:``), tagged
+with the LSN it reflects. The state at any LSN is a checkpoint at or before it plus a replay of
+the log up to it. Restoring never rewinds the log: it appends the changes that turn the live
+state into the past one, so a restore can itself be undone.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from memoryspace.errors import Conflict, InvalidInput, NotFound
+from memoryspace.models import Change, Checkpoint, Memory, Op
+from memoryspace.store.base import Vector
+from memoryspace.store.codec import blob_vector
+
+if TYPE_CHECKING:
+    from memoryspace.store.sqlite import SQLiteStore
+
+_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+def _folder(store: SQLiteStore) -> Path:
+    assert store.path is not None
+    return Path(store.path + ".checkpoints")
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not _NAME.match(name) or name.startswith("."):
+        raise InvalidInput(
+            f"checkpoint name {name!r} must be 1-64 letters, digits, '_', '.' or '-' "
+            "and not start with '.'"
+        )
+
+
+def take(store: SQLiteStore, name: str, *, overwrite: bool) -> Checkpoint:
+    _check_name(name)
+    existing = {c.name for c in listing(store)}
+    if name in existing and not overwrite:
+        raise Conflict(f"checkpoint {name!r} exists; pass overwrite=True or choose another name")
+    when = store._clock()
+    source = store.connections
+    if store.path is None:
+        target = sqlite3.connect(":memory:", check_same_thread=False)
+        with source.reading() as conn:
+            conn.backup(target)
+        lsn = _tag(target, name, when)
+        checkpoint = Checkpoint(name=name, lsn=lsn, created_at=when, path=None)
+        old = store.memory_checkpoints.pop(name, None)
+        if old is not None:
+            old[0].close()
+        store.memory_checkpoints[name] = (target, checkpoint)
+        return checkpoint
+    folder = _folder(store)
+    folder.mkdir(exist_ok=True)
+    final = folder / f"{name}.db"
+    partial = folder / f".{name}.db.partial"
+    partial.unlink(missing_ok=True)
+    target = sqlite3.connect(partial)
+    try:
+        with source.reading() as conn:
+            conn.backup(target)  # one step: a consistent snapshot under a read lock
+        lsn = _tag(target, name, when)
+        target.execute("PRAGMA journal_mode = DELETE")  # a self-contained single file
+    finally:
+        target.close()
+    with open(partial, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(partial, final)
+    return Checkpoint(name=name, lsn=lsn, created_at=when, path=str(final))
+
+
+def _tag(conn: sqlite3.Connection, name: str, when: float) -> int:
+    lsn = int(conn.execute("SELECT COALESCE(max(lsn), 0) FROM oplog").fetchone()[0])
+    conn.executemany(
+        "INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)",
+        [
+            ("checkpoint.name", name),
+            ("checkpoint.lsn", str(lsn)),
+            ("checkpoint.created_at", repr(when)),
+        ],
+    )
+    conn.commit()
+    return lsn
+
+
+def listing(store: SQLiteStore) -> list[Checkpoint]:
+    """Every checkpoint of the store, oldest LSN first."""
+    if store.path is None:
+        found = [c for _, c in store.memory_checkpoints.values()]
+    else:
+        found = []
+        folder = _folder(store)
+        for file in sorted(folder.glob("*.db")) if folder.is_dir() else []:
+            conn = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
+            try:
+                tags = dict(
+                    conn.execute(
+                        "SELECT key, value FROM settings WHERE key LIKE 'checkpoint.%'"
+                    ).fetchall()
+                )
+            except sqlite3.DatabaseError:
+                continue  # not a checkpoint of ours; leave it alone
+            finally:
+                conn.close()
+            if "checkpoint.lsn" in tags:
+                found.append(
+                    Checkpoint(
+                        name=file.stem,
+                        lsn=int(tags["checkpoint.lsn"]),
+                        created_at=float(tags.get("checkpoint.created_at", "0")),
+                        path=str(file),
+                    )
+                )
+    return sorted(found, key=lambda c: (c.lsn, c.created_at))
+
+
+def _find(store: SQLiteStore, name: str) -> Checkpoint:
+    for checkpoint in listing(store):
+        if checkpoint.name == name:
+            return checkpoint
+    raise NotFound(f"no checkpoint named {name!r}; list them with checkpoints()")
+
+
+def remove(store: SQLiteStore, name: str) -> None:
+    checkpoint = _find(store, name)
+    if checkpoint.path is None:
+        conn, _ = store.memory_checkpoints.pop(name)
+        conn.close()
+    else:
+        Path(checkpoint.path).unlink()
+
+
+def _open_checkpoint(store: SQLiteStore, checkpoint: Checkpoint) -> sqlite3.Connection:
+    if checkpoint.path is None:
+        return store.memory_checkpoints[checkpoint.name][0]
+    return sqlite3.connect(f"file:{checkpoint.path}?mode=ro", uri=True, check_same_thread=False)
+
+
+def materialize(
+    store: SQLiteStore,
+    lsn: int,
+    *,
+    read_only: bool,
+    base: Checkpoint | None = None,
+    from_empty: bool = False,
+) -> SQLiteStore:
+    """An in-memory store holding the state right after ``lsn``.
+
+    Starts from ``base``, or else the newest checkpoint at or before ``lsn`` (or from nothing),
+    and replays the live log up to ``lsn``.
+    """
+    from memoryspace.store.sqlite import SQLiteStore
+
+    last = store.last_lsn()
+    if isinstance(lsn, bool) or not isinstance(lsn, int) or lsn < 0 or lsn > last:
+        raise InvalidInput(f"LSN must be an integer from 0 to {last} (the end of the log)")
+    if base is None and not from_empty:
+        candidates = [c for c in listing(store) if c.lsn <= lsn]
+        base = candidates[-1] if candidates else None
+    seed = _open_checkpoint(store, base) if base is not None else None
+    try:
+        view = SQLiteStore(":memory:", clock=store._clock, _seed=seed)
+    finally:
+        if seed is not None and base is not None and base.path is not None:
+            seed.close()
+    start = base.lsn if base is not None else 0
+    view.replay(store.log_rows(start, lsn))
+    view._read_only = read_only
+    view.as_of_lsn = lsn
+    return view
+
+
+def restore(
+    store: SQLiteStore, name: str | None, to_lsn: int | None, *, actor: str | None
+) -> list[Change]:
+    base = _find(store, name) if name is not None else None
+    if to_lsn is None:
+        if base is None:
+            raise InvalidInput("name a checkpoint, or give to_lsn to restore from the log alone")
+        to_lsn = base.lsn
+    if base is not None and to_lsn < base.lsn:
+        raise InvalidInput(
+            f"checkpoint {name!r} is at LSN {base.lsn}; to go back to LSN {to_lsn}, restore "
+            "an older checkpoint or pass name=None to replay the log from the start"
+        )
+    past = materialize(store, to_lsn, read_only=True, base=base, from_empty=base is None)
+    who = actor or f"restore:{name or 'log'}@{to_lsn}"
+    changes: list[Change] = []
+    try:
+        with store._writing():  # the diff is computed and applied under the write lock
+            touched = sorted({row[3] for row in store.log_rows(to_lsn, store.last_lsn())})
+            for id in touched:
+                changes.extend(_converge(store, past, id, who))
+    finally:
+        past.close()
+    return changes
+
+
+def _converge(store: SQLiteStore, past: SQLiteStore, id: str, actor: str) -> list[Change]:
+    """Log the change that makes memory ``id`` in ``store`` equal to it in ``past``."""
+    then = _lookup(past, id)
+    now = _lookup(store, id)
+    if then is None and now is None:
+        return []
+    if then is None:
+        return store.delete([id], actor=actor)
+    vector = _vector(past, id)
+    if now is None:
+        return store.insert([(then, vector)], actor=actor)
+    if then.content_state() == now.content_state() and _same(vector, _vector(store, id)):
+        return []
+    return [store.update(then, vector=vector, op=Op.UPDATE, actor=actor)]
+
+
+def _lookup(store: SQLiteStore, id: str) -> Memory | None:
+    try:
+        return store.get(id).evolve(access_count=0, last_access=None)
+    except NotFound:
+        return None
+
+
+def _vector(store: SQLiteStore, id: str) -> Vector | None:
+    key = store.key_of(id)
+    with store.connections.reading() as conn:
+        row = conn.execute("SELECT vector FROM vectors WHERE key = ?", (key,)).fetchone()
+    return None if row is None else blob_vector(row[0])
+
+
+def _same(a: Vector | None, b: Vector | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return bool(np.array_equal(a, b))

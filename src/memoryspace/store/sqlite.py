@@ -1,0 +1,537 @@
+"""The embedded store: one SQLite file in WAL mode holding records, vectors, FTS5 and the log.
+
+Every mutation and its log entry commit in one transaction, and the FTS5 index follows the
+records through triggers in that same transaction, so the three never disagree. Checkpoints and
+time travel live in ``memoryspace.store.snapshots``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from memoryspace.errors import Conflict, NotFound, ReadOnly
+from memoryspace.models import Change, Checkpoint, Filter, Memory, Op
+from memoryspace.store import snapshots
+from memoryspace.store.base import IndexDelta, Keys, Vector
+from memoryspace.store.codec import (
+    COLUMNS,
+    SELECT_MEMORY,
+    blob_vector,
+    memory_from_row,
+    memory_from_state,
+    row_values,
+    state_json,
+    vector_blob,
+    where_clause,
+)
+from memoryspace.store.connections import Connections, Tracer
+from memoryspace.store.schema import migrate
+
+_PLACEHOLDERS = ", ".join("?" * len(COLUMNS.split(",")))
+_ASSIGNMENTS = ", ".join(f"{c.strip()} = ?" for c in COLUMNS.split(","))
+_LOG_COLUMNS = "lsn, time, op, id, key, before, after, vector, actor"
+
+
+class SQLiteStore:
+    """The default ``Store``: a single SQLite database file (or ``":memory:"``).
+
+    Safe to share between threads (one connection per thread, one writer at a time) and between
+    processes on one file (SQLite's WAL locking).
+    """
+
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        *,
+        read_only: bool = False,
+        clock: Callable[[], float] = time.time,
+        busy_timeout: float = 10.0,
+        access_flush_every: int = 1024,
+        tracer: Tracer | None = None,
+        _seed: sqlite3.Connection | None = None,
+    ) -> None:
+        self._path = str(path)
+        self._read_only = read_only
+        self._clock = clock
+        self._db = Connections(self._path, busy_timeout=busy_timeout, tracer=tracer)
+        self._pending: dict[int, tuple[int, float]] = {}
+        self._pending_lock = threading.Lock()
+        self._flush_every = access_flush_every
+        self.as_of_lsn: int | None = None
+        # Checkpoints of an in-memory store live as long as the store.
+        self.memory_checkpoints: dict[str, tuple[sqlite3.Connection, Checkpoint]] = {}
+        if _seed is not None:
+            _seed.backup(self._db.get())
+            with self._db.writing() as conn:
+                conn.execute("DELETE FROM settings WHERE key LIKE 'checkpoint.%'")
+        migrate(self._db.get())
+
+    # -- lifecycle
+
+    @property
+    def path(self) -> str | None:
+        return None if self._db.in_memory else self._path
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    @property
+    def connections(self) -> Connections:
+        return self._db
+
+    def close(self) -> None:
+        if self._db.closed:
+            return
+        if not self._read_only:
+            self.flush()
+        for conn, _ in self.memory_checkpoints.values():
+            conn.close()
+        self.memory_checkpoints.clear()
+        self._db.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _writing(self) -> Any:
+        if self._read_only:
+            at = f" at LSN {self.as_of_lsn}" if self.as_of_lsn is not None else ""
+            raise ReadOnly(f"this is a read-only view{at}; restore it to make it current")
+        return self._db.writing()
+
+    # -- settings
+
+    def get_setting(self, key: str) -> str | None:
+        with self._db.reading() as conn:
+            row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self._writing() as conn:
+            conn.execute("INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)", (key, value))
+
+    # -- writes
+
+    def insert(
+        self, items: Sequence[tuple[Memory, Vector | None]], *, actor: str | None = None
+    ) -> list[Change]:
+        """Add records (and their vectors) in one transaction.
+
+        Raises:
+            Conflict: a record with one of the ids exists already; nothing was added.
+        """
+        changes: list[Change] = []
+        with self._writing() as conn:
+            for memory, vector in items:
+                try:
+                    cursor = conn.execute(
+                        f"INSERT INTO memories ({COLUMNS}) VALUES ({_PLACEHOLDERS})",
+                        row_values(memory),
+                    )
+                except sqlite3.IntegrityError:
+                    raise Conflict(
+                        f"a memory with id {memory.id!r} exists; update it or choose another id"
+                    ) from None
+                key = int(cursor.lastrowid or 0)
+                if vector is not None:
+                    conn.execute(
+                        "INSERT INTO vectors(key, vector) VALUES (?, ?)", (key, vector_blob(vector))
+                    )
+                changes.append(self._log(conn, Op.ADD, key, None, memory, vector, actor))
+        return changes
+
+    def update(
+        self,
+        memory: Memory,
+        *,
+        vector: Vector | None = None,
+        op: Op = Op.UPDATE,
+        actor: str | None = None,
+    ) -> Change:
+        """Replace the logged fields of ``memory.id`` (and its vector, when given).
+
+        Raises:
+            NotFound: no memory has that id.
+        """
+        with self._writing() as conn:
+            key, before = self._get_row(conn, memory.id)
+            conn.execute(
+                f"UPDATE memories SET {_ASSIGNMENTS} WHERE key = ?", (*row_values(memory), key)
+            )
+            if vector is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO vectors(key, vector) VALUES (?, ?)",
+                    (key, vector_blob(vector)),
+                )
+            return self._log(conn, op, key, before, memory, vector, actor)
+
+    def delete(self, ids: Sequence[str], *, actor: str | None = None) -> list[Change]:
+        """Delete records in one transaction.
+
+        Raises:
+            NotFound: one of the ids does not exist; nothing was deleted.
+        """
+        changes: list[Change] = []
+        with self._writing() as conn:
+            for id in ids:
+                key, before = self._get_row(conn, id)
+                for table in ("memories", "vectors", "access"):
+                    conn.execute(f"DELETE FROM {table} WHERE key = ?", (key,))
+                changes.append(self._log(conn, Op.DELETE, key, before, None, None, actor))
+        return changes  # buffered access counts of deleted keys are dropped by flush()
+
+    def _log(
+        self,
+        conn: sqlite3.Connection,
+        op: Op,
+        key: int,
+        before: Memory | None,
+        after: Memory | None,
+        vector: Vector | None,
+        actor: str | None,
+    ) -> Change:
+        now = self._clock()
+        id = (after or before).id  # type: ignore[union-attr]
+        cursor = conn.execute(
+            "INSERT INTO oplog(time, op, id, key, before, after, vector, actor) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                now,
+                str(op),
+                id,
+                key,
+                state_json(before),
+                state_json(after),
+                vector_blob(vector),
+                actor,
+            ),
+        )
+        strip = {"access_count": 0, "last_access": None}
+        return Change(
+            lsn=int(cursor.lastrowid or 0),
+            time=now,
+            op=op,
+            id=id,
+            before=before.evolve(**strip) if before else None,
+            after=after.evolve(**strip) if after else None,
+            actor=actor,
+        )
+
+    def touch(self, keys: Sequence[int], when: float) -> None:
+        """Count one access to each key; written in batches by ``flush``, never logged."""
+        if self._read_only:
+            return
+        with self._pending_lock:
+            for key in keys:
+                count, _ = self._pending.get(key, (0, when))
+                self._pending[key] = (count + 1, when)
+            full = len(self._pending) >= self._flush_every
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write buffered access counts (skipping keys deleted meanwhile)."""
+        with self._pending_lock:
+            pending, self._pending = self._pending, {}
+        if not pending or self._read_only or self._db.closed:
+            return
+        with self._db.writing() as conn:
+            conn.executemany(
+                "INSERT INTO access(key, count, last) SELECT ?, ?, ? "
+                "WHERE EXISTS (SELECT 1 FROM memories WHERE key = ?) "
+                "ON CONFLICT(key) DO UPDATE SET count = count + excluded.count, "
+                "last = max(last, excluded.last)",
+                [(key, count, last, key) for key, (count, last) in pending.items()],
+            )
+
+    # -- reads
+
+    def _get_row(self, conn: sqlite3.Connection, id: str) -> tuple[int, Memory]:
+        row = conn.execute(f"{SELECT_MEMORY} WHERE m.id = ?", (id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no memory with id {id!r}; search or list memories to find ids")
+        return memory_from_row(row)
+
+    def _with_pending(self, key: int, memory: Memory) -> Memory:
+        pending = self._pending.get(key)
+        if pending is None:
+            return memory
+        return memory.evolve(
+            access_count=memory.access_count + pending[0],
+            last_access=max(memory.last_access or 0.0, pending[1]),
+        )
+
+    def get(self, id: str) -> Memory:
+        """The memory with ``id``.
+
+        Raises:
+            NotFound: no memory has that id.
+        """
+        with self._db.reading() as conn:
+            key, memory = self._get_row(conn, id)
+        return self._with_pending(key, memory)
+
+    def key_of(self, id: str) -> int:
+        with self._db.reading() as conn:
+            row = conn.execute("SELECT key FROM memories WHERE id = ?", (id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no memory with id {id!r}")
+        return int(row[0])
+
+    def get_many(self, ids: Sequence[str]) -> list[Memory]:
+        """The memories that exist among ``ids``, in the order asked."""
+        found: dict[str, Memory] = {}
+        with self._db.reading() as conn:
+            for chunk in _chunks(list(ids), 500):
+                marks = ", ".join("?" * len(chunk))
+                for row in conn.execute(f"{SELECT_MEMORY} WHERE m.id IN ({marks})", chunk):
+                    key, memory = memory_from_row(row)
+                    found[memory.id] = self._with_pending(key, memory)
+        return [found[i] for i in ids if i in found]
+
+    def get_by_keys(self, keys: Sequence[int]) -> dict[int, Memory]:
+        found: dict[int, Memory] = {}
+        with self._db.reading() as conn:
+            for chunk in _chunks([int(k) for k in keys], 500):
+                marks = ", ".join("?" * len(chunk))
+                for row in conn.execute(f"{SELECT_MEMORY} WHERE m.key IN ({marks})", chunk):
+                    key, memory = memory_from_row(row)
+                    found[key] = self._with_pending(key, memory)
+        return found
+
+    def count(self, flt: Filter | None = None, *, now: float | None = None) -> int:
+        where, params = where_clause(flt, now)
+        with self._db.reading() as conn:
+            return int(
+                conn.execute(f"SELECT count(*) FROM memories m WHERE {where}", params).fetchone()[0]
+            )
+
+    def scan(
+        self,
+        flt: Filter | None = None,
+        *,
+        now: float | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> Iterator[Memory]:
+        """Memories matching ``flt`` in creation order (or newest first)."""
+        where, params = where_clause(flt, now)
+        order = "DESC" if newest_first else "ASC"
+        sql = (
+            f"{SELECT_MEMORY} WHERE {where} ORDER BY m.created_at {order}, m.key {order} "
+            "LIMIT ? OFFSET ?"
+        )
+        with self._db.reading() as conn:
+            rows = conn.execute(sql, [*params, -1 if limit is None else limit, offset]).fetchall()
+        for row in rows:
+            key, memory = memory_from_row(row)
+            yield self._with_pending(key, memory)
+
+    def filter_keys(self, flt: Filter, *, now: float) -> Keys:
+        where, params = where_clause(flt, now)
+        with self._db.reading() as conn:
+            rows = conn.execute(f"SELECT m.key FROM memories m WHERE {where}", params).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def text_search(
+        self,
+        terms: Sequence[str],
+        k: int,
+        flt: Filter | None = None,
+        *,
+        now: float | None = None,
+    ) -> list[tuple[int, float]]:
+        """Top ``k`` (key, BM25 score) for documents matching any of ``terms``, best first."""
+        if not terms or k < 1:
+            return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        where, params = where_clause(flt, now)
+        sql = (
+            "SELECT f.rowid, bm25(memories_fts, 1.0, 0.5) AS s FROM memories_fts f "
+            f"JOIN memories m ON m.key = f.rowid WHERE memories_fts MATCH ? AND {where} "
+            "ORDER BY s LIMIT ?"
+        )
+        with self._db.reading() as conn:
+            rows = conn.execute(sql, [match, *params, k]).fetchall()
+        return [(int(key), -float(score)) for key, score in rows]
+
+    def vectors(self, keys: Sequence[int]) -> Mapping[int, Vector]:
+        out: dict[int, Vector] = {}
+        with self._db.reading() as conn:
+            for chunk in _chunks([int(k) for k in keys], 500):
+                marks = ", ".join("?" * len(chunk))
+                for key, blob in conn.execute(
+                    f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk
+                ):
+                    vector = blob_vector(blob)
+                    if vector is not None:
+                        out[int(key)] = vector
+        return out
+
+    def iter_vectors(self, batch: int = 4096) -> Iterator[tuple[Keys, Vector]]:
+        """Every stored vector, ``batch`` at a time, as (keys, matrix)."""
+        last = -1
+        while True:
+            with self._db.reading() as conn:
+                rows = conn.execute(
+                    "SELECT key, vector FROM vectors WHERE key > ? ORDER BY key LIMIT ?",
+                    (last, batch),
+                ).fetchall()
+            if not rows:
+                return
+            keys = np.array([r[0] for r in rows], dtype=np.int64)
+            matrix = np.vstack([np.frombuffer(r[1], dtype="<f4") for r in rows]).astype(np.float32)
+            yield keys, matrix
+            last = int(keys[-1])
+
+    # -- the log
+
+    def last_lsn(self) -> int:
+        with self._db.reading() as conn:
+            return int(conn.execute("SELECT COALESCE(max(lsn), 0) FROM oplog").fetchone()[0])
+
+    def changes(self, since_lsn: int = 0, limit: int | None = None) -> list[Change]:
+        """Log entries after ``since_lsn``, oldest first: a feed other agents can tail."""
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                f"SELECT {_LOG_COLUMNS} FROM oplog WHERE lsn > ? ORDER BY lsn LIMIT ?",
+                (since_lsn, -1 if limit is None else limit),
+            ).fetchall()
+        return [_change(row) for row in rows]
+
+    def history(self, id: str) -> list[Change]:
+        """Every log entry of one memory, oldest first (deleted memories keep their history).
+
+        Raises:
+            NotFound: the log has no entry for that id.
+        """
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                f"SELECT {_LOG_COLUMNS} FROM oplog WHERE id = ? ORDER BY lsn", (id,)
+            ).fetchall()
+        if not rows:
+            raise NotFound(f"no memory with id {id!r} was ever stored")
+        return [_change(row) for row in rows]
+
+    def index_deltas(self, since_lsn: int) -> Iterator[IndexDelta]:
+        """What a vector index must apply to follow the log after ``since_lsn``."""
+        last = since_lsn
+        while True:
+            with self._db.reading() as conn:
+                rows = conn.execute(
+                    "SELECT lsn, op, key, vector FROM oplog WHERE lsn > ? AND "
+                    "(op IN ('add', 'delete') OR vector IS NOT NULL) ORDER BY lsn LIMIT 2048",
+                    (last,),
+                ).fetchall()
+            if not rows:
+                return
+            for lsn, op, key, blob in rows:
+                yield IndexDelta(lsn=lsn, op=Op(op), key=key, vector=blob_vector(blob))
+            last = rows[-1][0]
+
+    def log_rows(self, after_lsn: int, upto_lsn: int) -> list[tuple[Any, ...]]:
+        """Raw log rows in (after_lsn, upto_lsn], for replay into another store."""
+        with self._db.reading() as conn:
+            return conn.execute(
+                f"SELECT {_LOG_COLUMNS} FROM oplog WHERE lsn > ? AND lsn <= ? ORDER BY lsn",
+                (after_lsn, upto_lsn),
+            ).fetchall()
+
+    def replay(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Apply raw log rows (from ``log_rows``) verbatim: same keys, same LSNs."""
+        with self._db.writing() as conn:
+            for row in rows:
+                _lsn, _time, op, _id, key, _before, after_json, blob, _actor = row
+                after = memory_from_state(after_json)
+                if op == Op.ADD:
+                    assert after is not None
+                    conn.execute(
+                        f"INSERT INTO memories (key, {COLUMNS}) VALUES (?, {_PLACEHOLDERS})",
+                        (key, *row_values(after)),
+                    )
+                elif op == Op.DELETE:
+                    for table in ("memories", "vectors", "access"):
+                        conn.execute(f"DELETE FROM {table} WHERE key = ?", (key,))
+                else:
+                    assert after is not None
+                    conn.execute(
+                        f"UPDATE memories SET {_ASSIGNMENTS} WHERE key = ?",
+                        (*row_values(after), key),
+                    )
+                if blob is not None:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO vectors(key, vector) VALUES (?, ?)", (key, blob)
+                    )
+                conn.execute(
+                    f"INSERT INTO oplog({_LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row
+                )
+
+    # -- snapshots and time travel (see memoryspace.store.snapshots)
+
+    def checkpoint(self, name: str, *, overwrite: bool = False) -> Checkpoint:
+        """A consistent snapshot of the whole database, tagged with its LSN.
+
+        Raises:
+            InvalidInput: a name with characters other than letters, digits, ``_ . -``.
+            Conflict: a checkpoint of that name exists and ``overwrite`` is false.
+        """
+        self.flush()
+        return snapshots.take(self, name, overwrite=overwrite)
+
+    def checkpoints(self) -> list[Checkpoint]:
+        return snapshots.listing(self)
+
+    def delete_checkpoint(self, name: str) -> None:
+        snapshots.remove(self, name)
+
+    def restore(
+        self, name: str | None, to_lsn: int | None = None, *, actor: str | None = None
+    ) -> list[Change]:
+        """Make the live state equal the state at a checkpoint (or at ``to_lsn`` after it).
+
+        The restore is itself logged as ordinary changes, so nothing is lost: restoring is
+        undone by restoring to the LSN before it. ``name=None`` replays from the empty log.
+
+        Raises:
+            NotFound: no checkpoint of that name.
+            InvalidInput: ``to_lsn`` is before the checkpoint or after the end of the log.
+        """
+        self.flush()
+        return snapshots.restore(self, name, to_lsn, actor=actor)
+
+    def as_of(self, lsn: int) -> SQLiteStore:
+        """A read-only in-memory copy of the state right after ``lsn`` was committed.
+
+        Raises:
+            InvalidInput: ``lsn`` is negative or after the end of the log.
+        """
+        return snapshots.materialize(self, lsn, read_only=True)
+
+
+def _change(row: tuple[Any, ...]) -> Change:
+    lsn, when, op, id, _key, before, after, _vector, actor = row
+    return Change(
+        lsn=lsn,
+        time=when,
+        op=Op(op),
+        id=id,
+        before=memory_from_state(before),
+        after=memory_from_state(after),
+        actor=actor,
+    )
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
