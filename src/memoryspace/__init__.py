@@ -1,1 +1,62 @@
-"""MemorySpace."""
+"""MemorySpace: memory for LLM agents, managed the way operating systems manage memory.
+
+from memoryspace import MemorySpace
+
+with MemorySpace.open("memory.db") as ms:
+    ms.add("Maren adopted a greyhound called Biscuit", user="maren")
+    hits = ms.search("what is the dog called?", user="maren")
+"""
+
+from memoryspace.embed import (
+    CachedEmbedder,
+    Embedder,
+    EmbeddingCache,
+    HashingEmbedder,
+    MiniLMEmbedder,
+    OpenAIEmbedder,
+)
+from memoryspace.errors import (
+    BackendUnavailable,
+    Closed,
+    Conflict,
+    InvalidInput,
+    MemorySpaceError,
+    NotFound,
+    ReadOnly,
+    Unauthorized,
+)
+from memoryspace.models import Change, Checkpoint, Filter, Kind, Memory, Op, ScoreParts, SearchHit
+from memoryspace.settings import Settings
+from memoryspace.space import MemorySpace
+from memoryspace.store.sqlite import SQLiteStore
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendUnavailable",
+    "CachedEmbedder",
+    "Change",
+    "Checkpoint",
+    "Closed",
+    "Conflict",
+    "Embedder",
+    "EmbeddingCache",
+    "Filter",
+    "HashingEmbedder",
+    "InvalidInput",
+    "Kind",
+    "Memory",
+    "MemorySpace",
+    "MemorySpaceError",
+    "MiniLMEmbedder",
+    "NotFound",
+    "Op",
+    "OpenAIEmbedder",
+    "ReadOnly",
+    "SQLiteStore",
+    "ScoreParts",
+    "SearchHit",
+    "Settings",
+    "Unauthorized",
+    "__version__",
+]

@@ -1,0 +1,5 @@
+"""The ``memoryspace`` command line."""
+
+from memoryspace.cli.app import app, main
+
+__all__ = ["app", "main"]

@@ -24,7 +24,7 @@ _WORD = re.compile(r"\w+")
 # tolerance to inflection and typos without drowning the words.
 _UNIGRAM_WEIGHT = 1.0
 _BIGRAM_WEIGHT = 0.5
-_TRIGRAM_WEIGHT = 0.2
+_TRIGRAM_WEIGHT = 0.35
 _EMPTY_FEATURE = "\x00empty"
 
 
@@ -110,11 +110,12 @@ class HashingEmbedder:
                 raise InvalidInput(f"texts[{row}] is {type(text).__name__}, not str")
             base = row * self._dimension
             words = _words(text)
-            for word in words:
+            # Presence, not counts: a repeated "the" should not outweigh the rarer words.
+            for word in dict.fromkeys(words):
                 for column, weight in _word_buckets(word, self._seed, self._dimension):
                     flat.append(base + column)
                     weights.append(weight)
-            for first, second in pairwise(words):
+            for first, second in dict.fromkeys(pairwise(words)):
                 column, sign = _bucket(f"b:{first} {second}", self._seed, self._dimension)
                 flat.append(base + column)
                 weights.append(sign * _BIGRAM_WEIGHT)

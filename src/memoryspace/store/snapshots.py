@@ -216,8 +216,13 @@ def _converge(store: SQLiteStore, past: SQLiteStore, id: str, actor: str) -> lis
     vector = _vector(past, id)
     if now is None:
         return store.insert([(then, vector)], actor=actor)
-    if then.content_state() == now.content_state() and _same(vector, _vector(store, id)):
+    current = _vector(store, id)
+    if then.content_state() == now.content_state() and _same(vector, current):
         return []
+    if vector is None and current is not None:
+        # An update cannot drop a vector (None means "keep it"), so the record is re-added
+        # without one; the log and the index deltas then say so.
+        return [*store.delete([id], actor=actor), *store.insert([(then, None)], actor=actor)]
     return [store.update(then, vector=vector, op=Op.UPDATE, actor=actor)]
 
 

@@ -67,11 +67,15 @@ class SQLiteStore:
         self.as_of_lsn: int | None = None
         # Checkpoints of an in-memory store live as long as the store.
         self.memory_checkpoints: dict[str, tuple[sqlite3.Connection, Checkpoint]] = {}
-        if _seed is not None:
-            _seed.backup(self._db.get())
-            with self._db.writing() as conn:
-                conn.execute("DELETE FROM settings WHERE key LIKE 'checkpoint.%'")
-        migrate(self._db.get())
+        try:
+            if _seed is not None:
+                _seed.backup(self._db.get())
+                with self._db.writing() as conn:
+                    conn.execute("DELETE FROM settings WHERE key LIKE 'checkpoint.%'")
+            migrate(self._db.get())
+        except BaseException:
+            self._db.close()  # a refused file (e.g. a newer schema) is not left open
+            raise
 
     # -- lifecycle
 
@@ -233,8 +237,8 @@ class SQLiteStore:
             return
         with self._pending_lock:
             for key in keys:
-                count, _ = self._pending.get(key, (0, when))
-                self._pending[key] = (count + 1, when)
+                count, last = self._pending.get(key, (0, when))
+                self._pending[key] = (count + 1, max(last, when))
             full = len(self._pending) >= self._flush_every
         if full:
             self.flush()

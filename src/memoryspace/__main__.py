@@ -1,0 +1,5 @@
+"""``python -m memoryspace``: the command line."""
+
+from memoryspace.cli import main
+
+main()

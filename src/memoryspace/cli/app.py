@@ -1,0 +1,367 @@
+"""The ``memoryspace`` command: a thin shell over ``MemorySpace``.
+
+Every command takes ``--db PATH`` (default ``./memoryspace.db`` or ``$MEMORYSPACE_DB``) and
+``--json`` for scripts. Library errors become one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from memoryspace.errors import MemorySpaceError
+from memoryspace.models import Change, Memory, SearchHit
+from memoryspace.space import MemorySpace
+
+app = typer.Typer(
+    help="Memory for LLM agents, managed like an operating system manages memory.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+Db = Annotated[
+    Path,
+    typer.Option("--db", envvar="MEMORYSPACE_DB", help="Database file.", show_default=True),
+]
+Embedder = Annotated[
+    str,
+    typer.Option("--embedder", envvar="MEMORYSPACE_EMBEDDER", help="auto, minilm or hashing."),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+User = Annotated[str | None, typer.Option(help="Scope: user.")]
+Agent = Annotated[str | None, typer.Option(help="Scope: agent.")]
+Session = Annotated[str | None, typer.Option(help="Scope: session.")]
+DEFAULT_DB = Path("memoryspace.db")
+
+
+@contextmanager
+def opened(db: Path, embedder: str = "auto") -> Iterator[MemorySpace]:
+    with MemorySpace.open(db, embedder=embedder) as ms:
+        yield ms
+
+
+def emit(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+
+
+def when(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def scope_filters(user: str | None, agent: str | None, session: str | None) -> dict[str, Any]:
+    return {k: v for k, v in (("user", user), ("agent", agent), ("session", session)) if v}
+
+
+def show_memory(memory: Memory) -> None:
+    table = Table(show_header=False, box=None)
+    for name, value in memory.to_dict().items():
+        if name in (
+            "created_at",
+            "updated_at",
+            "valid_from",
+            "valid_to",
+            "expires_at",
+            "last_access",
+        ):
+            value = when(value)
+        table.add_row(f"[bold]{name}[/]", str(value))
+    console.print(table)
+
+
+def show_hits(hits: list[SearchHit]) -> None:
+    table = Table("#", "score", "dense", "bm25", "when", "id", "content")
+    for rank, hit in enumerate(hits, 1):
+        parts = hit.parts
+        dense = "-" if parts.dense is None else f"{parts.dense:.3f} (#{parts.dense_rank})"
+        sparse = "-" if parts.sparse is None else f"{parts.sparse:.2f} (#{parts.sparse_rank})"
+        table.add_row(
+            str(rank),
+            f"{hit.score:.4f}",
+            dense,
+            sparse,
+            when(hit.memory.created_at),
+            hit.memory.id,
+            hit.memory.content[:120],
+        )
+    console.print(table)
+
+
+def show_changes(changes: list[Change]) -> None:
+    table = Table("lsn", "time", "op", "id", "actor", "content")
+    for change in changes:
+        state = change.after or change.before
+        table.add_row(
+            str(change.lsn),
+            when(change.time),
+            str(change.op),
+            change.id,
+            change.actor or "-",
+            state.content[:100] if state else "",
+        )
+    console.print(table)
+
+
+@app.command()
+def add(
+    content: str,
+    db: Db = DEFAULT_DB,
+    embedder: Embedder = "auto",
+    user: User = None,
+    agent: Agent = None,
+    session: Session = None,
+    kind: Annotated[str, typer.Option(help="turn, fact, note, ...")] = "turn",
+    tag: Annotated[list[str] | None, typer.Option(help="A tag (repeatable).")] = None,
+    pinned: Annotated[bool, typer.Option(help="Pin it.")] = False,
+    ttl: Annotated[float | None, typer.Option(help="Expire after SECONDS.")] = None,
+    as_json: Json = False,
+) -> None:
+    """Store one memory."""
+    with opened(db, embedder) as ms:
+        memory = ms.add(
+            content,
+            user=user,
+            agent=agent,
+            session=session,
+            kind=kind,
+            tags=tag or [],
+            pinned=pinned,
+            ttl=ttl,
+        )
+    emit(memory.to_dict()) if as_json else console.print(f"added {memory.id}")
+
+
+@app.command()
+def search(
+    query: str,
+    db: Db = DEFAULT_DB,
+    embedder: Embedder = "auto",
+    k: Annotated[int, typer.Option("-k", help="How many hits.")] = 10,
+    user: User = None,
+    agent: Agent = None,
+    session: Session = None,
+    kind: Annotated[list[str] | None, typer.Option(help="Only these kinds.")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="Required tag (repeatable).")] = None,
+    as_json: Json = False,
+) -> None:
+    """Hybrid search (dense + BM25), with each hit's score parts."""
+    filters = scope_filters(user, agent, session)
+    if kind:
+        filters["kind"] = kind
+    if tag:
+        filters["tags"] = tag
+    with opened(db, embedder) as ms:
+        hits = ms.search(query, k=k, **filters)
+    emit([h.to_dict() for h in hits]) if as_json else show_hits(hits)
+
+
+@app.command()
+def get(id: str, db: Db = DEFAULT_DB, embedder: Embedder = "auto", as_json: Json = False) -> None:
+    """Show one memory."""
+    with opened(db, embedder) as ms:
+        memory = ms.get(id)
+    emit(memory.to_dict()) if as_json else show_memory(memory)
+
+
+@app.command()
+def history(
+    id: str, db: Db = DEFAULT_DB, embedder: Embedder = "auto", as_json: Json = False
+) -> None:
+    """Every logged change of one memory."""
+    with opened(db, embedder) as ms:
+        changes = ms.history(id)
+    emit([c.to_dict() for c in changes]) if as_json else show_changes(changes)
+
+
+@app.command()
+def changes(
+    db: Db = DEFAULT_DB,
+    embedder: Embedder = "auto",
+    since: Annotated[int, typer.Option(help="Only entries after this LSN.")] = 0,
+    limit: Annotated[int | None, typer.Option(help="At most this many.")] = None,
+    as_json: Json = False,
+) -> None:
+    """The change feed (the operation log) after an LSN."""
+    with opened(db, embedder) as ms:
+        feed = ms.changes(since, limit)
+    emit([c.to_dict() for c in feed]) if as_json else show_changes(feed)
+
+
+@app.command()
+def forget(
+    ids: Annotated[list[str] | None, typer.Argument(help="Ids to delete.")] = None,
+    db: Db = DEFAULT_DB,
+    embedder: Embedder = "auto",
+    query: Annotated[str | None, typer.Option(help="Forget the top -k hits of this.")] = None,
+    k: Annotated[int, typer.Option("-k")] = 1,
+    user: User = None,
+    agent: Agent = None,
+    session: Session = None,
+    as_json: Json = False,
+) -> None:
+    """Delete memories by id, by query, or every memory of a scope."""
+    with opened(db, embedder) as ms:
+        if ids:
+            ms.delete(ids)
+            gone = list(ids)
+        else:
+            gone = ms.forget(query, k=k, **scope_filters(user, agent, session))
+    emit({"deleted": gone}) if as_json else console.print(f"forgot {len(gone)} memories")
+
+
+@app.command()
+def pin(
+    id: str,
+    db: Db = DEFAULT_DB,
+    embedder: Embedder = "auto",
+    off: Annotated[bool, typer.Option("--off", help="Unpin instead.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Pin a memory (never evicted or collected), or unpin it with --off."""
+    with opened(db, embedder) as ms:
+        memory = ms.unpin(id) if off else ms.pin(id)
+    if as_json:
+        emit(memory.to_dict())
+    else:
+        console.print(f"{'unpinned' if off else 'pinned'} {id}")
+
+
+@app.command()
+def checkpoint(
+    name: Annotated[str | None, typer.Argument(help="Name; omit to list checkpoints.")] = None,
+    db: Db = DEFAULT_DB,
+    embedder: Embedder = "auto",
+    overwrite: Annotated[bool, typer.Option(help="Replace one of the same name.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Take a named consistent snapshot, or list them."""
+    with opened(db, embedder) as ms:
+        made = [ms.checkpoint(name, overwrite=overwrite)] if name else ms.checkpoints()
+    rows = [
+        {"name": c.name, "lsn": c.lsn, "created_at": c.created_at, "path": c.path} for c in made
+    ]
+    if as_json:
+        emit(rows[0] if name else rows)
+        return
+    table = Table("name", "lsn", "created", "path")
+    for c in made:
+        table.add_row(c.name, str(c.lsn), when(c.created_at), str(c.path))
+    console.print(table)
+
+
+@app.command()
+def restore(
+    name: Annotated[str | None, typer.Argument(help="Checkpoint; omit to replay the log.")] = None,
+    db: Db = DEFAULT_DB,
+    embedder: Embedder = "auto",
+    to_lsn: Annotated[int | None, typer.Option(help="Replay the log up to this LSN.")] = None,
+    as_json: Json = False,
+) -> None:
+    """Bring back a checkpoint's state (or any LSN's), logged so it can be undone."""
+    with opened(db, embedder) as ms:
+        applied = ms.restore(name, to_lsn=to_lsn)
+        lsn = ms.lsn
+    if as_json:
+        emit({"changes": len(applied), "lsn": lsn})
+    else:
+        console.print(f"restored with {len(applied)} changes; now at LSN {lsn}")
+
+
+@app.command()
+def stats(db: Db = DEFAULT_DB, embedder: Embedder = "auto", as_json: Json = False) -> None:
+    """Sizes, counters and configuration."""
+    with opened(db, embedder) as ms:
+        numbers = ms.stats()
+    if as_json:
+        emit(numbers)
+        return
+    table = Table(show_header=False, box=None)
+    for key, value in numbers.items():
+        table.add_row(f"[bold]{key}[/]", json.dumps(value, default=str))
+    console.print(table)
+
+
+@app.command("export")
+def export_(
+    db: Db = DEFAULT_DB,
+    embedder: Embedder = "auto",
+    out: Annotated[Path | None, typer.Option(help="Write JSONL here (default stdout).")] = None,
+    user: User = None,
+    agent: Agent = None,
+    session: Session = None,
+) -> None:
+    """Every memory as JSON lines (re-importable with `import`)."""
+    with opened(db, embedder) as ms:
+        handle = open(out, "w", encoding="utf-8") if out else sys.stdout  # noqa: SIM115
+        try:
+            for memory in ms.scan(**scope_filters(user, agent, session)):
+                record = memory.to_dict()
+                for counter in ("access_count", "last_access", "updated_at", "tokens"):
+                    record.pop(counter)
+                record["timestamp"] = record.pop("created_at")
+                if record["valid_from"] == record["timestamp"]:
+                    record.pop("valid_from")
+                record.pop("expires_at")
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        finally:
+            if out:
+                handle.close()
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="JSONL of memories, or LoCoMo JSON.")],
+    db: Db = DEFAULT_DB,
+    embedder: Embedder = "auto",
+    batch: Annotated[int, typer.Option(help="Memories per transaction.")] = 256,
+    as_json: Json = False,
+) -> None:
+    """Import memories from JSONL (one `add` record a line) or LoCoMo conversations."""
+    from memoryspace.cli.importing import read_records
+
+    records = read_records(file)
+    with opened(db, embedder) as ms, Progress(console=errors, disable=as_json) as progress:
+        task = progress.add_task(f"importing {file.name}", total=len(records))
+        for start in range(0, len(records), batch):
+            chunk = records[start : start + batch]
+            ms.add_many(chunk, actor="import")
+            progress.advance(task, len(chunk))
+        total = ms.count()
+    if as_json:
+        emit({"imported": len(records), "memories": total})
+    else:
+        console.print(f"imported {len(records)} memories; the space holds {total}")
+
+
+def main() -> None:
+    """Entry point: run the app, turning library errors into one clean line."""
+    from memoryspace.cli import bench  # noqa: F401  (registers `bench` commands)
+
+    try:
+        app(standalone_mode=False)
+    except MemorySpaceError as exc:
+        errors.print(f"[red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        raise SystemExit(1) from None
+    except typer.Abort:
+        raise SystemExit(130) from None
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        raise

@@ -1,0 +1,246 @@
+"""``memoryspace bench ...``: benchmarks that print a table and write CSV."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from memoryspace.cli.app import app, errors
+from memoryspace.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
+
+bench = typer.Typer(help="Benchmarks: each prints a table and can write CSV.", no_args_is_help=True)
+app.add_typer(bench, name="bench")
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise InvalidInput(
+            f"--n takes comma-separated counts like 10000,100000; got {text!r}"
+        ) from None
+    if not sizes or min(sizes) < 100:
+        raise InvalidInput("--n needs sizes of at least 100")
+    return sizes
+
+
+@bench.command("scale")
+def scale(
+    n: Annotated[str, typer.Option(help="Sizes, comma-separated.")] = "10000,100000",
+    queries: Annotated[int, typer.Option(help="Queries per size.")] = 200,
+    embed_sample: Annotated[int, typer.Option(help="Records added with real embedding.")] = 2000,
+    embedder: Annotated[str, typer.Option(help="Embedder for the embedding rate.")] = "auto",
+    out: Annotated[Path | None, typer.Option(help="Write scale.csv here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Add throughput, search latency p50/p99, index build time and peak RSS by size."""
+    from rich.console import Console
+
+    from memoryspace.bench import scale as scale_bench
+    from memoryspace.bench.report import print_table, write_csv
+
+    rows = []
+    for size in _sizes(n):
+        with errors.status(f"scale benchmark: {size:,} memories (fresh process)..."):
+            rows.extend(
+                scale_bench.run(
+                    [size], queries=queries, embed_sample=embed_sample, embedder=embedder
+                )
+            )
+        if not as_json:
+            errors.print(f"done: {size:,} memories")
+    if out is not None:
+        write_csv(out / "scale.csv", rows)
+    if as_json:
+        sys.stdout.write(json.dumps({"benchmark": "scale", "rows": rows}) + "\n")
+    else:
+        print_table("MemorySpace scale benchmark", rows, Console())
+
+
+# -- retrieval quality: LoCoMo, HotpotQA, LongMemEval
+
+Data = Annotated[Path, typer.Option("--data", help="The data set file.", show_default=False)]
+BenchEmbedder = Annotated[
+    str, typer.Option("--embedder", help="auto (MiniLM when installed), minilm or hashing.")
+]
+Out = Annotated[Path | None, typer.Option(help="Write a CSV and a PNG chart in this folder.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+def _ints(text: str, option: str, minimum: int) -> list[int]:
+    try:
+        values = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise InvalidInput(
+            f"{option} takes comma-separated integers like 5,10; got {text!r}"
+        ) from None
+    if not values or min(values) < minimum:
+        raise InvalidInput(f"{option} needs integers of at least {minimum}; got {text!r}")
+    return sorted(set(values))
+
+
+@contextmanager
+def _progress(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """A callback ``(mode, done, total)`` drawing one rich progress bar per mode on stderr."""
+    from rich.progress import Progress
+
+    with Progress(console=errors, disable=quiet, transient=False) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def update(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=total)
+            progress.update(tasks[name], completed=done, total=total)
+
+        yield update
+
+
+def _console() -> Console:
+    """stdout; when it is not a terminal (a file, a pipe), wide enough for the tables."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=140)
+
+
+def _emit(doc: dict[str, object]) -> None:
+    sys.stdout.write(json.dumps(doc) + "\n")
+
+
+@bench.command("locomo")
+def locomo(
+    data: Data,
+    conversations: Annotated[
+        list[str] | None,
+        typer.Option("--conversations", help="sample_id(s) to run, e.g. conv-26 (repeatable)."),
+    ] = None,
+    modes: Annotated[str, typer.Option(help="Modes, comma-separated.")] = (
+        "memoryspace,recent,reservoir,bm25,dense,mem0"
+    ),
+    k: Annotated[str, typer.Option("--k", help="Cut-offs for recall@k, comma-separated.")] = "5,10",
+    budget: Annotated[str, typer.Option(help="Token budgets, comma-separated.")] = "1000,2000",
+    embedder: BenchEmbedder = "auto",
+    out: Out = None,
+    as_json: AsJson = False,
+) -> None:
+    """Evidence recall@k, recall at a token budget and MRR by LoCoMo question category."""
+    from rich.console import Console
+
+    from memoryspace.bench import locomo as locomo_bench
+    from memoryspace.bench.modes import parse_modes
+    from memoryspace.bench.report import print_table
+    from memoryspace.datasets.locomo import load_locomo, select_conversations
+    from memoryspace.space import resolve_embedder
+
+    names = parse_modes(modes)
+    ks, budgets = _ints(k, "--k", 1), _ints(budget, "--budget", 1)
+    wanted = [c.strip() for item in conversations or [] for c in item.split(",") if c.strip()]
+    chosen = select_conversations(load_locomo(data), wanted)
+    model = resolve_embedder(embedder)
+    with _progress(as_json) as progress:
+        doc = locomo_bench.run(
+            chosen, modes=names, ks=ks, budgets=budgets, embedder=model, progress=progress
+        )
+    written = locomo_bench.write_outputs(doc, out) if out is not None else []
+    if as_json:
+        _emit(doc)
+        return
+    console = _console()
+    for title, rows in locomo_bench.tables(doc):
+        print_table(title, rows, console)
+    console.print(
+        f"{doc['questions']} questions in {len(chosen)} conversation(s), embedder "
+        f"{doc['embedder']}; {doc['questions_without_evidence']} without resolvable evidence "
+        f"(skipped), {doc['unresolved_evidence']} evidence id(s) that name no turn"
+    )
+    for path in written:
+        errors.print(f"wrote {path}")
+
+
+@bench.command("hotpot")
+def hotpot(
+    data: Data,
+    modes: Annotated[str, typer.Option(help="Modes, comma-separated.")] = (
+        "memoryspace,recent,bm25,dense"
+    ),
+    limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
+    embedder: BenchEmbedder = "auto",
+    out: Out = None,
+    as_json: AsJson = False,
+) -> None:
+    """Supporting-fact recall@5 and all-facts hit@5 on HotpotQA, one scope per question."""
+    from rich.console import Console
+
+    from memoryspace.bench import hotpot as hotpot_bench
+    from memoryspace.bench.modes import parse_modes
+    from memoryspace.bench.report import print_table
+    from memoryspace.datasets.hotpot import load_hotpot
+    from memoryspace.space import resolve_embedder
+
+    names = parse_modes(modes)
+    if limit is not None and limit < 1:
+        raise InvalidInput(f"--limit needs at least 1, got {limit}")
+    questions = load_hotpot(data, limit=limit)
+    model = resolve_embedder(embedder)
+    with _progress(as_json) as progress:
+        doc = hotpot_bench.run(questions, modes=names, embedder=model, progress=progress)
+    written = hotpot_bench.write_outputs(doc, out) if out is not None else []
+    if as_json:
+        _emit(doc)
+        return
+    console = Console()
+    print_table(
+        f"HotpotQA supporting facts in the top 5 ({doc['questions']} questions)",
+        hotpot_bench.table(doc),
+        console,
+    )
+    console.print(
+        f"embedder {doc['embedder']}; {doc['unresolved_facts']} supporting fact(s) that name no "
+        f"context sentence; seed reference numbers come from another system and sample"
+    )
+    for path in written:
+        errors.print(f"wrote {path}")
+
+
+@bench.command("longmemeval")
+def longmemeval(
+    data: Data,
+    modes: Annotated[str, typer.Option(help="Modes, comma-separated.")] = (
+        "memoryspace,recent,bm25,dense"
+    ),
+    k: Annotated[str, typer.Option("--k", help="Cut-offs for recall@k, comma-separated.")] = "5,10",
+    embedder: BenchEmbedder = "auto",
+    as_json: AsJson = False,
+) -> None:
+    """Session-level recall@k of the answer sessions on LongMemEval haystacks."""
+    from rich.console import Console
+
+    from memoryspace.bench import longmemeval as lme_bench
+    from memoryspace.bench.modes import parse_modes
+    from memoryspace.bench.report import print_table
+    from memoryspace.datasets.longmemeval import load_longmemeval
+    from memoryspace.space import resolve_embedder
+
+    names = parse_modes(modes)
+    ks = _ints(k, "--k", 1)
+    haystacks = load_longmemeval(data)
+    model = resolve_embedder(embedder)
+    with _progress(as_json) as progress:
+        doc = lme_bench.run(haystacks, modes=names, ks=ks, embedder=model, progress=progress)
+    if as_json:
+        _emit(doc)
+        return
+    title = (
+        f"LongMemEval session recall ({doc['questions']} questions, {doc['haystacks']} haystacks)"
+    )
+    print_table(title, lme_bench.table(doc), _console())

@@ -1,0 +1,270 @@
+"""``HNSWIndex``: approximate cosine search over a usearch HNSW graph.
+
+usearch is imported on first use, so ``import memoryspace.index`` stays cheap (it costs ~50 ms).
+The graph uses the inner-product metric: vectors are L2-normalised, so ``1 - distance`` is the
+same cosine ``ExactIndex`` computes.
+
+Filtered search: usearch 2.26's Python API has no predicate or filter argument (``search`` takes
+only ``count``, ``radius``, ``exact`` and threading options), so ``allowed`` is handled here. A
+small allowed set is scored exactly from the vectors usearch already holds (``Index.get``): no
+second copy of the vectors is kept. A large one is searched approximately with oversampling: ask
+for enough candidates that, at the allowed fraction, about ``2k`` of them should pass the filter,
+and double the request until ``k`` pass.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from memoryspace.errors import BackendUnavailable, InvalidInput
+from memoryspace.index.base import Keys, Scores, Vectors
+from memoryspace.index.exact import (
+    as_keys,
+    as_query,
+    as_vectors,
+    check_k,
+    empty_result,
+    top_k,
+)
+
+if TYPE_CHECKING:
+    from usearch.index import Index as UsearchIndex
+
+# Scoring allowed keys exactly costs ~0.5 µs per key (a lookup and a dot product); oversampled
+# search costs ~10 µs per requested candidate, and needs ~2k·n/m candidates for m allowed keys of
+# n. Exact wins while m·0.5 < 20·k·n/m, that is m² < 40·k·n (measured on 100k × 384-d vectors).
+_EXACT_ALLOWED_COST_RATIO = 40
+_EXACT_ALLOWED_MIN = 2048
+# usearch keys are uint64 and it marks free slots with 2**64 - 1, which is int64 -1: a vector stored
+# under it is invisible to search. Keys are otherwise passed through bit for bit.
+RESERVED_KEY = -1
+
+
+def check_not_reserved(keys: Keys) -> Keys:
+    """``keys`` if none is ``RESERVED_KEY``.
+
+    Raises:
+        InvalidInput: a key is -1, which usearch cannot store.
+    """
+    if np.any(keys == RESERVED_KEY):
+        raise InvalidInput("key -1 is reserved by the HNSW index (usearch); use another key")
+    return keys
+
+
+def _to_usearch(keys: Keys) -> npt.NDArray[np.uint64]:
+    """Known-good int64 keys as the uint64 keys usearch stores, bit for bit."""
+    return np.ascontiguousarray(keys, dtype=np.int64).view(np.uint64)
+
+
+def _live(keys: Keys) -> Keys:
+    """``keys`` without the reserved key, which can never be stored."""
+    live: Keys = keys[keys != RESERVED_KEY]
+    return live
+
+
+def _usearch_index(
+    dimension: int, connectivity: int, expansion_add: int, expansion_search: int
+) -> UsearchIndex:
+    """A new, empty usearch inner-product index of float32 vectors.
+
+    Raises:
+        BackendUnavailable: usearch is not installed.
+    """
+    try:
+        from usearch.index import Index
+    except ImportError as error:  # pragma: no cover - usearch is a hard dependency
+        raise BackendUnavailable("usearch is not installed; pip install usearch==2.26.6") from error
+    return Index(
+        ndim=dimension,
+        metric="ip",
+        dtype="f32",
+        connectivity=connectivity,
+        expansion_add=expansion_add,
+        expansion_search=expansion_search,
+    )
+
+
+def _positive(name: str, value: int, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidInput(f"{name} must be an integer of at least {minimum}, got {value!r}")
+    return value
+
+
+def check_hnsw_options(
+    *, connectivity: int = 16, expansion_add: int = 128, expansion_search: int = 64
+) -> dict[str, int]:
+    """The HNSW options as a dict, checked without building (or importing) anything.
+
+    Raises:
+        InvalidInput: an option is not a positive integer (``connectivity`` needs at least 2).
+    """
+    return {
+        "connectivity": _positive("connectivity", connectivity, 2),
+        "expansion_add": _positive("expansion_add", expansion_add),
+        "expansion_search": _positive("expansion_search", expansion_search),
+    }
+
+
+class HNSWIndex:
+    """Approximate nearest neighbours by cosine in a usearch HNSW graph.
+
+    ``connectivity`` (HNSW's M) is fixed at construction; ``expansion_add`` (efConstruction) and
+    ``expansion_search`` (ef) trade build and query time for recall. Not thread-safe on its own:
+    ``AdaptiveIndex`` serialises access.
+
+    Raises:
+        InvalidInput: a non-positive dimension or option.
+        BackendUnavailable: usearch is not installed.
+    """
+
+    def __init__(
+        self,
+        dimension: int,
+        *,
+        connectivity: int = 16,
+        expansion_add: int = 128,
+        expansion_search: int = 64,
+    ) -> None:
+        self._dimension = _positive("dimension", dimension)
+        self._options = check_hnsw_options(
+            connectivity=connectivity,
+            expansion_add=expansion_add,
+            expansion_search=expansion_search,
+        )
+        self._index = _usearch_index(dimension, connectivity, expansion_add, expansion_search)
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def options(self) -> dict[str, int]:
+        """The constructor's HNSW options, so that a copy or a reload can be built alike."""
+        return dict(self._options)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, bool) or not isinstance(key, int | np.integer) or key == RESERVED_KEY:
+            return False
+        if not -(2**63) <= key < 2**63:
+            return False
+        return bool(self._index.contains(int(key) % 2**64))
+
+    def __repr__(self) -> str:
+        return f"HNSWIndex(dimension={self._dimension}, len={len(self)}, {self._options})"
+
+    def add(self, keys: Keys, vectors: Vectors) -> None:
+        """Insert or replace the vectors of ``keys``; a key repeated in one call keeps its last.
+
+        A replaced key is removed and re-inserted (usearch refuses duplicate keys).
+
+        Raises:
+            InvalidInput: bad keys or vectors, or the reserved key -1 (nothing is changed).
+        """
+        keys = check_not_reserved(as_keys(keys))
+        matrix = as_vectors(vectors, dimension=self._dimension, count=len(keys))
+        if len(keys) == 0:
+            return
+        if len(np.unique(keys)) != len(keys):
+            last = {key: position for position, key in enumerate(keys.tolist())}
+            positions = np.fromiter(last.values(), dtype=np.intp, count=len(last))
+            keys, matrix = keys[positions], matrix[positions]
+        native = _to_usearch(keys)
+        stored = np.asarray(self._index.contains(native), dtype=bool)
+        if stored.any():
+            self._index.remove(native[stored])
+        self._index.add(native, matrix)
+
+    def remove(self, keys: Keys) -> None:
+        """Forget ``keys``; unknown keys are ignored.
+
+        Raises:
+            InvalidInput: ``keys`` are not integers.
+        """
+        keys = _live(as_keys(keys))
+        if len(keys):
+            self._index.remove(_to_usearch(keys))
+
+    def search(self, query: Vectors, k: int, *, allowed: Keys | None = None) -> tuple[Keys, Scores]:
+        """About the ``k`` keys with the highest cosine to ``query``, best first, and their scores.
+
+        Approximate (recall@10 ≈ 0.97 on MiniLM vectors at the default options), except when
+        ``k`` covers the whole index or a small ``allowed`` set, which are answered exactly.
+
+        Raises:
+            InvalidInput: bad query, ``k`` or ``allowed``.
+        """
+        vector = as_query(query, dimension=self._dimension)
+        k = check_k(k)
+        if allowed is not None:
+            return self._search_allowed(vector, k, _live(as_keys(allowed, name="allowed")))
+        size = len(self._index)
+        if size == 0:
+            return empty_result()
+        keys, scores = self._ann(vector, min(k, size))
+        if len(keys) < min(k, size):  # the graph missed live nodes (e.g. after many removals)
+            keys, scores = self._ann(vector, min(k, size), exact=True)
+        return keys, scores
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the graph and vectors to ``path`` in usearch's own format."""
+        self._index.save(os.fspath(path))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], dimension: int, **options: int) -> HNSWIndex:
+        """An index read fully into memory from a file written by ``save``.
+
+        Raises:
+            InvalidInput: the file holds vectors of another dimension.
+            RuntimeError, OSError: usearch cannot read the file.
+        """
+        index = cls(dimension, **options)
+        index._index.load(os.fspath(path))
+        if index._index.ndim != dimension:
+            raise InvalidInput(f"{path} holds {index._index.ndim}-d vectors, not {dimension}-d")
+        return index
+
+    def _ann(self, vector: Vectors, count: int, *, exact: bool = False) -> tuple[Keys, Scores]:
+        """usearch's top ``count`` matches: keys and cosines (1 - inner-product distance)."""
+        matches = self._index.search(vector, count, exact=exact)
+        keys = np.asarray(matches.keys, dtype=np.uint64).view(np.int64)
+        scores = (1.0 - np.asarray(matches.distances, dtype=np.float64)).astype(np.float32)
+        return keys, scores
+
+    def _search_allowed(self, vector: Vectors, k: int, allowed: Keys) -> tuple[Keys, Scores]:
+        size, wanted = len(self._index), len(allowed)
+        if size == 0 or wanted == 0:
+            return empty_result()
+        if wanted <= _EXACT_ALLOWED_MIN or wanted * wanted <= _EXACT_ALLOWED_COST_RATIO * k * size:
+            return self._exact_over(vector, k, allowed)
+        ordered = allowed if bool(np.all(allowed[1:] >= allowed[:-1])) else np.sort(allowed)
+        count = min(size, max(4 * k, math.ceil(2 * k * size / wanted)))
+        while count < size:
+            keys, scores = self._ann(vector, count)
+            slots = np.minimum(np.searchsorted(ordered, keys), len(ordered) - 1)
+            passed = ordered[slots] == keys
+            if np.count_nonzero(passed) >= k:
+                return keys[passed][:k], scores[passed][:k]
+            count = min(size, 2 * count)
+        # Most allowed keys are not in the index (or k is huge): only an exact pass is sure.
+        return self._exact_over(vector, k, allowed)
+
+    def _exact_over(self, vector: Vectors, k: int, allowed: Keys) -> tuple[Keys, Scores]:
+        """Exact top ``k`` among the stored ``allowed`` keys, scored from usearch's own vectors."""
+        distinct = _to_usearch(np.unique(allowed))
+        present = distinct[np.asarray(self._index.contains(distinct), dtype=bool)]
+        if len(present) == 0:
+            return empty_result()
+        stored = self._index.get(present)
+        # get() returns one row per key; joining the buffers is ~10x faster than np.stack.
+        rows = stored if isinstance(stored, tuple) else (stored,)
+        matrix = np.frombuffer(b"".join(row.data for row in rows if row is not None), np.float32)
+        scores = matrix.reshape(len(present), self._dimension) @ vector
+        return top_k(present.view(np.int64), scores, k)

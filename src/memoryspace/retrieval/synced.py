@@ -1,0 +1,116 @@
+"""A vector index that follows the store's operation log.
+
+The store is the source of truth. The index is loaded from beside the database (stamped with the
+LSN it reflects), rebuilt when missing or damaged, and caught up from the log before each search,
+so writes by other threads and processes are seen.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from memoryspace.index import AdaptiveIndex, load_index, save_index
+from memoryspace.index.base import Keys, Scores, Vectors
+from memoryspace.models import Op
+from memoryspace.store.base import Store
+
+
+class SyncedIndex:
+    """An ``AdaptiveIndex`` kept equal to the vectors in a store."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        dimension: int,
+        model_id: str,
+        ann_threshold: int,
+        path: str | Path | None,
+    ) -> None:
+        self._store = store
+        self._dimension = dimension
+        self._model_id = model_id
+        self._ann_threshold = ann_threshold
+        self._path = None if path is None else Path(path)
+        self._lock = threading.RLock()
+        self.rebuilt = False
+        loaded = (
+            None
+            if self._path is None
+            else load_index(self._path, dimension=dimension, model_id=model_id)
+        )
+        if loaded is not None and loaded[1] <= store.last_lsn():
+            self._index, self.lsn = loaded
+        else:
+            self._rebuild()
+        self._saved_lsn = self.lsn if loaded is not None and not self.rebuilt else -1
+        self.sync()
+
+    def _rebuild(self) -> None:
+        # Read the LSN first: deltas after it are replayed by sync(); replaying one twice is
+        # harmless (add replaces, remove ignores unknown keys).
+        self.lsn = self._store.last_lsn()
+        self._index = AdaptiveIndex(self._dimension, ann_threshold=self._ann_threshold)
+        for keys, vectors in self._store.iter_vectors():
+            self._index.add(keys, vectors)
+        self.rebuilt = True
+
+    def sync(self) -> int:
+        """Apply log entries newer than the index; returns how many were applied."""
+        with self._lock:
+            target = self._store.last_lsn()
+            if target == self.lsn:
+                return 0
+            applied = 0
+            pending_keys: list[int] = []
+            pending_vectors: list[Vectors] = []
+
+            def flush_adds() -> None:
+                if pending_keys:
+                    self._index.add(
+                        np.array(pending_keys, dtype=np.int64), np.vstack(pending_vectors)
+                    )
+                    pending_keys.clear()
+                    pending_vectors.clear()
+
+            for delta in self._store.index_deltas(self.lsn):
+                if delta.op == Op.DELETE or delta.vector is None:
+                    flush_adds()
+                    self._index.remove(np.array([delta.key], dtype=np.int64))
+                else:
+                    if delta.key in pending_keys:
+                        flush_adds()
+                    pending_keys.append(delta.key)
+                    pending_vectors.append(delta.vector)
+                self.lsn = delta.lsn
+                applied += 1
+            flush_adds()
+            # Entries up to target without vectors (plain updates) need nothing from the index.
+            self.lsn = max(self.lsn, target)
+            return applied
+
+    def search(self, query: Vectors, k: int, allowed: Keys | None = None) -> tuple[Keys, Scores]:
+        with self._lock:
+            self.sync()
+            if len(self._index) == 0 or (allowed is not None and len(allowed) == 0):
+                return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+            return self._index.search(query, k, allowed=allowed)
+
+    def save(self) -> bool:
+        """Persist the index beside the database if it changed since the last save."""
+        with self._lock:
+            if self._path is None or self.lsn == self._saved_lsn:
+                return False
+            save_index(self._index, self._path, lsn=self.lsn, model_id=self._model_id)
+            self._saved_lsn = self.lsn
+            return True
+
+    @property
+    def kind(self) -> str:
+        return self._index.kind
+
+    def __len__(self) -> int:
+        return len(self._index)

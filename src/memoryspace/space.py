@@ -1,0 +1,514 @@
+"""``MemorySpace``: the facade every shell (CLI, server, adapters) goes through.
+
+One space is one database (one address space, in OS terms). It owns the store, the embedder and
+the vector index that follows the store's log; it validates input, logs every change, and answers
+searches with hybrid retrieval.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from memoryspace import validate
+from memoryspace.embed import (
+    CachedEmbedder,
+    EmbeddingCache,
+    HashingEmbedder,
+    MiniLMEmbedder,
+    default_cache_path,
+    minilm_available,
+)
+from memoryspace.embed.base import Embedder
+from memoryspace.errors import Closed, Conflict, InvalidInput, ReadOnly
+from memoryspace.models import Change, Checkpoint, Filter, Kind, Memory, SearchHit, new_id
+from memoryspace.models import parse_kind as _parse_kind
+from memoryspace.retrieval.hybrid import HybridRetriever, RetrievalConfig
+from memoryspace.retrieval.synced import SyncedIndex
+from memoryspace.settings import Settings
+from memoryspace.store.sqlite import SQLiteStore
+
+log = logging.getLogger("memoryspace")
+_ADD_FIELDS = frozenset(
+    {
+        "content",
+        "user",
+        "agent",
+        "session",
+        "kind",
+        "meta",
+        "tags",
+        "links",
+        "pinned",
+        "ttl",
+        "timestamp",
+        "importance",
+        "id",
+        "valid_from",
+        "valid_to",
+        "vector",
+    }
+)
+
+
+def resolve_embedder(choice: Embedder | str | None) -> Embedder:
+    """An embedder from a name: ``"auto"`` (MiniLM if installed, else hashing), ``"minilm"``,
+    ``"hashing"``; MiniLM gets a persistent embedding cache.
+
+    Raises:
+        InvalidInput: an unknown name.
+    """
+    if choice is None or choice == "auto":
+        if minilm_available():
+            choice = "minilm"
+        else:
+            log.warning("the embed extra is not installed: using the hashing embedder")
+            choice = "hashing"
+    if choice == "minilm":
+        cache = EmbeddingCache(default_cache_path())
+        return CachedEmbedder(MiniLMEmbedder(), cache)
+    if choice == "hashing":
+        return HashingEmbedder()
+    if isinstance(choice, str):
+        raise InvalidInput(f"unknown embedder {choice!r}; use 'auto', 'minilm' or 'hashing'")
+    return choice
+
+
+class MemorySpace:
+    """A memory space: add, search, edit, forget and time-travel memories.
+
+    Open one with ``MemorySpace.open(path)`` and use it as a context manager. Safe to share
+    between threads, and between processes on one file.
+    """
+
+    def __init__(
+        self,
+        store: SQLiteStore,
+        embedder: Embedder,
+        *,
+        settings: Settings | None = None,
+        clock: Callable[[], float] = time.time,
+        index_path: str | Path | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.store = store
+        self.embedder = embedder
+        self._clock = clock
+        self._closed = False
+        self._counters: dict[str, int] = {"searches": 0, "adds": 0}
+        self._counter_lock = threading.Lock()
+        self._bind_embedder()
+        self.index = SyncedIndex(
+            store,
+            dimension=embedder.dimension,
+            model_id=embedder.model_id,
+            ann_threshold=self.settings.ann_threshold,
+            path=index_path,
+        )
+        self._retriever = HybridRetriever(
+            store,
+            self.index,
+            embedder,
+            RetrievalConfig(
+                candidates=self.settings.candidates,
+                rrf_k=self.settings.rrf_k,
+                dense_weight=self.settings.dense_weight,
+                sparse_weight=self.settings.sparse_weight,
+            ),
+        )
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str] = ":memory:",
+        *,
+        embedder: Embedder | str | None = "auto",
+        settings: Settings | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> MemorySpace:
+        """Open (or create) the space stored at ``path``; ``":memory:"`` keeps it in RAM.
+
+        Raises:
+            Conflict: the database was embedded by another model, or by a newer MemorySpace.
+        """
+        settings = settings or Settings()
+        location = str(path)
+        store = SQLiteStore(location, clock=clock, access_flush_every=settings.access_flush_every)
+        try:
+            index_path = None if location == ":memory:" else location + ".vectors"
+            return cls(
+                store,
+                resolve_embedder(embedder),
+                settings=settings,
+                clock=clock,
+                index_path=index_path,
+            )
+        except BaseException:
+            store.close()
+            raise
+
+    def _bind_embedder(self) -> None:
+        """Record the embedder in a new database; refuse another one's vectors."""
+        model, dimension = self.store.get_setting("embedder.model_id"), self.embedder.dimension
+        if model is None:
+            if not self.store.read_only:
+                self.store.set_setting("embedder.model_id", self.embedder.model_id)
+                self.store.set_setting("embedder.dimension", str(dimension))
+            return
+        if model != self.embedder.model_id:
+            raise Conflict(
+                f"this database holds vectors of {model!r}, not {self.embedder.model_id!r}; "
+                f"open it with that embedder (e.g. embedder='minilm' or 'hashing')"
+            )
+
+    # -- lifecycle
+
+    def close(self) -> None:
+        """Flush counters, save the vector index and close the database."""
+        if self._closed:
+            return
+        self._closed = True
+        if not self.store.read_only:
+            self.index.save()
+        self.store.close()
+
+    def __enter__(self) -> MemorySpace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _usable(self) -> None:
+        if self._closed:
+            raise Closed("this MemorySpace is closed; open it again with MemorySpace.open()")
+
+    def _writable(self) -> None:
+        self._usable()
+        if self.store.read_only:
+            raise ReadOnly(
+                f"this is a read-only view of LSN {self.store.as_of_lsn}; "
+                "call restore(None, to_lsn=...) on the live space to bring it back"
+            )
+
+    def _count(self, name: str, n: int = 1) -> None:
+        with self._counter_lock:
+            self._counters[name] = self._counters.get(name, 0) + n
+
+    # -- writes
+
+    def _build(self, item: Mapping[str, Any], now: float) -> tuple[Memory, Any]:
+        unknown = set(item) - _ADD_FIELDS
+        if unknown:
+            raise InvalidInput(f"unknown field(s) {sorted(unknown)}; use: {sorted(_ADD_FIELDS)}")
+        text = validate.content(item.get("content"), limit=self.settings.max_content_chars)
+        created = validate.optional_time("timestamp", item.get("timestamp"))
+        created = now if created is None else created
+        ttl = validate.ttl(item.get("ttl"))
+        importance = item.get("importance")
+        memory = Memory(
+            id=str(item.get("id") or new_id()),
+            content=text,
+            kind=_parse_kind(item.get("kind", Kind.TURN)),
+            user=validate.scope("user", item.get("user")),
+            agent=validate.scope("agent", item.get("agent")),
+            session=validate.scope("session", item.get("session")),
+            meta=validate.meta(item.get("meta")),
+            tags=validate.strings("tags", item.get("tags")),
+            links=validate.strings("links", item.get("links")),
+            tokens=self.settings.token_counter(text),
+            importance=validate.importance(
+                self.settings.default_importance if importance is None else importance
+            ),
+            pinned=bool(item.get("pinned", False)),
+            created_at=created,
+            updated_at=now,
+            valid_from=validate.optional_time("valid_from", item.get("valid_from")) or created,
+            valid_to=validate.optional_time("valid_to", item.get("valid_to")),
+            expires_at=None if ttl is None else now + ttl,
+        )
+        vector = item.get("vector")
+        if vector is not None:
+            vector = validate.vector(vector, dimension=self.embedder.dimension)
+        return memory, vector
+
+    def add(self, content: str, **fields: Any) -> Memory:
+        """Store one memory and return it.
+
+        Fields: ``user``, ``agent``, ``session`` (the scope), ``kind`` (default ``"turn"``),
+        ``meta``, ``tags``, ``links``, ``pinned``, ``ttl`` (seconds), ``timestamp`` (Unix time the
+        memory is about; default now), ``importance`` (0..1), ``id``, ``valid_from``,
+        ``valid_to``, ``vector`` (a precomputed embedding).
+
+        Raises:
+            InvalidInput: bad content or field; nothing is stored.
+            Conflict: the id is taken.
+        """
+        return self.add_many([{"content": content, **fields}])[0]
+
+    def add_many(
+        self, items: Iterable[Mapping[str, Any] | str], *, actor: str | None = None
+    ) -> list[Memory]:
+        """Store many memories in one transaction, embedding them in one batch.
+
+        Each item is a string or a dict of ``add``'s fields with ``content``. All or nothing.
+
+        Raises:
+            InvalidInput: any item is bad; nothing is stored.
+        """
+        self._writable()
+        now = self._clock()
+        built = []
+        for position, item in enumerate(items):
+            fields = {"content": item} if isinstance(item, str | bytes) else item
+            if not isinstance(fields, Mapping):
+                raise InvalidInput(f"item {position} must be a string or a dict with 'content'")
+            try:
+                built.append(self._build(fields, now))
+            except InvalidInput as exc:
+                raise InvalidInput(f"item {position}: {exc}") from None
+        todo = [i for i, (_, vector) in enumerate(built) if vector is None]
+        if todo:
+            vectors = self.embedder.embed([built[i][0].content for i in todo])
+            for i, vector in zip(todo, vectors, strict=True):
+                built[i] = (built[i][0], vector)
+        self.store.insert(built, actor=actor)
+        self._count("adds", len(built))
+        self._maybe_save_index()
+        return [memory for memory, _ in built]
+
+    def _maybe_save_index(self) -> None:
+        if self.index.lsn + self.settings.index_save_every < self.store.last_lsn():
+            self.index.sync()
+            self.index.save()
+
+    def update(self, id: str, *, actor: str | None = None, **fields: Any) -> Memory:
+        """Change fields of a memory (content is re-embedded); returns the new version.
+
+        Editable: ``content``, ``kind``, ``meta``, ``tags``, ``links``, ``importance``,
+        ``pinned``, ``valid_from``, ``valid_to``, ``ttl``, ``user``, ``agent``, ``session``.
+
+        Raises:
+            NotFound: no memory has that id.
+            InvalidInput: a bad value or an unknown field; nothing changes.
+        """
+        self._writable()
+        current = self.store.get(id)
+        allowed = {
+            "content",
+            "kind",
+            "meta",
+            "tags",
+            "links",
+            "importance",
+            "pinned",
+            "valid_from",
+            "valid_to",
+            "ttl",
+            "user",
+            "agent",
+            "session",
+        }
+        unknown = set(fields) - allowed
+        if unknown:
+            raise InvalidInput(f"cannot update {sorted(unknown)}; editable: {sorted(allowed)}")
+        merged = {
+            "content": current.content,
+            "kind": current.kind,
+            "meta": current.meta,
+            "tags": current.tags,
+            "links": current.links,
+            "importance": current.importance,
+            "pinned": current.pinned,
+            "valid_from": current.valid_from,
+            "valid_to": current.valid_to,
+            "user": current.user,
+            "agent": current.agent,
+            "session": current.session,
+            "id": current.id,
+            "timestamp": current.created_at,
+            **fields,
+        }
+        ttl = validate.ttl(merged.pop("ttl", None))
+        now = self._clock()
+        memory, _ = self._build(merged, now)
+        expires = current.expires_at
+        if "ttl" in fields:  # ttl=None clears the expiry
+            expires = None if ttl is None else now + ttl
+        memory = memory.evolve(created_at=current.created_at, expires_at=expires)
+        vector = None
+        if memory.content != current.content:
+            vector = self.embedder.embed([memory.content])[0]
+        self.store.update(memory, vector=vector, actor=actor)
+        return self.store.get(id)
+
+    def pin(self, id: str, *, actor: str | None = None) -> Memory:
+        """Pin a memory: pinned memories are never evicted or collected."""
+        return self.update(id, pinned=True, actor=actor)
+
+    def unpin(self, id: str, *, actor: str | None = None) -> Memory:
+        return self.update(id, pinned=False, actor=actor)
+
+    def delete(self, ids: str | Sequence[str], *, actor: str | None = None) -> list[Change]:
+        """Delete memories by id, all or nothing. The log keeps their history.
+
+        Raises:
+            NotFound: an id does not exist; nothing is deleted.
+        """
+        self._writable()
+        return self.store.delete([ids] if isinstance(ids, str) else list(ids), actor=actor)
+
+    def forget(
+        self, query: str | None = None, *, k: int = 1, actor: str | None = None, **filters: Any
+    ) -> list[str]:
+        """Delete what matches: the top ``k`` hits of ``query``, or every memory matching the
+        filters. Returns the deleted ids.
+
+        Raises:
+            InvalidInput: neither a query nor a filter was given (that would forget everything).
+        """
+        self._writable()
+        if query is not None:
+            ids = [hit.memory.id for hit in self.search(query, k=k, **filters)]
+        else:
+            flt = Filter.build(**filters)
+            if flt.is_empty:
+                raise InvalidInput("forget needs a query or at least one filter")
+            ids = [m.id for m in self.store.scan(flt, now=self._clock())]
+        if ids:
+            self.delete(ids, actor=actor)
+        return ids
+
+    # -- reads
+
+    def get(self, id: str) -> Memory:
+        """The memory with ``id``.
+
+        Raises:
+            NotFound: no memory has that id.
+        """
+        self._usable()
+        return self.store.get(id)
+
+    def search(self, query: str, *, k: int = 10, **filters: Any) -> list[SearchHit]:
+        """The ``k`` memories that best match ``query``, best first, each with its score parts.
+
+        Filters: ``user``, ``agent``, ``session``, ``kind`` (one or a list), ``tags`` (all
+        required), ``since`` / ``until`` (created time), ``valid_at``, ``meta`` (equality),
+        ``pinned``, ``include_expired``.
+
+        Raises:
+            InvalidInput: an empty query, a bad ``k`` or an unknown filter.
+        """
+        self._usable()
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInput("query must be a non-empty string")
+        k = validate.positive_int("k", k)
+        flt = Filter.build(**filters)
+        now = self._clock()
+        hits, keys = self._retriever.search(query, k, flt, now)
+        self.store.touch(keys, now)
+        self._count("searches")
+        return hits
+
+    def scan(
+        self,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
+        **filters: Any,
+    ) -> Iterator[Memory]:
+        """Memories matching the filters, oldest first (or newest first)."""
+        self._usable()
+        return self.store.scan(
+            Filter.build(**filters),
+            now=self._clock(),
+            limit=limit,
+            offset=offset,
+            newest_first=newest_first,
+        )
+
+    def count(self, **filters: Any) -> int:
+        self._usable()
+        return self.store.count(Filter.build(**filters), now=self._clock())
+
+    # -- the log, checkpoints and time travel
+
+    def history(self, id: str) -> list[Change]:
+        """Every change of one memory, oldest first."""
+        self._usable()
+        return self.store.history(id)
+
+    def changes(self, since_lsn: int = 0, limit: int | None = None) -> list[Change]:
+        """The change feed: log entries after ``since_lsn``, oldest first."""
+        self._usable()
+        return self.store.changes(since_lsn, limit)
+
+    @property
+    def lsn(self) -> int:
+        """The log sequence number of the last committed change."""
+        return self.store.last_lsn()
+
+    def checkpoint(self, name: str, *, overwrite: bool = False) -> Checkpoint:
+        """A named, consistent snapshot tagged with the current LSN."""
+        self._usable()
+        checkpoint = self.store.checkpoint(name, overwrite=overwrite)
+        self.index.sync()
+        self.index.save()
+        return checkpoint
+
+    def checkpoints(self) -> list[Checkpoint]:
+        self._usable()
+        return self.store.checkpoints()
+
+    def restore(
+        self, name: str | None, *, to_lsn: int | None = None, actor: str | None = None
+    ) -> list[Change]:
+        """Bring back the state of checkpoint ``name`` (or of ``to_lsn``), as logged changes.
+
+        Nothing is lost: the restore can be undone by restoring to the LSN before it.
+        """
+        self._writable()
+        return self.store.restore(name, to_lsn, actor=actor)
+
+    def as_of(self, lsn: int) -> MemorySpace:
+        """A read-only space holding the state right after ``lsn``; close it when done."""
+        self._usable()
+        past = self.store.as_of(lsn)
+        return MemorySpace(past, self.embedder, settings=self.settings, clock=self._clock)
+
+    def stats(self) -> dict[str, Any]:
+        """Sizes, counters and configuration, for humans and dashboards."""
+        self._usable()
+        with self.store.connections.reading() as conn:
+            kinds = dict(conn.execute("SELECT kind, count(*) FROM memories GROUP BY kind"))
+            pinned = conn.execute("SELECT count(*) FROM memories WHERE pinned").fetchone()[0]
+        size = 0
+        if self.store.path is not None:
+            size = sum(
+                os.path.getsize(p)
+                for p in (self.store.path, self.store.path + "-wal")
+                if os.path.exists(p)
+            )
+        out: dict[str, Any] = {
+            "path": self.store.path or ":memory:",
+            "memories": sum(kinds.values()),
+            "by_kind": kinds,
+            "pinned": pinned,
+            "lsn": self.store.last_lsn(),
+            "checkpoints": len(self.store.checkpoints()),
+            "database_bytes": size,
+            "embedder": self.embedder.model_id,
+            "dimension": self.embedder.dimension,
+            "index": {"kind": self.index.kind, "vectors": len(self.index), "lsn": self.index.lsn},
+            "counters": dict(self._counters),
+        }
+        cache = getattr(self.embedder, "cache", None)
+        if cache is not None and hasattr(cache, "stats"):
+            out["embedding_cache"] = cache.stats()
+        return out
