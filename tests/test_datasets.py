@@ -63,7 +63,11 @@ def _check_hotpot(path: Path) -> None:
     assert found == ["Lake Zorn#0", "Orland#1"]
     assert missing == ["Orland#7"]  # there is no eighth sentence
     assert [ref for ref, _ in question.sentence_refs()] == [
-        "Lake Zorn#0", "Lake Zorn#1", "Orland#0", "Orland#1"]
+        "Lake Zorn#0",
+        "Lake Zorn#1",
+        "Orland#0",
+        "Orland#1",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -98,8 +102,12 @@ def test_hotpot_jsonl_of_several_rows_and_limit(tmp_path: Path) -> None:
         {"question": "no id", "supporting_facts": [], "context": []},
         {"_id": "x", "question": "q", "context": []},
         {"_id": "x", "question": "q", "supporting_facts": "nope", "context": []},
-        {"_id": "x", "question": "q", "supporting_facts": {"title": ["a"], "sent_id": []},
-         "context": []},
+        {
+            "_id": "x",
+            "question": "q",
+            "supporting_facts": {"title": ["a"], "sent_id": []},
+            "context": [],
+        },
         {"_id": "x", "question": "q", "supporting_facts": [], "context": [["t"]]},
         ["not", "an", "object"],
     ],
@@ -114,7 +122,7 @@ def test_hotpot_rejects_malformed_rows(tmp_path: Path, row: Any) -> None:
 def test_hotpot_rejects_a_file_that_is_not_json(tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
     path.write_text("{not json\n", encoding="utf-8")
-    with pytest.raises(InvalidInput, match="bad.json:1"):
+    with pytest.raises(InvalidInput, match=r"bad\.json:1"):
         load_hotpot(path)
 
 
@@ -145,15 +153,24 @@ def _locomo_sample() -> dict[str, Any]:
             "session_1_date_time": "1:56 pm on 8 May, 2023",
             "session_1": [
                 {"speaker": "Ana", "dia_id": "D1:1", "text": "I adopted a puppy."},
-                {"speaker": "Ben", "dia_id": "D1:2", "text": "Look!", "img_url": ["x"],
-                 "blip_caption": "a photo of a red kayak"},
+                {
+                    "speaker": "Ben",
+                    "dia_id": "D1:2",
+                    "text": "Look!",
+                    "img_url": ["x"],
+                    "blip_caption": "a photo of a red kayak",
+                },
             ],
             "session_2_date_time": "10:00 am on 9 June, 2023",
             "session_2": [{"speaker": "Ana", "dia_id": "D2:1", "text": "The puppy is Rex."}],
         },
         "qa": [
-            {"question": "QA-SENTINEL what pet?", "answer": "ANSWER-SENTINEL", "category": 4,
-             "evidence": ["D1:1; D2:1", "D9:9", "D"]},
+            {
+                "question": "QA-SENTINEL what pet?",
+                "answer": "ANSWER-SENTINEL",
+                "category": 4,
+                "evidence": ["D1:1; D2:1", "D9:9", "D"],
+            },
         ],
         "observation": {"session_1_observation": "OBSERVATION-SENTINEL"},
         "session_summary": {"session_1_summary": "SUMMARY-SENTINEL"},
@@ -202,8 +219,10 @@ def test_select_conversations(tmp_path: Path) -> None:
 
 
 def _session(text: str, answer: bool = False) -> list[dict[str, Any]]:
-    return [{"role": "user", "content": text, "has_answer": answer},
-            {"role": "assistant", "content": "Noted."}]
+    return [
+        {"role": "user", "content": text, "has_answer": answer},
+        {"role": "assistant", "content": "Noted."},
+    ]
 
 
 DERIVED = {
@@ -213,10 +232,17 @@ DERIVED = {
     "answers": ["Oslo", "Rex"],
     "answer_session_ids": [["s2"], ["s1", "s3"]],
     "question_date": "2023/12/18 (Mon) 04:17",
-    "haystack_dates": ["2023/07/12 (Wed) 10:14", "2023/08/02 (Wed) 05:58", "2023/09/01 (Fri) 03:36"],
+    "haystack_dates": [
+        "2023/07/12 (Wed) 10:14",
+        "2023/08/02 (Wed) 05:58",
+        "2023/09/01 (Fri) 03:36",
+    ],
     "haystack_session_ids": ["s1", "s2", "s3"],
-    "haystack_sessions": [_session("My dog is Rex.", True), _session("I moved to Oslo.", True),
-                          _session("Rex turned two.")],
+    "haystack_sessions": [
+        _session("My dog is Rex.", True),
+        _session("I moved to Oslo.", True),
+        _session("Rex turned two."),
+    ],
 }
 ORIGINAL_LME = {
     "question_id": "q9",

@@ -237,7 +237,7 @@ def run_sequence(store: SQLiteStore, clock: FakeClock, ops: list[Any], data: st.
     check_log_properties(run, data)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(ops=st.lists(operations, min_size=1, max_size=25), data=st.data())
 def test_the_log_rebuilds_every_state_in_memory(ops: list[Any], data: st.DataObject) -> None:
     clock = FakeClock(step=0.5)
@@ -245,7 +245,7 @@ def test_the_log_rebuilds_every_state_in_memory(ops: list[Any], data: st.DataObj
         run_sequence(store, clock, ops, data)
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(ops=st.lists(operations, min_size=1, max_size=20), data=st.data())
 def test_the_log_rebuilds_every_state_on_a_file(ops: list[Any], data: st.DataObject) -> None:
     clock = FakeClock(step=0.5)

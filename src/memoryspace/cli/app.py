@@ -348,20 +348,11 @@ def import_(
 
 
 def main() -> None:
-    """Entry point: run the app, turning library errors into one clean line."""
+    """Entry point: run the app, turning library errors into one clean line (exit status 1)."""
     from memoryspace.cli import bench  # noqa: F401  (registers `bench` commands)
 
     try:
-        app(standalone_mode=False)
+        app()
     except MemorySpaceError as exc:
         errors.print(f"[red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
         raise SystemExit(1) from None
-    except typer.Abort:
-        raise SystemExit(130) from None
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
-        raise

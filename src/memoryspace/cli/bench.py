@@ -134,8 +134,6 @@ def locomo(
     as_json: AsJson = False,
 ) -> None:
     """Evidence recall@k, recall at a token budget and MRR by LoCoMo question category."""
-    from rich.console import Console
-
     from memoryspace.bench import locomo as locomo_bench
     from memoryspace.bench.modes import parse_modes
     from memoryspace.bench.report import print_table
@@ -179,8 +177,6 @@ def hotpot(
     as_json: AsJson = False,
 ) -> None:
     """Supporting-fact recall@5 and all-facts hit@5 on HotpotQA, one scope per question."""
-    from rich.console import Console
-
     from memoryspace.bench import hotpot as hotpot_bench
     from memoryspace.bench.modes import parse_modes
     from memoryspace.bench.report import print_table
@@ -198,7 +194,7 @@ def hotpot(
     if as_json:
         _emit(doc)
         return
-    console = Console()
+    console = _console()
     print_table(
         f"HotpotQA supporting facts in the top 5 ({doc['questions']} questions)",
         hotpot_bench.table(doc),
@@ -223,8 +219,6 @@ def longmemeval(
     as_json: AsJson = False,
 ) -> None:
     """Session-level recall@k of the answer sessions on LongMemEval haystacks."""
-    from rich.console import Console
-
     from memoryspace.bench import longmemeval as lme_bench
     from memoryspace.bench.modes import parse_modes
     from memoryspace.bench.report import print_table

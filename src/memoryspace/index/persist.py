@@ -14,7 +14,9 @@ A save is crash-safe: the payload goes to a new name and the manifest is replace
 (temp file in the same directory, fsync, ``os.replace``, fsync of the directory) only after the
 payload is durable. The manifest replace is the commit point, so a crash at any moment leaves the
 old index or the new one; the superseded payload and any crash leftovers are deleted after the
-commit. One writer per path at a time (the store's write lock); readers may run concurrently.
+commit. Saves to one path from several processes take turns on an advisory lock
+(``<path>.lock``, POSIX ``flock``). Loads take no lock: committed payloads never change, and a
+load whose payload a concurrent save has just swept away returns ``None``.
 
 HNSW payloads are loaded fully into memory, not memory-mapped (``view=True``): the checksum must
 read the whole file anyway, the loaded index is written to right away (catching up from the log)

@@ -48,6 +48,7 @@ def take(store: SQLiteStore, name: str, *, overwrite: bool) -> Checkpoint:
         raise Conflict(f"checkpoint {name!r} exists; pass overwrite=True or choose another name")
     when = store._clock()
     source = store.connections
+    source.get()  # a closed store raises Closed here, before any file is made
     if store.path is None:
         target = sqlite3.connect(":memory:", check_same_thread=False)
         with source.reading() as conn:
