@@ -455,6 +455,43 @@ class StoreContract:
         store.insert([(make_memory("a", "unrelated words", tags=("gardening",)), None)])
         assert ids_of(store, store.text_search(["gardening"], 5)) == ["a"]
 
+    def test_text_search_finds_a_turn_through_its_dialogue_context(self, store: Store) -> None:
+        turns = [
+            "where did you move from",
+            "Sweden, years ago",
+            "do you miss it",
+            "sometimes, mostly the food",
+            "unrelated chatter",
+        ]
+        store.insert(
+            [
+                (make_memory(f"t{i}", text, session="s", created_at=100.0 + i), None)
+                for i, text in enumerate(turns)
+            ]
+        )
+        store.insert([(make_memory("x", "where is the station", session="other"), None)])
+        # "move" is only in t0; t1 (the answer) and t2 hold it in their context (radius 2).
+        found = ids_of(store, store.text_search(["move"], 10))
+        assert found[0] == "t0" and set(found) == {"t0", "t1", "t2"}
+        assert ids_of(store, store.text_search(["move"], 10, with_context=False)) == ["t0"]
+
+    def test_dialogue_context_follows_updates_and_deletes(self, store: Store) -> None:
+        turns = ["alpha", "bravo", "charlie", "delta", "echo"]
+        store.insert(
+            [
+                (make_memory(f"t{i}", text, session="s", created_at=100.0 + i), None)
+                for i, text in enumerate(turns)
+            ]
+        )
+        assert set(ids_of(store, store.text_search(["echo"], 10))) == {"t4", "t3", "t2"}
+        store.delete(["t3"])  # t1 now sits within two turns of t4
+        assert set(ids_of(store, store.text_search(["echo"], 10))) == {"t4", "t2", "t1"}
+        store.update(store.get("t4").evolve(content="foxtrot"))
+        assert ids_of(store, store.text_search(["echo"], 10)) == []
+        assert set(ids_of(store, store.text_search(["foxtrot"], 10))) == {"t4", "t2", "t1"}
+        store.update(store.get("t0").evolve(session="elsewhere"))  # moved out of the session
+        assert set(ids_of(store, store.text_search(["alpha"], 10))) == {"t0"}
+
     # -- vectors
 
     def test_vectors_round_trip_exactly(self, store: Store) -> None:

@@ -16,7 +16,10 @@ def cli(db: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess
     env = {**os.environ, "MEMORYSPACE_DB": str(db), "MEMORYSPACE_EMBEDDER": "hashing"}
     result = subprocess.run(
         [sys.executable, "-m", "memoryspace", *args],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     if check:
         assert result.returncode == 0, result.stderr
@@ -70,8 +73,10 @@ def test_export_then_import_round_trips(db: Path, tmp_path: Path) -> None:
     assert result == {"imported": 3, "memories": 3}
     originals = {m["content"]: m for m in map(json.loads, dump.read_text().splitlines())}
     cli(copy, "export", "--out", str(tmp_path / "again.jsonl"))
-    again = {m["content"]: m for m in map(json.loads,
-                                           (tmp_path / "again.jsonl").read_text().splitlines())}
+    again = {
+        m["content"]: m
+        for m in map(json.loads, (tmp_path / "again.jsonl").read_text().splitlines())
+    }
     assert again == originals
 
 
@@ -79,15 +84,22 @@ def test_import_locomo_shaped_conversations(db: Path, tmp_path: Path) -> None:
     sample = {
         "sample_id": "conv-x",
         "conversation": {
-            "speaker_a": "Ann", "speaker_b": "Bo",
+            "speaker_a": "Ann",
+            "speaker_b": "Bo",
             "session_1_date_time": "1:56 pm on 8 May, 2023",
             "session_1": [
                 {"speaker": "Ann", "dia_id": "D1:1", "text": "I bought a kayak."},
                 {"speaker": "Bo", "dia_id": "D1:2", "text": "Nice!", "blip_caption": "a red boat"},
             ],
         },
-        "qa": [{"question": "What did Ann buy?", "answer": "a kayak", "evidence": ["D1:1"],
-                "category": 4}],
+        "qa": [
+            {
+                "question": "What did Ann buy?",
+                "answer": "a kayak",
+                "evidence": ["D1:1"],
+                "category": 4,
+            }
+        ],
         "observation": {"must": "not be ingested"},
     }
     path = tmp_path / "locomo.json"

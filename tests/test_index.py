@@ -15,11 +15,15 @@ from memoryspace.errors import InvalidInput
 from memoryspace.index import AdaptiveIndex, ExactIndex, HNSWIndex, VectorIndex
 
 DIM = 16
+# The contract is about behaviour, not recall (tested on its own below), so the HNSW indexes here
+# search with a beam wider than any test index: HNSW then visits every node and is exact, and the
+# tests stay deterministic although usearch's multi-threaded build is not.
+WIDE = 512
 Factory = Callable[[int], VectorIndex]
 FACTORIES: dict[str, Factory] = {
     "exact": ExactIndex,
-    "hnsw": HNSWIndex,
-    "adaptive": lambda dimension: AdaptiveIndex(dimension, ann_threshold=8),
+    "hnsw": lambda dimension: HNSWIndex(dimension, expansion_search=WIDE),
+    "adaptive": lambda dimension: AdaptiveIndex(dimension, ann_threshold=8, expansion_search=WIDE),
 }
 
 
@@ -181,11 +185,12 @@ def test_k_larger_than_the_index_returns_everything_best_first(
     assert np.all(np.diff(scores) <= 0)
 
 
+@pytest.mark.parametrize("share", [40, 250], ids=["few-allowed", "most-allowed"])
 def test_allowed_returns_only_the_best_allowed_keys(
-    filled: tuple[VectorIndex, np.ndarray, np.ndarray], rng: np.random.Generator
+    filled: tuple[VectorIndex, np.ndarray, np.ndarray], rng: np.random.Generator, share: int
 ) -> None:
     index, keys, vectors = filled
-    permitted = rng.choice(keys, 40, replace=False)
+    permitted = rng.choice(keys, share, replace=False)
     unknown = np.array([-5, 123_456_789])
     allowed = np.concatenate([permitted, permitted[:5], unknown])  # duplicates, unknown keys
     mask = np.isin(keys, permitted)
@@ -283,6 +288,18 @@ def test_bad_searches_raise(filled: tuple[VectorIndex, np.ndarray, np.ndarray]) 
         index.remove(np.array(["a"]))
 
 
+def test_exact_index_filters_thousands_of_allowed_keys(rng: np.random.Generator) -> None:
+    """Beyond a few thousand allowed keys ExactIndex switches from dict look-ups to np.isin."""
+    keys, vectors = rng.permutation(20_000)[:6000].astype(np.int64), random_unit(rng, 6000, 8)
+    index = ExactIndex(8)
+    index.add(keys, vectors)
+    permitted = keys[:5000]
+    allowed = np.concatenate([permitted, permitted[:100], np.arange(30_000, 31_000)])
+    for query in random_unit(rng, 5, 8):
+        found, _ = index.search(query, 10, allowed=allowed)
+        assert found.tolist() == brute_force(permitted, vectors[:5000], query, 10)[0]
+
+
 # --- HNSW ---------------------------------------------------------------------------------------
 
 
@@ -367,7 +384,7 @@ def test_hnsw_rejects_bad_options() -> None:
 
 
 def test_adaptive_switches_once_it_grows_past_the_threshold(rng: np.random.Generator) -> None:
-    index = AdaptiveIndex(DIM, ann_threshold=50)
+    index = AdaptiveIndex(DIM, ann_threshold=50, expansion_search=WIDE)
     vectors = random_unit(rng, 60)
     keys = np.arange(60, dtype=np.int64)
     for key in range(50):
@@ -382,10 +399,12 @@ def test_adaptive_switches_once_it_grows_past_the_threshold(rng: np.random.Gener
         after_found, after_scores = index.search(query, 5, allowed=keys[:50])
         assert after_found.tolist() == found.tolist()
         np.testing.assert_allclose(after_scores, scores, atol=1e-5)
+        expected = brute_force(keys[:51], vectors[:51], query, 5)[0]
+        assert index.search(query, 5)[0].tolist() == expected  # the HNSW graph, unfiltered
 
 
 def test_adaptive_switches_on_a_batch_and_never_back(rng: np.random.Generator) -> None:
-    index = AdaptiveIndex(DIM, ann_threshold=50, expansion_search=32)
+    index = AdaptiveIndex(DIM, ann_threshold=50, expansion_search=WIDE)
     keys, vectors = np.arange(120, dtype=np.int64), random_unit(rng, 120)
     index.add(keys, vectors)
     assert index.kind == "hnsw"

@@ -239,6 +239,14 @@ def test_bad_save_arguments_raise(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_bad_load_settings_raise_rather_than_rebuild(saved: tuple[Path, AdaptiveIndex]) -> None:
+    path, _ = saved
+    with pytest.raises(InvalidInput):
+        load(path, ann_threshold=-1)
+    with pytest.raises(InvalidInput):
+        load(path, expansion_serch=10)
+
+
 # --- crash safety -------------------------------------------------------------------------------
 
 

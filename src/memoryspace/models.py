@@ -158,13 +158,21 @@ class Checkpoint:
 
 @dataclass(frozen=True, slots=True)
 class ScoreParts:
-    """Why a hit ranked where it did. Ranks are 1-based; ``None`` means that retriever missed."""
+    """Why a hit ranked where it did.
+
+    ``dense`` is the cosine similarity, ``sparse`` the BM25 score (``None``: no query word
+    matched); ranks are 1-based places in each retriever's candidate list (``None``: not among
+    them). ``fused`` is the final score: the weighted sum of both scores z-normalised over the
+    candidates, plus the speaker and session boosts. Scores compare within one query only.
+    """
 
     fused: float
     dense: float | None = None
     dense_rank: int | None = None
     sparse: float | None = None
     sparse_rank: int | None = None
+    speaker_boost: float = 0.0
+    session_boost: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

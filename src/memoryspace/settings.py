@@ -12,16 +12,18 @@ class Settings:
     """How a space stores and retrieves.
 
     ``max_content_chars`` bounds one memory's content. ``ann_threshold`` is the collection size
-    above which vector search switches from exact to HNSW. Retrieval fuses the dense and sparse
-    rankings of ``candidates`` hits each by reciprocal rank fusion with ``rrf_k`` and the weights.
+    above which vector search switches from exact to HNSW. Retrieval takes ``candidates`` hits
+    from each of dense and BM25 search, fuses their z-normalised scores with the two weights and
+    adds the speaker and session boosts (see ``memoryspace.retrieval.hybrid``).
     """
 
     max_content_chars: int = 100_000
     ann_threshold: int = 20_000
     candidates: int = 100
-    rrf_k: float = 60.0
-    dense_weight: float = 1.0
-    sparse_weight: float = 1.0
+    dense_weight: float = 0.5
+    sparse_weight: float = 0.5
+    speaker_boost: float = 0.6
+    session_boost: float = 0.3
     default_importance: float = 0.5
     access_flush_every: int = 1024
     index_save_every: int = 10_000

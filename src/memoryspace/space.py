@@ -116,9 +116,10 @@ class MemorySpace:
             embedder,
             RetrievalConfig(
                 candidates=self.settings.candidates,
-                rrf_k=self.settings.rrf_k,
                 dense_weight=self.settings.dense_weight,
                 sparse_weight=self.settings.sparse_weight,
+                speaker_boost=self.settings.speaker_boost,
+                session_boost=self.settings.session_boost,
             ),
         )
 

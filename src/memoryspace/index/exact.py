@@ -197,6 +197,8 @@ class ExactIndex:
         if allowed is None:
             return top_k(self._keys[:size], self._matrix[:size] @ vector, k)
         rows = self._rows_of(as_keys(allowed, name="allowed"))
+        if 3 * len(rows) > size:  # gathering that many rows costs more than scoring them all
+            return top_k(self._keys[rows], (self._matrix[:size] @ vector)[rows], k)
         return top_k(self._keys[rows], self._matrix[rows] @ vector, k)
 
     def export(self) -> tuple[Keys, Vectors]:

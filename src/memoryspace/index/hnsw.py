@@ -35,10 +35,11 @@ from memoryspace.index.exact import (
 if TYPE_CHECKING:
     from usearch.index import Index as UsearchIndex
 
-# Scoring allowed keys exactly costs ~0.5 µs per key (a lookup and a dot product); oversampled
-# search costs ~10 µs per requested candidate, and needs ~2k·n/m candidates for m allowed keys of
-# n. Exact wins while m·0.5 < 20·k·n/m, that is m² < 40·k·n (measured on 100k × 384-d vectors).
-_EXACT_ALLOWED_COST_RATIO = 40
+# Scoring m allowed keys exactly costs ~2.5 µs per key (usearch's get() wraps each row in Python,
+# then one dot product); oversampling costs ~8 µs per candidate and needs ~2k·n/m candidates of n.
+# Exact wins while 2.5·m < 16·k·n/m, i.e. m² < ~7·k·n: ~2,600 keys at n = 100k, k = 10 (measured
+# on 100k × 384-d vectors: 2,048 keys 4 ms either way, 5,000 keys 12 ms exact vs 3-5 ms sampled).
+_EXACT_ALLOWED_COST_RATIO = 7
 _EXACT_ALLOWED_MIN = 2048
 # usearch keys are uint64 and it marks free slots with 2**64 - 1, which is int64 -1: a vector stored
 # under it is invisible to search. Keys are otherwise passed through bit for bit.

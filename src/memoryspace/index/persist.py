@@ -115,10 +115,14 @@ def load_index(
     """The index saved at ``path`` and the LSN it reflects, or ``None`` if it cannot be trusted.
 
     ``None`` when the files are missing, written for another model, dimension or format version,
-    truncated, or fail the checksum: rebuild from the store then. Never raises. A loaded exact
-    index switches to HNSW (built with ``hnsw_options``) past ``ann_threshold``; a loaded HNSW index
-    keeps the options it was built with.
+    truncated, or fail the checksum: rebuild from the store then; a bad file never raises. A loaded
+    exact index switches to HNSW (built with ``hnsw_options``) past ``ann_threshold``; a loaded HNSW
+    index keeps the options it was built with.
+
+    Raises:
+        InvalidInput: a bad ``ann_threshold`` or HNSW option (a caller's bug, not the file's).
     """
+    AdaptiveIndex(1, ann_threshold=ann_threshold, **hnsw_options)  # check the settings first
     target = Path(path)
     try:
         backend, lsn = _load(target, dimension, model_id)

@@ -33,7 +33,7 @@ CREATE TABLE memories (
     expires_at REAL
 );
 CREATE INDEX memories_scope ON memories(user, agent, session);
-CREATE INDEX memories_session ON memories(session);
+CREATE INDEX memories_session ON memories(session, created_at) WHERE session IS NOT NULL;
 CREATE INDEX memories_kind ON memories(kind);
 CREATE INDEX memories_created ON memories(created_at);
 CREATE INDEX memories_expires ON memories(expires_at) WHERE expires_at IS NOT NULL;
@@ -43,22 +43,11 @@ CREATE TABLE access (key INTEGER PRIMARY KEY, count INTEGER NOT NULL, last REAL 
 
 CREATE TABLE vectors (key INTEGER PRIMARY KEY, vector BLOB NOT NULL);
 
+-- Full text, kept by the store in the same transaction as the records. `context` holds the
+-- text of the two turns before and after the memory in its session (its dialogue context).
 CREATE VIRTUAL TABLE memories_fts USING fts5(
-    content, tags, content='memories', content_rowid='key',
-    tokenize='porter unicode61 remove_diacritics 2'
+    content, tags, context, tokenize='porter unicode61 remove_diacritics 2'
 );
-CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
-    INSERT INTO memories_fts(rowid, content, tags) VALUES (new.key, new.content, new.tags);
-END;
-CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
-    INSERT INTO memories_fts(memories_fts, rowid, content, tags)
-    VALUES ('delete', old.key, old.content, old.tags);
-END;
-CREATE TRIGGER memories_fts_update AFTER UPDATE OF content, tags ON memories BEGIN
-    INSERT INTO memories_fts(memories_fts, rowid, content, tags)
-    VALUES ('delete', old.key, old.content, old.tags);
-    INSERT INTO memories_fts(rowid, content, tags) VALUES (new.key, new.content, new.tags);
-END;
 
 -- The operation log: our write-ahead log of memories. before/after are JSON of the logged
 -- fields; vector is set when the entry gives the record a new vector.

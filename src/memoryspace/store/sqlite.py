@@ -7,6 +7,8 @@ time travel live in ``memoryspace.store.snapshots``.
 
 from __future__ import annotations
 
+import json
+import math
 import sqlite3
 import threading
 import time
@@ -18,7 +20,7 @@ import numpy as np
 
 from memoryspace.errors import Conflict, NotFound, ReadOnly
 from memoryspace.models import Change, Checkpoint, Filter, Memory, Op
-from memoryspace.store import snapshots
+from memoryspace.store import fts, snapshots
 from memoryspace.store.base import IndexDelta, Keys, Vector
 from memoryspace.store.codec import (
     COLUMNS,
@@ -147,6 +149,7 @@ class SQLiteStore:
                         f"a memory with id {memory.id!r} exists; update it or choose another id"
                     ) from None
                 key = int(cursor.lastrowid or 0)
+                fts.add(conn, key, memory, _tags_json(memory))
                 if vector is not None:
                     conn.execute(
                         "INSERT INTO vectors(key, vector) VALUES (?, ?)", (key, vector_blob(vector))
@@ -172,6 +175,7 @@ class SQLiteStore:
             conn.execute(
                 f"UPDATE memories SET {_ASSIGNMENTS} WHERE key = ?", (*row_values(memory), key)
             )
+            fts.change(conn, key, before, memory, _tags_json(memory))
             if vector is not None:
                 conn.execute(
                     "INSERT OR REPLACE INTO vectors(key, vector) VALUES (?, ?)",
@@ -191,6 +195,7 @@ class SQLiteStore:
                 key, before = self._get_row(conn, id)
                 for table in ("memories", "vectors", "access"):
                     conn.execute(f"DELETE FROM {table} WHERE key = ?", (key,))
+                fts.remove(conn, key, before)
                 changes.append(self._log(conn, Op.DELETE, key, before, None, None, actor))
         return changes  # buffered access counts of deleted keys are dropped by flush()
 
@@ -355,20 +360,76 @@ class SQLiteStore:
         flt: Filter | None = None,
         *,
         now: float | None = None,
+        with_context: bool = True,
     ) -> list[tuple[int, float]]:
-        """Top ``k`` (key, BM25 score) for documents matching any of ``terms``, best first."""
+        """Top ``k`` (key, BM25 score) for documents matching any of ``terms``, best first.
+
+        Words count fully in a memory's content, half in its tags and 0.3 in its dialogue
+        context (see ``memoryspace.store.fts``); ``with_context=False`` ignores the context.
+        """
         if not terms or k < 1:
             return []
-        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        flt = flt or Filter()
+        if (flt.user, flt.agent, flt.session) != (None, None, None):
+            return self._scoped_text_search(terms, k, flt, now, with_context)
+        return self._bm25(fts.match_expression(terms, with_context=with_context), k, flt, now)
+
+    def _bm25(
+        self, match: str, k: int | None, flt: Filter, now: float | None
+    ) -> list[tuple[int, float]]:
         where, params = where_clause(flt, now)
-        sql = (
-            "SELECT f.rowid, bm25(memories_fts, 1.0, 0.5) AS s FROM memories_fts f "
-            f"JOIN memories m ON m.key = f.rowid WHERE memories_fts MATCH ? AND {where} "
-            "ORDER BY s LIMIT ?"
-        )
+        weights = ", ".join(str(w) for w in fts.WEIGHTS.values())
+        # CROSS JOIN keeps FTS as the outer loop; otherwise SQLite may probe FTS once per row.
+        if where == "1":
+            sql = (
+                f"SELECT rowid, bm25(memories_fts, {weights}) AS s FROM memories_fts "
+                "WHERE memories_fts MATCH ? ORDER BY s LIMIT ?"
+            )
+        else:
+            sql = (
+                f"SELECT f.rowid, bm25(memories_fts, {weights}) AS s FROM memories_fts f "
+                f"CROSS JOIN memories m ON m.key = f.rowid WHERE memories_fts MATCH ? AND {where} "
+                "ORDER BY s LIMIT ?"
+            )
         with self._db.reading() as conn:
-            rows = conn.execute(sql, [match, *params, k]).fetchall()
+            rows = conn.execute(sql, [match, *params, -1 if k is None else k]).fetchall()
         return [(int(key), -float(score)) for key, score in rows]
+
+    def _scoped_text_search(
+        self, terms: Sequence[str], k: int, flt: Filter, now: float | None, with_context: bool
+    ) -> list[tuple[int, float]]:
+        """BM25 with document frequencies counted inside the scope (user / agent / session).
+
+        FTS5 counts over the whole table, so one tenant's memories would change how another's
+        rank. A one-term ``bm25()`` is ``idf(term) * tf-part(doc)``, so each term's scores are
+        rescaled by ``idf within the scope / idf over the table`` and summed.
+        """
+        scope = Filter(user=flt.user, agent=flt.agent, session=flt.session)
+        where, params = where_clause(scope, None)
+        with self._db.reading() as conn:
+            total = conn.execute("SELECT count(*) FROM memories").fetchone()[0]
+            in_scope = conn.execute(
+                f"SELECT count(*) FROM memories m WHERE {where}", params
+            ).fetchone()[0]
+        scores: dict[int, float] = {}
+        for term in terms:
+            match = fts.match_expression([term], with_context=with_context)
+            with self._db.reading() as conn:
+                everywhere = conn.execute(
+                    "SELECT count(*) FROM memories_fts WHERE memories_fts MATCH ?", (match,)
+                ).fetchone()[0]
+                here = conn.execute(
+                    "SELECT count(*) FROM memories_fts f CROSS JOIN memories m ON m.key = f.rowid "
+                    f"WHERE memories_fts MATCH ? AND {where}",
+                    [match, *params],
+                ).fetchone()[0]
+            if not here:
+                continue
+            ratio = _idf(in_scope, here) / _idf(total, everywhere)
+            for key, score in self._bm25(match, max(k, 200), flt, now):
+                scores[key] = scores.get(key, 0.0) + score * ratio
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+        return ranked[:k]
 
     def vectors(self, keys: Sequence[int]) -> Mapping[int, Vector]:
         out: dict[int, Vector] = {}
@@ -456,23 +517,28 @@ class SQLiteStore:
         """Apply raw log rows (from ``log_rows``) verbatim: same keys, same LSNs."""
         with self._db.writing() as conn:
             for row in rows:
-                _lsn, _time, op, _id, key, _before, after_json, blob, _actor = row
+                _lsn, _time, op, _id, key, before_json, after_json, blob, _actor = row
                 after = memory_from_state(after_json)
+                before = memory_from_state(before_json)
                 if op == Op.ADD:
                     assert after is not None
                     conn.execute(
                         f"INSERT INTO memories (key, {COLUMNS}) VALUES (?, {_PLACEHOLDERS})",
                         (key, *row_values(after)),
                     )
+                    fts.add(conn, key, after, _tags_json(after))
                 elif op == Op.DELETE:
+                    assert before is not None
                     for table in ("memories", "vectors", "access"):
                         conn.execute(f"DELETE FROM {table} WHERE key = ?", (key,))
+                    fts.remove(conn, key, before)
                 else:
-                    assert after is not None
+                    assert after is not None and before is not None
                     conn.execute(
                         f"UPDATE memories SET {_ASSIGNMENTS} WHERE key = ?",
                         (*row_values(after), key),
                     )
+                    fts.change(conn, key, before, after, _tags_json(after))
                 if blob is not None:
                     conn.execute(
                         "INSERT OR REPLACE INTO vectors(key, vector) VALUES (?, ?)", (key, blob)
@@ -521,6 +587,16 @@ class SQLiteStore:
             InvalidInput: ``lsn`` is negative or after the end of the log.
         """
         return snapshots.materialize(self, lsn, read_only=True)
+
+
+def _idf(documents: int, matching: int) -> float:
+    """FTS5's BM25 idf, with its floor for terms in more than half the documents."""
+    idf = math.log((documents - matching + 0.5) / (matching + 0.5))
+    return idf if idf > 0 else 1e-6
+
+
+def _tags_json(memory: Memory) -> str:
+    return json.dumps(list(memory.tags), ensure_ascii=False)
 
 
 def _change(row: tuple[Any, ...]) -> Change:
