@@ -327,6 +327,15 @@ def test_hnsw_recall_at_10_is_at_least_0_9(
     assert hits / (10 * len(queries)) >= 0.9
 
 
+def test_hnsw_every_vector_is_reachable(
+    clustered_5k: tuple[HNSWIndex, np.ndarray, np.ndarray, np.ndarray],
+) -> None:
+    """A node the graph cannot reach is a memory that can never be recalled."""
+    index, keys, vectors, _ = clustered_5k
+    nearest = [int(index.search(vector, 1)[0][0]) for vector in vectors]
+    assert nearest == keys.tolist()
+
+
 def test_hnsw_oversampled_filter_keeps_recall(
     clustered_5k: tuple[HNSWIndex, np.ndarray, np.ndarray, np.ndarray],
 ) -> None:
@@ -437,6 +446,11 @@ def test_adaptive_wrap_keeps_the_backend(rng: np.random.Generator) -> None:
     wrapped = AdaptiveIndex.wrap(hnsw, ann_threshold=10)
     assert wrapped.kind == "hnsw" and len(wrapped) == 2
     assert wrapped.hnsw_options["connectivity"] == 8
+
+    exact = ExactIndex(DIM)  # a bare ExactIndex accepts -1; it could never switch to HNSW
+    exact.add(np.array([-1]), random_unit(rng, 1))
+    with pytest.raises(InvalidInput, match="reserved"):
+        AdaptiveIndex.wrap(exact)
 
 
 # --- package surface ----------------------------------------------------------------------------

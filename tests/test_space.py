@@ -296,3 +296,11 @@ def test_stats_reports_sizes(ms: MemorySpace) -> None:
     assert stats["memories"] == 5 and stats["by_kind"] == {"turn": 5}
     assert stats["counters"]["searches"] == 1 and stats["index"]["vectors"] == 5
     assert stats["embedder"] == HashingEmbedder().model_id
+
+
+def test_delete_tolerates_a_repeated_id_and_is_all_or_nothing(ms: MemorySpace) -> None:
+    ids = fill(ms)
+    assert len(ms.delete([ids[0], ids[0]])) == 1
+    with pytest.raises(NotFound):
+        ms.delete([ids[1], "no-such-id"])
+    assert ms.count() == 4

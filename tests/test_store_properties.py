@@ -22,10 +22,7 @@ from memoryspace.models import Kind, Memory, Op
 from memoryspace.store import snapshots
 from memoryspace.store.base import Vector
 from memoryspace.store.sqlite import SQLiteStore
-
-pytest.register_assert_rewrite("store_contract")
-
-from store_contract import (  # noqa: E402 - after asking pytest to rewrite its asserts
+from store_contract import (
     FakeClock,
     State,
     all_vectors,
@@ -173,7 +170,7 @@ class Run:
         else:
             memory = memory.evolve(pinned=kind == "pin")
         memory = memory.evolve(updated_at=self.clock.now)
-        store.update(memory, vector=array(new_vector), op=Op.UPDATE)
+        store.update(memory, vector=array(new_vector))
         self.model[id] = (memory, vector if new_vector is None else new_vector)
         return 1
 

@@ -24,10 +24,7 @@ from memoryspace.models import Kind, Memory, Op
 from memoryspace.store.base import Store
 from memoryspace.store.schema import SCHEMA_VERSION
 from memoryspace.store.sqlite import SQLiteStore
-
-pytest.register_assert_rewrite("store_contract")
-
-from store_contract import (  # noqa: E402 - after asking pytest to rewrite its asserts
+from store_contract import (
     FakeClock,
     StoreContract,
     all_vectors,

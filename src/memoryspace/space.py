@@ -361,7 +361,8 @@ class MemorySpace:
             NotFound: an id does not exist; nothing is deleted.
         """
         self._writable()
-        return self.store.delete([ids] if isinstance(ids, str) else list(ids), actor=actor)
+        unique = [ids] if isinstance(ids, str) else list(dict.fromkeys(ids))
+        return self.store.delete(unique, actor=actor)
 
     def forget(
         self, query: str | None = None, *, k: int = 1, actor: str | None = None, **filters: Any

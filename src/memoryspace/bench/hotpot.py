@@ -33,10 +33,15 @@ K = 5
 
 
 def hotpot_records(question: HotpotQuestion) -> list[dict[str, Any]]:
-    """One memory per non-empty context sentence, scoped to the question."""
+    """One memory per non-empty context sentence, scoped to the question.
+
+    Each sentence carries its paragraph's title in its text, as a document chunk carries its
+    document's title: many sentences only say "It" or "He" for the subject the title names.
+    Every mode ingests the same records.
+    """
     return [
         {
-            "content": sentence.strip(),
+            "content": f"{paragraph.title}: {sentence.strip()}",
             "user": question.id,
             "meta": {"ref": fact_ref(paragraph.title, n), "title": paragraph.title, "sent_id": n},
         }

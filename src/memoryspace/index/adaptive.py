@@ -1,12 +1,13 @@
 """``AdaptiveIndex``: exact search while the collection is small, HNSW once it is large.
 
-Exact search is perfect recall and ~1 ms at 20k vectors, but grows linearly (4 ms at 100k, 82 ms at
-1M on 384-d vectors); HNSW stays under a millisecond but is approximate and slow to build. So
+Exact search is perfect recall and under 1 ms at 20k vectors, but grows linearly (~6 ms at 100k,
+82 ms at 1M on 384-d vectors); HNSW stays around a millisecond but is approximate and slow to build
+(15-20 s for 20k 384-d vectors on two cores). So
 MemorySpace starts exact and, when an add takes the index past ``ann_threshold`` vectors, builds an
 HNSW graph from the exact vectors once and switches to it.
 
 It never switches back when removals take it under the threshold: HNSW answers small collections
-well, a second build would cost seconds again, and an index hovering around the threshold would
+well, a second build would cost as much again, and an index hovering around the threshold would
 otherwise rebuild over and over.
 """
 
@@ -57,8 +58,11 @@ class AdaptiveIndex:
         next add.
 
         Raises:
-            InvalidInput: a bad threshold or HNSW option.
+            InvalidInput: a bad threshold or HNSW option, or an exact ``backend`` holding key -1,
+                which could never switch to HNSW.
         """
+        if isinstance(backend, ExactIndex) and -1 in backend:
+            raise InvalidInput("key -1 is reserved by the HNSW index (usearch); use another key")
         index = cls.__new__(cls)
         if isinstance(backend, HNSWIndex):
             hnsw_options = backend.options
@@ -110,8 +114,10 @@ class AdaptiveIndex:
         return f"AdaptiveIndex(kind={self.kind!r}, len={len(self)}, dimension={self.dimension})"
 
     def add(self, keys: Keys, vectors: Vectors) -> None:
-        """Insert or replace the vectors of ``keys``; may switch to HNSW (a one-off build that
-        takes seconds at 20k vectors).
+        """Insert or replace the vectors of ``keys``; may switch to HNSW.
+
+        The switch is a one-off build inside this call (15-20 s at 20k 384-d vectors), and it
+        holds the lock, so concurrent searches wait for it.
 
         Raises:
             InvalidInput: bad keys or vectors, or the reserved key -1 (nothing is changed).

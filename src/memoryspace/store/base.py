@@ -59,7 +59,6 @@ class Store(Protocol):
         memory: Memory,
         *,
         vector: Vector | None = None,
-        op: Op = Op.UPDATE,
         actor: str | None = None,
     ) -> Change: ...
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from memoryspace.errors import Conflict, InvalidInput, NotFound
-from memoryspace.models import Change, Checkpoint, Memory, Op
+from memoryspace.models import Change, Checkpoint, Memory
 from memoryspace.store.base import Vector
 from memoryspace.store.codec import blob_vector
 
@@ -224,7 +224,7 @@ def _converge(store: SQLiteStore, past: SQLiteStore, id: str, actor: str) -> lis
         # An update cannot drop a vector (None means "keep it"), so the record is re-added
         # without one; the log and the index deltas then say so.
         return [*store.delete([id], actor=actor), *store.insert([(then, None)], actor=actor)]
-    return [store.update(then, vector=vector, op=Op.UPDATE, actor=actor)]
+    return [store.update(then, vector=vector, actor=actor)]
 
 
 def _lookup(store: SQLiteStore, id: str) -> Memory | None:

@@ -162,7 +162,6 @@ class SQLiteStore:
         memory: Memory,
         *,
         vector: Vector | None = None,
-        op: Op = Op.UPDATE,
         actor: str | None = None,
     ) -> Change:
         """Replace the logged fields of ``memory.id`` (and its vector, when given).
@@ -181,7 +180,7 @@ class SQLiteStore:
                     "INSERT OR REPLACE INTO vectors(key, vector) VALUES (?, ?)",
                     (key, vector_blob(vector)),
                 )
-            return self._log(conn, op, key, before, memory, vector, actor)
+            return self._log(conn, Op.UPDATE, key, before, memory, vector, actor)
 
     def delete(self, ids: Sequence[str], *, actor: str | None = None) -> list[Change]:
         """Delete records in one transaction.
