@@ -10,8 +10,8 @@ Records arrive in time order.
 * ``recent``: a sliding window, the last ``k`` items of the scope, newest first.
 * ``reservoir``: a uniform reservoir sample (Algorithm R, seeded per scope) of ``capacity``
   items, presented in a seeded random order, so every prefix is itself a uniform sample.
-* ``bm25``: the store's FTS5 BM25 (``SQLiteStore.text_search``, the sparse half of hybrid
-  search) alone, restricted to the scope.
+* ``bm25``: the store's FTS5 BM25 over each item's own words (no dialogue-context column),
+  with document frequencies counted inside the scope.
 * ``dense``: exact cosine similarity with the same embedder alone.
 * ``mem0``: the ``mem0ai`` package, see ``memoryspace.bench.mem0_mode``.
 """
@@ -177,8 +177,9 @@ class BM25Mode(RetrievalMode):
 
     def rank(self, question: str, k: int, *, scope: str) -> list[str]:
         store = self.space.store
+        # BM25 alone over each item's own text: no dialogue-context column (that is ours).
         found = store.text_search(
-            query_terms(question), k, Filter.build(user=scope), now=time.time()
+            query_terms(question), k, Filter.build(user=scope), now=time.time(), with_context=False
         )
         memories = store.get_by_keys([key for key, _ in found])
         return [str(memories[key].meta[self.ref_key]) for key, _ in found if key in memories]

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from memoryspace.embed import HashingEmbedder
+from memoryspace.errors import BackendUnavailable
 from memoryspace.retrieval.terms import query_terms
 from memoryspace.space import MemorySpace, resolve_embedder
 
@@ -169,7 +170,14 @@ def run(
         child = context.Process(target=_child, args=(n, queries, embed_sample, embedder, send))
         child.start()
         send.close()
-        row = receive.recv()
+        try:
+            row = receive.recv()
+        except EOFError:
+            child.join()
+            raise BackendUnavailable(
+                f"the benchmark process for n={n} died (exit code {child.exitcode}); "
+                "a negative code is the signal that ended it"
+            ) from None
         child.join()
         rows.append(row)
     return rows

@@ -122,12 +122,16 @@ class EmbeddingCache:
             con = sqlite3.connect(
                 target, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
             )
+        except sqlite3.Error as exc:
+            raise BackendUnavailable(f"cannot open the embedding cache at {target}: {exc}") from exc
+        try:
             con.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
             if self._path is not None:
                 con.execute("PRAGMA journal_mode = WAL")
                 con.execute("PRAGMA synchronous = NORMAL")  # a lost tail only costs re-embedding
             con.executescript(_SCHEMA)
         except sqlite3.Error as exc:
+            con.close()
             raise BackendUnavailable(f"cannot open the embedding cache at {target}: {exc}") from exc
         return con
 

@@ -120,19 +120,15 @@ class HashingEmbedder:
                 flat.append(base + column)
                 weights.append(sign * _BIGRAM_WEIGHT)
         count = len(texts)
-        out = (
-            np.bincount(
-                np.asarray(flat, dtype=np.int64),
-                weights=np.asarray(weights, dtype=np.float64),
-                minlength=count * self._dimension,
-            )
-            .astype(np.float64)
-            .reshape(count, self._dimension)
-        )  # bincount of nothing is int64
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        empty = norms[:, 0] == 0.0
-        unit: Vectors = np.divide(out, norms, out=np.zeros_like(out), where=norms > 0).astype(
-            np.float32
+        sums = np.bincount(
+            np.asarray(flat, dtype=np.int64),
+            weights=np.asarray(weights, dtype=np.float64),
+            minlength=count * self._dimension,
         )
-        unit[empty] = self._empty
+        out = sums.astype(np.float64).reshape(count, self._dimension)  # bincount([]) is int64
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        blank = norms[:, 0] == 0.0  # no features, or features whose signs cancelled out
+        np.divide(out, norms, out=out, where=~blank[:, None])
+        unit: Vectors = out.astype(np.float32)
+        unit[blank] = self._empty
         return unit

@@ -88,6 +88,8 @@ class OpenAIEmbedder:
         max_backoff: float = 20.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        import httpx
+
         if not isinstance(model, str) or not model:
             raise InvalidInput("model must be a non-empty string, e.g. 'text-embedding-3-small'")
         if dimension is not None and (isinstance(dimension, bool) or dimension < 1):
@@ -106,8 +108,6 @@ class OpenAIEmbedder:
         self._dimension_lock = threading.Lock()
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        import httpx
-
         self._url = base_url.rstrip("/") + "/embeddings"
         self._client = httpx.Client(headers=headers, timeout=timeout)
         self._closed = False

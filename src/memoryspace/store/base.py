@@ -94,9 +94,19 @@ class Store(Protocol):
     def filter_keys(self, flt: Filter, *, now: float) -> Keys: ...
 
     def text_search(
-        self, terms: Sequence[str], k: int, flt: Filter | None = None, *, now: float | None = None
+        self,
+        terms: Sequence[str],
+        k: int,
+        flt: Filter | None = None,
+        *,
+        now: float | None = None,
+        with_context: bool = True,
     ) -> list[tuple[int, float]]:
-        """Top ``k`` (key, score) by BM25 over ``terms`` (any may match), higher score first."""
+        """Top ``k`` (key, score) by BM25 over ``terms`` (any may match), higher score first.
+
+        Document frequencies are counted inside the filter's scope; ``with_context`` also
+        searches each memory's dialogue context (its session neighbours) at a lower weight.
+        """
 
     def vectors(self, keys: Sequence[int]) -> Mapping[int, Vector]: ...
 

@@ -1,0 +1,431 @@
+"""``HotTier``: a bounded set of records in RAM in front of the store (L2 in front of L3).
+
+A lookup that finds its record is a hit. One that does not is a page fault: the record is read
+from the store and promoted into the tier, with up to ``promotion_batch - 1`` related records
+(read-ahead): for a record with a session, its nearest neighbours in that session by
+``created_at`` (ties in insertion order, i.e. dialogue order); otherwise the records it
+``links`` to. When the tier exceeds ``capacity_records`` or ``capacity_tokens``, the replacement
+policy (``memoryspace.tiers.policies``) chooses victims. Pinned records are locked pages: never
+chosen. When no room can be made because the rest is pinned, the tier refuses admission: the
+record is returned (or, for a write, written to the store) without being cached, and counted in
+``stats()["bypasses"]``.
+
+Write policies, for ``put`` (a new version of an existing record):
+
+* ``write_through``: the store is updated before ``put`` returns; every put is one logged
+  change. A crash loses nothing that ``put`` acknowledged.
+* ``write_back``: ``put`` only marks the hot copy dirty. Dirty records reach the store when
+  they are evicted, on ``flush()``, on ``close()``, and, with ``flush_interval`` seconds, at the
+  first call made at least that long after the previous flush (there is no background thread).
+  Several puts of one record between two write-backs become one logged change (the last
+  version). A clean ``close()`` writes every dirty record and only then closes, so it loses
+  nothing. **A crash (SIGKILL, power loss) loses exactly the changes made since they were last
+  written back**, i.e. the puts since the last flush whose record was not evicted meanwhile.
+  Each write-back is its own store transaction, so the store is always consistent; a crash in
+  the middle of a flush keeps the records already written and loses the rest.
+
+Deletes (``delete``) always go to the store at once and drop any dirty copy. The tier does not
+watch the store: change records through the tier, or ``evict`` them, to keep it coherent.
+Thread-safe: one lock serialises every call.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from itertools import zip_longest
+from typing import Any
+
+from memoryspace.errors import Closed, InvalidInput
+from memoryspace.models import Change, Filter, Memory
+from memoryspace.store.base import Store
+from memoryspace.tiers.policies import ReplacementPolicy, make_policy
+
+WRITE_POLICIES = ("write_through", "write_back")
+_COUNTERS = ["hits", "misses", "evictions", "promotions", "write_backs", "store_writes", "bypasses"]
+
+
+def _positive(name: str, value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInput(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+class HotTier:
+    """A bounded in-RAM cache of memories over a ``Store``, with page replacement and a write
+    policy (see the module docstring). Use it as a context manager; it does not close the store.
+
+    Raises:
+        InvalidInput: no capacity, a non-positive capacity or batch, an unknown policy or
+            write policy, or a ``flush_interval`` without write-back.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        capacity_records: int | None = None,
+        capacity_tokens: int | None = None,
+        policy: ReplacementPolicy | str = "lru",
+        write_policy: str = "write_through",
+        promotion_batch: int = 1,
+        flush_interval: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.capacity_records = _positive("capacity_records", capacity_records)
+        self.capacity_tokens = _positive("capacity_tokens", capacity_tokens)
+        if self.capacity_records is None and self.capacity_tokens is None:
+            raise InvalidInput("a hot tier needs capacity_records or capacity_tokens (or both)")
+        if write_policy not in WRITE_POLICIES:
+            raise InvalidInput(
+                f"unknown write policy {write_policy!r}; use write_through or write_back"
+            )
+        if flush_interval is not None:
+            if write_policy != "write_back":
+                raise InvalidInput("flush_interval applies only to write_policy='write_back'")
+            if not isinstance(flush_interval, int | float) or not flush_interval > 0:
+                raise InvalidInput(f"flush_interval must be seconds > 0, got {flush_interval!r}")
+        self.promotion_batch = _positive("promotion_batch", promotion_batch) or 1
+        self.policy = make_policy(policy, clock=clock) if isinstance(policy, str) else policy
+        self.write_policy = write_policy
+        self.flush_interval = flush_interval
+        self._store = store
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._records: dict[str, Memory] = {}
+        self._dirty: dict[str, str | None] = {}  # id -> actor of its last put
+        self._tokens = 0
+        self._pinned_records = 0
+        self._pinned_tokens = 0
+        self._counters = dict.fromkeys(_COUNTERS, 0)
+        self._last_flush = clock()
+        self._closed = False
+
+    # -- lifecycle
+
+    def close(self) -> None:
+        """Write every dirty record to the store, then refuse further use. Idempotent.
+
+        Raises:
+            MemorySpaceError: a write-back failed; the tier stays open with its dirty records.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._flush()
+            self._closed = True
+
+    def __enter__(self) -> HotTier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _usable(self) -> None:
+        if self._closed:
+            raise Closed("this hot tier is closed; make a new HotTier over the store")
+        if (
+            self.flush_interval is not None
+            and self._dirty
+            and self._clock() - self._last_flush >= self.flush_interval
+        ):
+            self._flush()
+
+    # -- reads
+
+    def get(self, id: str) -> Memory:
+        """The record ``id``: from RAM on a hit, else from the store (a page fault), promoting
+        it and its read-ahead batch.
+
+        Raises:
+            NotFound: the store has no record ``id``.
+            Closed: the tier was closed.
+        """
+        with self._lock:
+            self._usable()
+            memory = self._records.get(id)
+            if memory is not None:
+                self._hit(memory)
+                return memory
+            memory = self._store.get(id)
+            self._fault(memory)
+            return memory
+
+    def get_many(self, ids: Sequence[str]) -> list[Memory]:
+        """The records that exist among ``ids``, in the order asked; the misses are read from
+        the store in one query. An id promoted by an earlier miss's read-ahead is a hit.
+
+        Raises:
+            Closed: the tier was closed.
+        """
+        with self._lock:
+            self._usable()
+            wanted = list(dict.fromkeys(ids))
+            cold = [id for id in wanted if id not in self._records]
+            fetched = {m.id: m for m in self._store.get_many(cold)} if cold else {}
+            found: dict[str, Memory] = {}
+            for id in wanted:
+                resident = self._records.get(id)
+                if resident is not None:
+                    self._hit(resident)
+                    found[id] = resident
+                    continue
+                if id not in fetched:  # resident at the start, evicted by an earlier fault
+                    fetched.update((m.id, m) for m in self._store.get_many([id]))
+                if id in fetched:
+                    self._fault(fetched[id])
+                    found[id] = fetched[id]
+            return [found[id] for id in ids if id in found]
+
+    def __contains__(self, id: object) -> bool:
+        return id in self._records
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def is_dirty(self, id: str) -> bool:
+        """Whether the hot copy of ``id`` has changes the store does not have yet."""
+        return id in self._dirty
+
+    # -- writes
+
+    def put(self, memory: Memory, *, actor: str | None = None) -> None:
+        """Store a new version of an existing record: in the store now (write-through) or when
+        written back (write-back). The record becomes hot (write-allocate).
+
+        Raises:
+            NotFound: the store has no record with that id.
+            InvalidInput: ``memory`` is not a ``Memory``.
+            Closed: the tier was closed.
+        """
+        if not isinstance(memory, Memory):
+            raise InvalidInput(f"put takes a Memory, got {type(memory).__name__}")
+        with self._lock:
+            self._usable()
+            old = self._records.get(memory.id)
+            if self.write_policy == "write_through":
+                self._write(memory, actor)
+            elif old is None:
+                self._store.get(memory.id)  # a write-back must not acknowledge a missing record
+            if not self._can_hold([memory]):
+                if self.write_policy == "write_back":
+                    self._write(memory, actor)  # refused admission: written straight through
+                self._dirty.pop(memory.id, None)
+                if old is not None:
+                    self.policy.on_remove(memory.id)
+                    self._unplace(memory.id)
+                self._counters["bypasses"] += 1
+                return
+            if old is not None:
+                self._unplace(memory.id)
+            self._place(memory)
+            if old is None:
+                self.policy.on_insert(memory.id, memory)
+            else:
+                self.policy.on_access(memory.id, memory)
+            if self.write_policy == "write_back":
+                self._dirty[memory.id] = actor
+            self._make_room({memory.id})
+
+    def pin(self, id: str, *, actor: str | None = None) -> Memory:
+        """``set_pinned(id, True)``: a locked page, never evicted."""
+        return self.set_pinned(id, True, actor=actor)
+
+    def unpin(self, id: str, *, actor: str | None = None) -> Memory:
+        """``set_pinned(id, False)``."""
+        return self.set_pinned(id, False, actor=actor)
+
+    def set_pinned(self, id: str, pinned: bool, *, actor: str | None = None) -> Memory:
+        """Pin or unpin ``id`` through ``put`` (so by the write policy); the new version.
+
+        Raises:
+            NotFound: the store has no record ``id``.
+            Closed: the tier was closed.
+        """
+        with self._lock:
+            self._usable()
+            current = self._records.get(id) or self._store.get(id)
+            memory = current.evolve(pinned=pinned, updated_at=self._clock())
+            self.put(memory, actor=actor)
+            return memory
+
+    def delete(self, ids: Sequence[str], *, actor: str | None = None) -> list[Change]:
+        """Delete records from the store at once and drop them (dirty or not) from the tier.
+
+        Raises:
+            NotFound: one of the ids is not in the store; nothing was deleted.
+            Closed: the tier was closed.
+        """
+        with self._lock:
+            self._usable()
+            changes = self._store.delete(ids, actor=actor)
+            for id in ids:
+                if id in self._records:
+                    self.policy.on_remove(id)
+                    self._dirty.pop(id, None)
+                    self._unplace(id)
+            return changes
+
+    def evict(self, id: str) -> bool:
+        """Evict ``id`` now (writing it back if dirty), even if pinned; False if not resident.
+
+        Raises:
+            Closed: the tier was closed.
+        """
+        with self._lock:
+            self._usable()
+            if id not in self._records:
+                return False
+            self.policy.on_remove(id)
+            self._evict(id)
+            return True
+
+    def flush(self) -> int:
+        """Write every dirty record to the store; returns how many were written.
+
+        Raises:
+            Closed: the tier was closed.
+        """
+        with self._lock:
+            self._usable()
+            return self._flush()
+
+    # -- counters
+
+    def stats(self) -> dict[str, float]:
+        """Counters since creation: ``hits``, ``misses`` (page faults), ``evictions``,
+        ``promotions`` (records brought in from the store, read-ahead included),
+        ``write_backs``, ``store_writes`` (every update the tier sent to the store),
+        ``bypasses`` (refused admissions), and now: ``dirty``, ``records``, ``tokens``,
+        ``hit_rate`` (hits / lookups, 0 before any lookup)."""
+        with self._lock:
+            lookups = self._counters["hits"] + self._counters["misses"]
+            return {
+                **self._counters,
+                "dirty": len(self._dirty),
+                "records": len(self._records),
+                "tokens": self._tokens,
+                "hit_rate": self._counters["hits"] / lookups if lookups else 0.0,
+            }
+
+    # -- internals (called with the lock held)
+
+    def _hit(self, memory: Memory) -> None:
+        self._counters["hits"] += 1
+        self.policy.on_access(memory.id, memory)
+
+    def _fault(self, memory: Memory) -> None:
+        self._counters["misses"] += 1
+        if not self._can_hold([memory]):
+            self._counters["bypasses"] += 1
+            return
+        batch: list[Memory] = []
+        for neighbour in self._neighbours(memory):
+            if not self._can_hold([*batch, neighbour, memory]):
+                break
+            self._admit(neighbour, {m.id for m in batch} | {memory.id})
+            batch.append(neighbour)
+        # the faulting record goes last, so recency-based policies see it as the newest
+        self._admit(memory, {m.id for m in batch})
+        self._counters["promotions"] += 1 + len(batch)
+
+    def _neighbours(self, memory: Memory) -> list[Memory]:
+        """Up to ``promotion_batch - 1`` related records that are not resident."""
+        want = self.promotion_batch - 1
+        if want == 0:
+            return []
+        if memory.session is None:
+            related = self._store.get_many(list(dict.fromkeys(memory.links))[:want])
+        else:
+            related = self._session_neighbours(memory, want)
+        return [m for m in related if m.id != memory.id and m.id not in self._records]
+
+    def _session_neighbours(self, memory: Memory, want: int) -> list[Memory]:
+        scope: dict[str, Any] = {"user": memory.user, "agent": memory.agent}
+        scope["session"] = memory.session
+        at, now = memory.created_at, self._clock()
+        just_after = math.nextafter(at, math.inf)
+        scan = self._store.scan
+        before = list(scan(Filter(**scope, until=at), now=now, limit=want, newest_first=True))
+        same = list(scan(Filter(**scope, since=at, until=just_after), now=now))
+        after = list(scan(Filter(**scope, since=just_after), now=now, limit=want))
+        ids = [m.id for m in same]
+        split = ids.index(memory.id) if memory.id in ids else len(same)
+        earlier = [*same[:split][::-1], *before]
+        later = [*same[split + 1 :], *after]
+        nearest: list[Memory] = []
+        for pair in zip_longest(later, earlier):
+            nearest.extend(m for m in pair if m is not None)
+        return nearest[:want]
+
+    def _can_hold(self, group: Sequence[Memory]) -> bool:
+        """Whether ``group`` fits beside the pinned records (evicting everything else)."""
+        records, tokens = self._pinned_records, self._pinned_tokens
+        for memory in group:
+            old = self._records.get(memory.id)
+            if old is not None and old.pinned:
+                records, tokens = records - 1, tokens - old.tokens
+            records, tokens = records + 1, tokens + memory.tokens
+        return (self.capacity_records is None or records <= self.capacity_records) and (
+            self.capacity_tokens is None or tokens <= self.capacity_tokens
+        )
+
+    def _admit(self, memory: Memory, protected: set[str]) -> None:
+        self._place(memory)
+        self.policy.on_insert(memory.id, memory)
+        self._make_room(protected | {memory.id})
+
+    def _make_room(self, protected: set[str]) -> None:
+        def can_evict(key: str) -> bool:
+            return key not in protected and not self._records[key].pinned
+
+        while (
+            self.capacity_records is not None and len(self._records) > self.capacity_records
+        ) or (self.capacity_tokens is not None and self._tokens > self.capacity_tokens):
+            self._evict(self.policy.victim(can_evict))
+
+    def _evict(self, id: str) -> None:
+        """Drop a record the policy has already forgotten, writing it back first if dirty."""
+        memory = self._records[id]
+        if id in self._dirty:
+            try:
+                self._write(memory, self._dirty[id])
+            except BaseException:
+                self.policy.on_insert(id, memory)  # still resident, still dirty
+                raise
+            del self._dirty[id]
+            self._counters["write_backs"] += 1
+        self._unplace(id)
+        self._counters["evictions"] += 1
+
+    def _flush(self) -> int:
+        written = 0
+        for id, actor in list(self._dirty.items()):
+            self._write(self._records[id], actor)
+            del self._dirty[id]  # only once the store has it
+            self._counters["write_backs"] += 1
+            written += 1
+        self._last_flush = self._clock()
+        return written
+
+    def _write(self, memory: Memory, actor: str | None) -> None:
+        self._store.update(memory, actor=actor)
+        self._counters["store_writes"] += 1
+
+    def _place(self, memory: Memory) -> None:
+        self._records[memory.id] = memory
+        self._tokens += memory.tokens
+        if memory.pinned:
+            self._pinned_records += 1
+            self._pinned_tokens += memory.tokens
+
+    def _unplace(self, id: str) -> None:
+        memory = self._records.pop(id)
+        self._tokens -= memory.tokens
+        if memory.pinned:
+            self._pinned_records -= 1
+            self._pinned_tokens -= memory.tokens

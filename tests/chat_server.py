@@ -1,0 +1,147 @@
+"""A real HTTP server on 127.0.0.1 that speaks ``/v1/chat/completions`` with scripted replies.
+
+Shared by the LLM client and processor tests. Each request takes the next ``Step`` of the script;
+when the script is empty, ``FakeChat.respond(body)`` answers (by default ``"ok"``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+ROUTE = "/v1/chat/completions"
+USAGE = (11, 7)  # prompt and completion tokens reported for every answered request
+
+
+@dataclass
+class Step:
+    """What the server does with one request.
+
+    kind: ``reply`` (200 with ``content``), ``status`` (``status`` with an error ``message``),
+    ``slow`` (waits until released: the client times out), ``raw`` (200 with a non-JSON body),
+    ``hold`` (answers ``content`` after ``hold`` seconds, to observe concurrency).
+    """
+
+    kind: str = "reply"
+    content: str = "ok"
+    status: int = 200
+    message: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    hold: float = 0.0
+
+
+@dataclass
+class FakeChat:
+    url: str
+    script: list[Step] = field(default_factory=list)
+    respond: Callable[[dict[str, Any]], str] = lambda body: "ok"
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    active: int = 0
+    max_active: int = 0
+
+    def next_step(self, body: dict[str, Any]) -> Step:
+        with self.lock:
+            if self.script:
+                return self.script.pop(0)
+        return Step("reply", self.respond(body))
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [request["body"] for request in self.requests]
+
+
+def completion(model: str, content: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": USAGE[0],
+            "completion_tokens": USAGE[1],
+            "total_tokens": sum(USAGE),
+        },
+    }
+
+
+def make_handler(api: FakeChat) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # keep pytest output clean
+            pass
+
+        def send(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            with api.lock:
+                api.requests.append(
+                    {"path": self.path, "auth": self.headers.get("Authorization"), "body": body}
+                )
+            if self.path != ROUTE:
+                self.send(404, json.dumps({"error": {"message": "no such route"}}).encode())
+                return
+            step = api.next_step(body)
+            if step.kind == "slow":
+                api.release.wait(timeout=10)  # the client gives up long before this
+            if step.kind == "status":
+                error = {"error": {"message": step.message or f"scripted {step.status}"}}
+                self.send(step.status, json.dumps(error).encode(), step.headers)
+                return
+            if step.kind == "raw":
+                self.send(200, b"<html>not json</html>")
+                return
+            if step.kind == "hold":
+                with api.lock:
+                    api.active += 1
+                    api.max_active = max(api.max_active, api.active)
+                time.sleep(step.hold)
+                with api.lock:
+                    api.active -= 1
+            self.send(200, json.dumps(completion(body["model"], step.content)).encode())
+
+    return Handler
+
+
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that timed out has hung up; writing to it fails, and that is expected."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+@contextmanager
+def serve_chat() -> Iterator[FakeChat]:
+    """Start the server on a free port; yield its state with ``url`` = ``http://.../v1``."""
+    server = QuietServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    fake = FakeChat(url=f"http://127.0.0.1:{server.server_address[1]}/v1")
+    server.RequestHandlerClass = make_handler(fake)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        fake.release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
