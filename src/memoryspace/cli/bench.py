@@ -238,3 +238,35 @@ def longmemeval(
         f"LongMemEval session recall ({doc['questions']} questions, {doc['haystacks']} haystacks)"
     )
     print_table(title, lme_bench.table(doc), _console())
+
+
+@bench.command("tiered")
+def tiered(
+    data: Data,
+    conversation: Annotated[
+        str | None, typer.Option(help="sample_id (default: the first).")
+    ] = None,
+    capacity: Annotated[int, typer.Option(help="Hot-tier capacity in records.")] = 64,
+    embedder: BenchEmbedder = "auto",
+    out: Out = None,
+    as_json: AsJson = False,
+) -> None:
+    """Replay a LoCoMo conversation's retrievals through the hot tier, per replacement policy,
+    write policy and promotion batch: hit rate, page faults, write-backs."""
+    from memoryspace.bench import tiered as tiered_bench
+    from memoryspace.bench.report import print_table, write_csv
+
+    if capacity < 1:
+        raise InvalidInput(f"--capacity needs at least 1, got {capacity}")
+    with _progress(as_json) as progress:
+        rows = tiered_bench.run(
+            data, conversation=conversation, capacity=capacity, embedder=embedder, progress=progress
+        )
+    if out is not None:
+        write_csv(out / "tiered.csv", rows)
+        tiered_bench.plot(rows, out / "tiered.png")
+        errors.print(f"wrote {out / 'tiered.csv'} and {out / 'tiered.png'}")
+    if as_json:
+        _emit({"benchmark": "tiered", "capacity": capacity, "rows": rows})
+        return
+    print_table(f"Hot tier, capacity {capacity} records", rows, _console())

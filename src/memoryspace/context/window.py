@@ -112,7 +112,8 @@ class ContextWindow:
     are freed, new ones are placed by the allocator, and the window is compacted once more than
     ``compact_threshold`` of the budget is fragmented. With ``retain > 0``, a record stays up
     to ``retain`` updates after it was last wanted, in the tokens the wanted ones leave free
-    (those nearest the start are kept first): the prompt grows, but its prefix changes less.
+    (those nearest the start are kept first): the prompt grows and more of it stays the same,
+    but on the LoCoMo replay the tokens to recompute grew too (see ``bench.context_replay``).
     The slots never hold more than ``budget_tokens`` tokens, holes included.
 
     Raises:

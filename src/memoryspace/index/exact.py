@@ -195,11 +195,11 @@ class ExactIndex:
         k = check_k(k)
         size = len(self._rows)
         if allowed is None:
-            return top_k(self._keys[:size], self._matrix[:size] @ vector, k)
+            return top_k(self._keys[:size], scores_of(self._matrix[:size], vector), k)
         rows = self._rows_of(as_keys(allowed, name="allowed"))
         if 3 * len(rows) > size:  # gathering that many rows costs more than scoring them all
-            return top_k(self._keys[rows], (self._matrix[:size] @ vector)[rows], k)
-        return top_k(self._keys[rows], self._matrix[rows] @ vector, k)
+            return top_k(self._keys[rows], scores_of(self._matrix[:size], vector)[rows], k)
+        return top_k(self._keys[rows], scores_of(self._matrix[rows], vector), k)
 
     def export(self) -> tuple[Keys, Vectors]:
         """Read-only, row-aligned views of the stored keys and vectors, valid until the next write.
@@ -239,3 +239,14 @@ class ExactIndex:
         keys = np.empty(capacity, dtype=np.int64)
         keys[:size] = self._keys[:size]
         self._matrix, self._keys = matrix, keys
+
+
+def scores_of(matrix: Vectors, vector: Vectors) -> Scores:
+    """Each row's dot product with ``vector``.
+
+    ``einsum`` rather than ``@``: a matrix-vector product goes to multi-threaded BLAS, whose
+    threads cost far more than the product on a busy machine (measured on 2 cores under load:
+    8 ms instead of 0.06 ms for 2,000 x 384).
+    """
+    scores: Scores = np.einsum("ij,j->i", matrix, vector)
+    return scores

@@ -33,6 +33,7 @@ from memoryspace.index.exact import (
     as_vectors,
     check_k,
     empty_result,
+    scores_of,
     top_k,
 )
 
@@ -270,5 +271,5 @@ class HNSWIndex:
         stored = self._index.get(present)  # one row per key, all present
         rows = stored if isinstance(stored, tuple) else (stored,)
         matrix = np.concatenate([row for row in rows if row is not None])  # 3x faster than stack
-        scores = matrix.reshape(len(present), self._dimension) @ vector
+        scores = scores_of(matrix.reshape(len(present), self._dimension), vector)
         return top_k(present.view(np.int64), scores, k)
