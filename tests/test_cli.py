@@ -124,3 +124,12 @@ def test_errors_are_one_clean_line_and_exit_1(db: Path) -> None:
 def test_usage_errors_exit_2(db: Path) -> None:
     result = cli(db, "search", check=False)
     assert result.returncode == 2
+
+
+def test_context_prints_a_prompt_within_the_budget(db: Path) -> None:
+    for text in ("Tobi is learning the cello", "Tobi's teacher is Ilse", "Maren has a greyhound"):
+        cli(db, "add", text, "--user", "tobi")
+    assembled = cli_json(db, "context", "cello teacher", "--budget", "30", "--user", "tobi")
+    assert assembled["tokens"] <= 30
+    sources = [s for block in assembled["blocks"] for s in block["source_ids"]]
+    assert sources and len(sources) == len(set(sources))

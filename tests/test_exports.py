@@ -12,8 +12,7 @@ def test_all_is_sorted_and_complete() -> None:
     public = {
         name
         for name in dir(memoryspace)
-        if not name.startswith("_")
-        and not isinstance(getattr(memoryspace, name), types.ModuleType)
+        if not name.startswith("_") and not isinstance(getattr(memoryspace, name), types.ModuleType)
     }
     assert set(memoryspace.__all__) - {"__version__"} == public
     assert memoryspace.__all__ == sorted(memoryspace.__all__)

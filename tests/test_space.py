@@ -304,3 +304,18 @@ def test_delete_tolerates_a_repeated_id_and_is_all_or_nothing(ms: MemorySpace) -
     with pytest.raises(NotFound):
         ms.delete([ids[1], "no-such-id"])
     assert ms.count() == 4
+
+
+def test_context_fits_the_budget_puts_pinned_first_and_keeps_its_prefix(ms: MemorySpace) -> None:
+    ids = fill(ms)
+    ms.pin(ids[3])  # Tobi's allergy: always in Tobi's context
+    first = ms.context("what is Tobi learning?", budget=60, user="tobi")
+    assert first.tokens <= 60
+    assert first.blocks[0].source_ids == (ids[3],)
+    assert ids[1] in first.source_ids
+    again = ms.context("who teaches Tobi the cello?", budget=60, user="tobi")
+    assert again.text.startswith(first.blocks[0].text)
+    with pytest.raises(InvalidInput):
+        ms.context("anything", budget=0)
+    messages = ms.context("cello", budget=60, user="tobi", format="messages").messages
+    assert messages and all(m["role"] == "system" for m in messages)

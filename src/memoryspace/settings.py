@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from memoryspace.tokens import TokenCounter, estimate_tokens
+from memoryspace.tokens import TokenCounter
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +15,8 @@ class Settings:
     above which vector search switches from exact to HNSW. Retrieval takes ``candidates`` hits
     from each of dense and BM25 search, fuses their z-normalised scores with the two weights and
     adds the speaker and session boosts (see ``memoryspace.retrieval.hybrid``).
+    ``token_counter`` counts tokens for ``Memory.tokens`` and context budgets; ``None`` is the
+    offline cl100k tokenizer when the ``tokens`` extra is installed, else about chars / 4.
     """
 
     max_content_chars: int = 100_000
@@ -27,4 +29,4 @@ class Settings:
     default_importance: float = 0.5
     access_flush_every: int = 1024
     index_save_every: int = 10_000
-    token_counter: TokenCounter = field(default=estimate_tokens, compare=False)
+    token_counter: TokenCounter | None = field(default=None, compare=False)

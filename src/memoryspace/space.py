@@ -13,9 +13,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from memoryspace import validate
+from memoryspace.context import AssembledContext, ContextWindow, assemble_context
+from memoryspace.context.tokenizer import default_token_counter
 from memoryspace.embed import (
     CachedEmbedder,
     EmbeddingCache,
@@ -96,6 +98,9 @@ class MemorySpace:
         index_path: str | Path | None = None,
     ) -> None:
         self.settings = settings or Settings()
+        self.count_tokens = self.settings.token_counter or default_token_counter()
+        self._windows: dict[tuple[str | None, ...], ContextWindow] = {}
+        self._windows_lock = threading.Lock()
         self.store = store
         self.embedder = embedder
         self._clock = clock
@@ -221,7 +226,7 @@ class MemorySpace:
             meta=validate.meta(item.get("meta")),
             tags=validate.strings("tags", item.get("tags")),
             links=validate.strings("links", item.get("links")),
-            tokens=self.settings.token_counter(text),
+            tokens=self.count_tokens(text),
             importance=validate.importance(
                 self.settings.default_importance if importance is None else importance
             ),
@@ -416,6 +421,44 @@ class MemorySpace:
         self.store.touch(keys, now)
         self._count("searches")
         return hits
+
+    def context(
+        self,
+        query: str,
+        *,
+        budget: int,
+        k: int = 20,
+        format: Literal["text", "messages"] = "text",
+        **filters: Any,
+    ) -> AssembledContext:
+        """A prompt-ready context for ``query`` within ``budget`` tokens.
+
+        The scope's pinned memories come first, then the ``k`` best hits. Each scope (user,
+        agent, session) keeps one ``ContextWindow`` between calls, so memories that stay relevant
+        keep their place and the prompt's prefix stays byte-identical for LLM prefix caches.
+        ``format`` is ``"text"`` or ``"messages"``; each block lists its source ids.
+
+        Raises:
+            InvalidInput: an empty query, a bad budget, ``k`` or format, or an unknown filter.
+        """
+        self._usable()
+        budget = validate.positive_int("budget", budget)
+        hits = self.search(query, k=k, **filters)
+        scope = {name: filters.get(name) for name in ("user", "agent", "session")}
+        pinned = list(self.store.scan(Filter.build(pinned=True, **scope), now=self._clock()))
+        key = (scope["user"], scope["agent"], scope["session"])
+        with self._windows_lock:
+            window = self._windows.get(key)
+            if window is None or window.budget_tokens != budget:
+                window = self._windows[key] = ContextWindow(budget)
+            return assemble_context(
+                hits,
+                budget=budget,
+                counter=self.count_tokens,
+                window=window,
+                pinned=pinned,
+                format=format,
+            )
 
     def scan(
         self,

@@ -37,9 +37,10 @@ from memoryspace.bench.metrics import (
 )
 from memoryspace.bench.modes import RetrievalMode, make_mode, run_each
 from memoryspace.cli.importing import locomo_records
+from memoryspace.context.tokenizer import default_token_counter
 from memoryspace.datasets.locomo import CATEGORY_NAMES, Conversation, resolve_evidence
 from memoryspace.embed.base import Embedder
-from memoryspace.tokens import TokenCounter, estimate_tokens
+from memoryspace.tokens import TokenCounter
 
 CATEGORIES = (1, 2, 3, 4, 5)
 Progress = Callable[[str, int, int], None]  # (what, done, total)
@@ -108,11 +109,12 @@ def run(
     ks: Sequence[int] = (5, 10),
     budgets: Sequence[int] = (1000, 2000),
     embedder: Embedder,
-    token_counter: TokenCounter = estimate_tokens,
+    token_counter: TokenCounter | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Every mode over every question; the result document (see ``memoryspace bench locomo``)."""
     records = {c.sample_id: locomo_records(c) for c in conversations}
+    token_counter = token_counter or default_token_counter()
     tokens = {
         c.sample_id: {
             str(r["meta"]["dia_id"]): token_counter(str(r["content"])) for r in records[c.sample_id]

@@ -170,6 +170,31 @@ def search(
 
 
 @app.command()
+def context(
+    query: str,
+    db: Db = DEFAULT_DB,
+    embedder: Embedder = "auto",
+    budget: Annotated[int, typer.Option(help="Token budget.")] = 2000,
+    k: Annotated[int, typer.Option("-k", help="Hits to consider.")] = 20,
+    user: User = None,
+    agent: Agent = None,
+    session: Session = None,
+    as_json: Json = False,
+) -> None:
+    """The prompt-ready context for a query: pinned memories first, then the best hits."""
+    with opened(db, embedder) as ms:
+        assembled = ms.context(query, budget=budget, k=k, **scope_filters(user, agent, session))
+    if as_json:
+        emit(assembled.to_dict())
+        return
+    sys.stdout.write(assembled.text + "\n")
+    errors.print(
+        f"{assembled.tokens} of {assembled.budget} tokens, {len(assembled.blocks)} blocks, "
+        f"{len(assembled.dropped)} hits did not fit"
+    )
+
+
+@app.command()
 def get(id: str, db: Db = DEFAULT_DB, embedder: Embedder = "auto", as_json: Json = False) -> None:
     """Show one memory."""
     with opened(db, embedder) as ms:
