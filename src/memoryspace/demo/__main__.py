@@ -97,32 +97,46 @@ def main() -> None:
         ask(ms, sample, ids)
 
         console.rule("Edit a memory, then read its history from the operation log")
-        target = ms.search("what is the dog called", k=1, user="demo")[0].memory
+        first = sample["questions"][0]
+        target = ms.get(ids[tuple(first["evidence"][0])])
         ms.update(target.id, tags=["pet"], importance=0.9)
         ms.pin(target.id)
+        console.print(f"memory {target.id}: {target.content[:70]}")
         for change in ms.history(target.id):
             after = change.after
             console.print(
                 f"  LSN {change.lsn:>4}  {change.op:<6}  pinned={after.pinned if after else '-'}"
-                f"  tags={list(after.tags) if after else '-'}  {target.content[:60]}"
+                f"  tags={list(after.tags) if after else '-'}  importance="
+                f"{after.importance if after else '-'}"
             )
 
         console.rule("Checkpoint, forget, restore")
+
+        question = "What did Tobi play at Hanna's wedding?"
+
+        def from_session_7() -> int:
+            hits = ms.search(question, k=5, user="demo")
+            return sum(hit.memory.session == "session-7" for hit in hits)
+
+        console.print(f"Q: {question}")
+        console.print(f"  hits from session 7 in the top 5: {from_session_7()}")
         checkpoint = ms.checkpoint("before-forgetting")
-        console.print(f"checkpoint {checkpoint.name!r} at LSN {checkpoint.lsn}")
+        console.print(f"  checkpoint {checkpoint.name!r} at LSN {checkpoint.lsn}")
         forgotten = ms.forget(user="demo", session="session-7")
-        console.print(
-            f"forgot session 7: {len(forgotten)} memories; {ms.count(user='demo')} remain"
-        )
-        hits = ms.search("what did Tobi play at the wedding", k=3, user="demo")
-        console.print(f"after forgetting, top hit: {hits[0].memory.content[:80]}")
+        console.print(f"  forgot session 7 ({len(forgotten)} memories): {from_session_7()}")
         restored = ms.restore("before-forgetting")
         console.print(
-            f"restored with {len(restored)} logged changes; "
-            f"{ms.count(user='demo')} memories, LSN {ms.lsn}"
+            f"  restored it with {len(restored)} logged changes, now at LSN {ms.lsn}: "
+            f"{from_session_7()}\n"
         )
-        hits = ms.search("what did Tobi play at the wedding", k=3, user="demo")
-        console.print(f"after restoring, top hit: {hits[0].memory.content[:80]}\n")
+
+        console.rule("A prompt-ready context within 250 tokens (pinned memories first)")
+        assembled = ms.context("What does Tobi play?", budget=250, k=10, user="demo")
+        console.print(assembled.text.strip())
+        console.print(
+            f"[dim]{assembled.tokens} of 250 tokens, {len(assembled.blocks)} memories, "
+            f"{len(assembled.dropped)} hits left out[/]\n"
+        )
 
         console.rule("Time travel: the space as it was at an earlier LSN")
         with ms.as_of(checkpoint.lsn - 2) as past:
