@@ -8,8 +8,6 @@ Every response is checked (count, order, dimension, finite values) before it is 
 
 from __future__ import annotations
 
-import email.utils
-import math
 import os
 import threading
 import time
@@ -21,45 +19,10 @@ import numpy as np
 
 from memoryspace.embed.base import Vectors
 from memoryspace.errors import BackendUnavailable, InvalidInput, Unauthorized
+from memoryspace.http import RetryPolicy, api_message, send_with_retries
 
 if TYPE_CHECKING:  # httpx is imported on first use: it costs ~90 ms at `import memoryspace`
-    import httpx
-
-_RETRY_STATUS = frozenset({408, 409, 429})  # plus every 5xx
-_MAX_RETRY_AFTER = 60.0  # never let a server park us for longer than this per attempt
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds the server asked us to wait, from ``Retry-After`` (seconds or HTTP date)."""
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    if not math.isfinite(seconds):
-        return None
-    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
-
-
-def _api_message(response: httpx.Response) -> str:
-    """The server's own error message, if it sent one, else the start of the body."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200]
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return str(error["message"])
-        if isinstance(error, str):
-            return error
-    return response.text[:200]
+    pass
 
 
 class OpenAIEmbedder:
@@ -100,11 +63,10 @@ class OpenAIEmbedder:
             )
         self._model = model
         self._dimension = dimension
-        self._max_retries = max_retries
         self._batch_size = batch_size
-        self._backoff = backoff
-        self._max_backoff = max_backoff
-        self._sleep = sleep
+        self._retry = RetryPolicy(
+            max_retries=max_retries, backoff=backoff, max_backoff=max_backoff, sleep=sleep
+        )
         self._dimension_lock = threading.Lock()
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
@@ -175,45 +137,31 @@ class OpenAIEmbedder:
         return self._parse(payload, len(texts))
 
     def _post(self, body: dict[str, Any]) -> Any:
-        """POST with retries; return the decoded JSON body of the first 2xx reply."""
-        import httpx
+        """POST with retries (see ``memoryspace.http``); the decoded JSON of the 2xx reply.
 
-        problem = ""
-        for attempt in range(self._max_retries + 1):
-            wait = min(self._backoff * 2**attempt, self._max_backoff)
+        Raises:
+            Unauthorized: the key was refused. InvalidInput: the input or reply is bad.
+            BackendUnavailable: the server failed or could not be reached, even after retries.
+        """
+        response = send_with_retries(
+            lambda: self._client.post(self._url, json=body), target=self._url, policy=self._retry
+        )
+        status = response.status_code
+        if status < 300:
             try:
-                response = self._client.post(self._url, json=body)
-            except httpx.TimeoutException as exc:
-                problem = f"timed out ({type(exc).__name__})"
-            except httpx.TransportError as exc:
-                problem = f"cannot connect ({exc})"
-            else:
-                status = response.status_code
-                if status < 300:
-                    try:
-                        return response.json()
-                    except ValueError as exc:
-                        raise InvalidInput(f"{self._url} replied with invalid JSON") from exc
-                message = _api_message(response)
-                if status in (401, 403):
-                    raise Unauthorized(
-                        f"{self._url} refused the API key ({status}: {message}); "
-                        "pass api_key= or set OPENAI_API_KEY"
-                    )
-                if status in (400, 413, 422):
-                    raise InvalidInput(f"{self._url} rejected the input ({status}): {message}")
-                if status not in _RETRY_STATUS and status < 500:
-                    raise BackendUnavailable(
-                        f"{self._url} answered {status} ({message}); check base_url and model"
-                    )
-                problem = f"answered {status} ({message})"
-                asked = _retry_after(response)
-                wait = wait if asked is None else asked
-            if attempt < self._max_retries:
-                self._sleep(wait)
+                return response.json()
+            except ValueError as exc:
+                raise InvalidInput(f"{self._url} replied with invalid JSON") from exc
+        message = api_message(response)
+        if status in (401, 403):
+            raise Unauthorized(
+                f"{self._url} refused the API key ({status}: {message}); "
+                "pass api_key= or set OPENAI_API_KEY"
+            )
+        if status in (400, 413, 422):
+            raise InvalidInput(f"{self._url} rejected the input ({status}): {message}")
         raise BackendUnavailable(
-            f"{self._url} {problem} after {self._max_retries + 1} attempts; "
-            "check the server or retry later"
+            f"{self._url} answered {status} ({message}); check base_url and model"
         )
 
     def _parse(self, payload: Any, expected: int) -> Vectors:
