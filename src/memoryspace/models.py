@@ -49,7 +49,9 @@ class Memory:
 
     Times are Unix seconds (float). ``user``, ``agent`` and ``session`` form the scope; any of
     them may be ``None``. ``links`` are ids of related memories (dialogue chains, sources of a
-    summary, A-MEM note links).
+    summary, A-MEM note links). ``generation`` is 0 for the young generation and 1 once a minor
+    collection promoted the record; ``archived`` records were collected by GC: they stay in the
+    store (``get``, history, restore) but queries skip them unless ``include_archived``.
     """
 
     id: str
@@ -69,6 +71,8 @@ class Memory:
     valid_from: float | None = None
     valid_to: float | None = None
     expires_at: float | None = None
+    generation: int = 0
+    archived: bool = False
     access_count: int = 0
     last_access: float | None = None
 
@@ -209,6 +213,7 @@ _FILTER_FIELDS = (
     "meta",
     "pinned",
     "include_expired",
+    "include_archived",
 )
 MetaValue = str | int | float | bool | None
 
@@ -219,7 +224,8 @@ class Filter:
 
     ``tags`` must all be present; ``since``/``until`` bound ``created_at`` (inclusive/exclusive);
     ``valid_at`` keeps memories whose validity interval contains that time; ``meta`` is equality
-    on top-level meta keys; expired memories are hidden unless ``include_expired``.
+    on top-level meta keys; expired memories are hidden unless ``include_expired``, and memories
+    archived by garbage collection unless ``include_archived``.
     """
 
     user: str | None = None
@@ -233,6 +239,7 @@ class Filter:
     meta: dict[str, MetaValue] = field(default_factory=dict)
     pinned: bool | None = None
     include_expired: bool = False
+    include_archived: bool = False
 
     @classmethod
     def build(cls, **filters: Any) -> Filter:

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from memoryspace import validate
 from memoryspace.context import AssembledContext, ContextWindow, assemble_context
@@ -34,6 +34,10 @@ from memoryspace.retrieval.hybrid import HybridRetriever, RetrievalConfig
 from memoryspace.retrieval.synced import SyncedIndex
 from memoryspace.settings import Settings
 from memoryspace.store.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from memoryspace.conversation import Conversation, ConversationSettings
+    from memoryspace.llm.processors import Processors
 
 log = logging.getLogger("memoryspace")
 _ADD_FIELDS = frozenset(
@@ -345,7 +349,12 @@ class MemorySpace:
         expires = current.expires_at
         if "ttl" in fields:  # ttl=None clears the expiry
             expires = None if ttl is None else now + ttl
-        memory = memory.evolve(created_at=current.created_at, expires_at=expires)
+        memory = memory.evolve(
+            created_at=current.created_at,
+            expires_at=expires,
+            generation=current.generation,
+            archived=current.archived,
+        )
         vector = None
         if memory.content != current.content:
             vector = self.embedder.embed([memory.content])[0]
@@ -406,7 +415,7 @@ class MemorySpace:
 
         Filters: ``user``, ``agent``, ``session``, ``kind`` (one or a list), ``tags`` (all
         required), ``since`` / ``until`` (created time), ``valid_at``, ``meta`` (equality),
-        ``pinned``, ``include_expired``.
+        ``pinned``, ``include_expired``, ``include_archived`` (records GC archived).
 
         Raises:
             InvalidInput: an empty query, a bad ``k`` or an unknown filter.
@@ -526,6 +535,27 @@ class MemorySpace:
         self._usable()
         past = self.store.as_of(lsn)
         return MemorySpace(past, self.embedder, settings=self.settings, clock=self._clock)
+
+    def conversation(
+        self,
+        *,
+        user: str,
+        agent: str | None = None,
+        settings: ConversationSettings | None = None,
+        processors: Processors | None = None,
+    ) -> Conversation:
+        """The MemoryOS-style memory of ``user``'s dialogue with ``agent`` (STM, MTM, LPM).
+
+        Its state lives in this space as ordinary records and is rebuilt on each call, so a
+        reopened space resumes it. ``processors`` default to the offline ones (no LLM calls).
+
+        Raises:
+            InvalidInput: an empty ``user`` or bad settings.
+        """
+        from memoryspace.conversation import Conversation
+
+        self._usable()
+        return Conversation(self, user=user, agent=agent, settings=settings, processors=processors)
 
     def stats(self) -> dict[str, Any]:
         """Sizes, counters and configuration, for humans and dashboards."""

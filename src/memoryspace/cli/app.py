@@ -335,7 +335,15 @@ def export_(
         try:
             for memory in ms.scan(**scope_filters(user, agent, session)):
                 record = memory.to_dict()
-                for counter in ("access_count", "last_access", "updated_at", "tokens"):
+                # GC state (generation, archived) belongs to this space, not to the export.
+                for counter in (
+                    "access_count",
+                    "last_access",
+                    "updated_at",
+                    "tokens",
+                    "generation",
+                    "archived",
+                ):
                     record.pop(counter)
                 record["timestamp"] = record.pop("created_at")
                 if record["valid_from"] == record["timestamp"]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -59,14 +59,14 @@ class HybridRetriever:
         """The ``k`` best hits, each explaining its score, and their store keys."""
         n = max(self._config.candidates, k)
         vector = self._embedder.embed([query])[0]
-        allowed = None if _only_expiry(flt) else self._store.filter_keys(flt, now=now)
+        allowed = None if _only_visibility(flt) else self._store.filter_keys(flt, now=now)
         dense_keys, dense_scores = self._index.search(vector, n, allowed=allowed)
         sparse = self._store.text_search(query_terms(query), n, flt, now=now)
 
         dense_rank = {int(key): rank for rank, key in enumerate(dense_keys, 1)}
         sparse_rank = {key: rank for rank, (key, _) in enumerate(sparse, 1)}
         memories = self._store.get_by_keys(list(dict.fromkeys([*dense_rank, *sparse_rank])))
-        keys = [key for key, m in memories.items() if not _expired(m, now, flt)]
+        keys = [key for key, m in memories.items() if not _hidden(m, now, flt)]
         if not keys:
             return [], []
 
@@ -138,9 +138,12 @@ def _z(values: Scores) -> Scores:
     return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
 
 
-def _only_expiry(flt: Filter) -> bool:
-    return flt.is_empty or flt == Filter(include_expired=True)
+def _only_visibility(flt: Filter) -> bool:
+    """The filter restricts only by expiry and archiving, which ``_hidden`` checks per hit."""
+    return replace(flt, include_expired=False, include_archived=False).is_empty
 
 
-def _expired(memory: Memory, now: float, flt: Filter) -> bool:
+def _hidden(memory: Memory, now: float, flt: Filter) -> bool:
+    if memory.archived and not flt.include_archived:
+        return True
     return not flt.include_expired and memory.expires_at is not None and memory.expires_at <= now

@@ -14,12 +14,12 @@ from memoryspace.store.base import Vector
 
 COLUMNS = (
     "id, kind, user, agent, session, content, meta, tags, links, tokens, importance, pinned, "
-    "created_at, updated_at, valid_from, valid_to, expires_at"
+    "created_at, updated_at, valid_from, valid_to, expires_at, generation, archived"
 )
 SELECT_MEMORY = (
     "SELECT m.key, m.id, m.kind, m.user, m.agent, m.session, m.content, m.meta, m.tags, "
     "m.links, m.tokens, m.importance, m.pinned, m.created_at, m.updated_at, m.valid_from, "
-    "m.valid_to, m.expires_at, COALESCE(a.count, 0), a.last "
+    "m.valid_to, m.expires_at, m.generation, m.archived, COALESCE(a.count, 0), a.last "
     "FROM memories m LEFT JOIN access a ON a.key = m.key"
 )
 _META_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -45,6 +45,8 @@ def row_values(memory: Memory) -> tuple[Any, ...]:
         memory.valid_from,
         memory.valid_to,
         memory.expires_at,
+        memory.generation,
+        int(memory.archived),
     )
 
 
@@ -68,8 +70,10 @@ def memory_from_row(row: tuple[Any, ...]) -> tuple[int, Memory]:
         valid_from=row[15],
         valid_to=row[16],
         expires_at=row[17],
-        access_count=row[18],
-        last_access=row[19],
+        generation=row[18],
+        archived=bool(row[19]),
+        access_count=row[20],
+        last_access=row[21],
     )
 
 
@@ -138,6 +142,8 @@ def where_clause(flt: Filter | None, now: float | None) -> tuple[str, list[Any]]
     if flt.pinned is not None:
         parts.append("m.pinned = ?")
         params.append(int(flt.pinned))
+    if not flt.include_archived:
+        parts.append("m.archived = 0")
     if not flt.include_expired and now is not None:
         parts.append("(m.expires_at IS NULL OR m.expires_at > ?)")
         params.append(now)

@@ -65,7 +65,15 @@ CREATE TABLE oplog (
 CREATE INDEX oplog_id ON oplog(id, lsn);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# Garbage collection: the generation a record lives in (0 young, 1 old) and whether a collection
+# archived it (archived records stay for history and restore but queries skip them).
+_V2 = """
+ALTER TABLE memories ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE memories ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX memories_archived ON memories(archived) WHERE archived;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

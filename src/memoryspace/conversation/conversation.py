@@ -1,0 +1,445 @@
+"""``Conversation``: MemoryOS's three-level memory of one user's dialogue with an agent.
+
+    conv = ms.conversation(user="emily", agent="companion")
+    conv.add_turn("I love painting.", "What do you paint?")
+    conv.prompt("what are my hobbies?", budget=800).text
+
+* STM: the last ``stm_capacity`` pages (``meta.stm`` true), meta-chained when continuous;
+  overflow moves the oldest page (FIFO) into MTM.
+* MTM: segments of pages; a page joins the segment of highest Fscore when it reaches θ, else
+  starts one; when more than ``mtm_capacity`` segments are live the coldest is archived.
+* LPM: a segment whose heat reaches τ queues its pages for long-term memory (and its interaction
+  count resets); queued pages are absorbed ``lpm_batch`` at a time (facts, profile, traits).
+
+Everything is an ordinary record of the space, so the state is rebuilt from the store when a
+conversation is made again (no side files). Per-turn work (keywords, continuity, summaries) is
+always offline; only LPM fact extraction goes to ``processors``, batched, so with an LLM the cost
+is ``1 / batch_size`` calls per added turn (LLMProcessors' default: 0.125).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from memoryspace.context import AssembledContext, ContextWindow, assemble_context
+from memoryspace.conversation.pages import (
+    archived_fields,
+    is_archived,
+    page_content,
+    page_keywords,
+    page_meta,
+)
+from memoryspace.conversation.profile import LongTermMemory
+from memoryspace.conversation.segments import (
+    HeatWeights,
+    Segment,
+    Vector,
+    best_segment,
+    coldest,
+    cosine,
+    fscore,
+    heat,
+)
+from memoryspace.errors import InvalidInput
+from memoryspace.llm.offline import OfflineProcessors
+from memoryspace.llm.processors import Persona, Processors
+from memoryspace.models import Memory, ScoreParts, SearchHit
+
+if TYPE_CHECKING:
+    from memoryspace.space import MemorySpace
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSettings:
+    """MemoryOS's parameters (the paper's defaults), plus speaker labels for page text.
+
+    ``lpm_batch`` is how many queued pages are absorbed into LPM at once (one batched call);
+    ``continuity`` is the threshold above which a page chains to the previous one.
+
+    Raises:
+        InvalidInput: a capacity, count or weight out of range (at construction).
+    """
+
+    stm_capacity: int = 10
+    mtm_capacity: int = 200
+    theta: float = 0.6
+    alpha: float = 1.0
+    beta: float = 1.0
+    gamma: float = 1.0
+    mu: float = 1e7
+    tau: float = 5.0
+    top_m: int = 5
+    top_k: int = 10
+    lpm_top: int = 10
+    lpm_batch: int = 8
+    continuity: float = 0.5
+    user_label: str | None = None
+    agent_label: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("stm_capacity", "mtm_capacity", "top_m", "top_k", "lpm_top", "lpm_batch"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidInput(f"{name} must be an int >= 1, got {value!r}")
+        if self.mu <= 0:
+            raise InvalidInput(f"mu must be > 0 seconds, got {self.mu}")
+        if min(self.alpha, self.beta, self.gamma) < 0:
+            raise InvalidInput("alpha, beta and gamma must be >= 0")
+
+    @property
+    def weights(self) -> HeatWeights:
+        return HeatWeights(self.alpha, self.beta, self.gamma, self.mu)
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieval:
+    """What ``Conversation.retrieve`` found: STM (oldest first), MTM segments and pages (best
+    first), LPM facts (best first) and the profile; ``scores`` maps page ids to their cosine
+    similarity with the query."""
+
+    query: str
+    stm: tuple[Memory, ...]
+    segments: tuple[Memory, ...]
+    pages: tuple[Memory, ...]
+    facts: tuple[Memory, ...]
+    profile: Memory | None
+    scores: dict[str, float]
+
+    def ranked_pages(self) -> list[Memory]:
+        """STM and MTM pages together, most similar to the query first."""
+        pages = {page.id: page for page in (*self.pages, *self.stm)}
+        return sorted(pages.values(), key=lambda page: -self.scores.get(page.id, 0.0))
+
+
+def _unit(vector: Any) -> Vector:
+    array = np.asarray(vector, dtype=np.float32)
+    norm = float(np.linalg.norm(array))
+    return array / norm if norm > 0 else array
+
+
+class Conversation:
+    """The memory of ``user``'s dialogue with ``agent`` inside ``space`` (see the module doc).
+
+    Raises:
+        InvalidInput: an empty ``user`` (at construction).
+    """
+
+    def __init__(
+        self,
+        space: MemorySpace,
+        *,
+        user: str,
+        agent: str | None = None,
+        settings: ConversationSettings | None = None,
+        processors: Processors | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        if not isinstance(user, str) or not user.strip():
+            raise InvalidInput("a conversation needs a non-empty user id")
+        self.space = space
+        self.user = user
+        self.agent = agent
+        self.settings = settings or ConversationSettings()
+        self._fast = OfflineProcessors()
+        self.processors: Processors = processors if processors is not None else self._fast
+        self._clock = clock or space._clock
+        self._user_label = self.settings.user_label or user
+        self._agent_label = self.settings.agent_label or agent or "agent"
+        self._weights = self.settings.weights
+        self._lock = threading.RLock()
+        self._stm: list[Memory] = []
+        self._segments: dict[str, Segment] = {}
+        self._vectors: dict[str, Vector] = {}
+        self._pending: list[str] = []
+        self._window: ContextWindow | None = None
+        self.turns_added = 0
+        self.lpm = LongTermMemory(
+            space,
+            user=user,
+            agent=agent,
+            user_label=self._user_label,
+            agent_label=self._agent_label,
+            processors=self.processors,
+        )
+        self._load()
+
+    # -- state
+
+    def _scope(self) -> dict[str, Any]:
+        return {"user": self.user, "agent": self.agent}
+
+    def _load(self) -> None:
+        """Rebuild STM, live segments and the LPM queue from the store."""
+        pages = [
+            page
+            for page in self.space.scan(kind="turn", meta={"page": True}, **self._scope())
+            if not is_archived(page)
+        ]
+        by_id = {page.id: page for page in pages}
+        self._stm = [page for page in pages if page.meta.get("stm") is True]
+        self._pending = [page.id for page in pages if page.meta.get("lpm") == "pending"]
+        records = [
+            record
+            for record in self.space.scan(kind="summary", meta={"segment": True}, **self._scope())
+            if not is_archived(record)
+        ]
+        wanted = [*self._stm, *(by_id[i] for r in records for i in r.links if i in by_id)]
+        self._vectors = self._stored_vectors(wanted)
+        for record in records:
+            members = [by_id[i] for i in record.links if i in by_id]
+            self._segments[record.id] = Segment.from_record(
+                record,
+                [self._vectors[page.id] for page in members],
+                [page.content for page in members],
+                self.space.embedder.dimension,
+            )
+
+    def _stored_vectors(self, pages: Sequence[Memory]) -> dict[str, Vector]:
+        store = self.space.store
+        keys = {page.id: store.key_of(page.id) for page in pages}
+        found = store.vectors(list(keys.values()))
+        out = {pid: _unit(found[key]) for pid, key in keys.items() if key in found}
+        missing = [page for page in pages if page.id not in out]
+        if missing:
+            vectors = self.space.embedder.embed([page.content for page in missing])
+            out.update({p.id: _unit(v) for p, v in zip(missing, vectors, strict=True)})
+        return out
+
+    @property
+    def stm(self) -> list[Memory]:
+        """The short-term pages, oldest first."""
+        return list(self._stm)
+
+    @property
+    def segments(self) -> list[Segment]:
+        """The live mid-term segments, oldest first."""
+        return list(self._segments.values())
+
+    def segment_heat(self, segment_id: str) -> float:
+        """The heat of a live segment now.
+
+        Raises:
+            KeyError: no live segment has that id.
+        """
+        return self._segments[segment_id].heat(self._clock(), self._weights)
+
+    # -- adding
+
+    def add_turn(
+        self,
+        user_text: str,
+        agent_text: str = "",
+        timestamp: float | None = None,
+        *,
+        dia_ids: Sequence[str] = (),
+    ) -> Memory:
+        """Store one exchange as a page in STM; overflow moves the oldest pages to MTM.
+
+        ``dia_ids`` are the caller's ids for the two turns (kept in ``meta``).
+
+        Raises:
+            InvalidInput: both texts are empty, or a text is not a string.
+        """
+        if not isinstance(user_text, str) or not isinstance(agent_text, str):
+            raise InvalidInput("add_turn takes the user's and the agent's text as strings")
+        user_text, agent_text = user_text.strip(), agent_text.strip()
+        if not user_text and not agent_text:
+            raise InvalidInput("add_turn needs the user's text, the agent's text or both")
+        with self._lock:
+            now = self._clock() if timestamp is None else float(timestamp)
+            content = page_content(self._user_label, user_text, self._agent_label, agent_text)
+            previous = self._stm[-1] if self._stm else None
+            chain = None
+            summary_of = [content]
+            if previous is not None and (
+                self._fast.continuity(previous.content, previous.created_at, content, now)
+                >= self.settings.continuity
+            ):
+                chain = previous.id
+                summary_of = [str(previous.meta.get("chain_summary") or ""), content]
+            meta = page_meta(
+                user_text,
+                agent_text,
+                chain=chain,
+                chain_summary=self._fast.summarize(summary_of, 3),
+                keywords=self._fast.keywords(content, 8),
+                dia_ids=dia_ids,
+            )
+            vector = _unit(self.space.embedder.embed([content])[0])
+            page = self.space.add(
+                content,
+                kind="turn",
+                timestamp=now,
+                meta=meta,
+                links=[chain] if chain else [],
+                vector=vector,
+                **self._scope(),
+            )
+            self.turns_added += 1
+            self._stm.append(page)
+            self._vectors[page.id] = vector
+            while len(self._stm) > self.settings.stm_capacity:
+                self._page_out(self._stm.pop(0), now)
+            if len(self._pending) >= self.settings.lpm_batch:
+                self.flush()
+            return page
+
+    def _page_out(self, page: Memory, now: float) -> None:
+        """Move one page from STM into its best segment (or a new one)."""
+        vector, keywords = self._vectors[page.id], page_keywords(page)
+        segment, score = best_segment(list(self._segments.values()), vector, keywords)
+        if segment is not None and score >= self.settings.theta:
+            segment.add_page(page.id, vector, keywords, page.content)
+            segment.last_access = max(segment.last_access, now)
+            segment.record = self.space.update(
+                segment.id,
+                content=self._fast.summarize(segment.page_texts[-20:], 3),
+                links=segment.page_ids,
+                meta=segment.meta(now, self._weights),
+            )
+        else:
+            record = self.space.add(
+                self._fast.summarize([page.content], 3),
+                kind="summary",
+                timestamp=now,
+                links=[page.id],
+                meta={
+                    "segment": True,
+                    "keywords": sorted(keywords),
+                    "visits": 0,
+                    "interactions": 1,
+                    "last_access": now,
+                    "heat": heat(0, 1, now, now, self._weights),
+                },
+                **self._scope(),
+            )
+            segment = Segment(record, [page.id], set(keywords), vector.copy(), 0, 1, now)
+            segment.page_texts.append(page.content)
+            self._segments[segment.id] = segment
+        self.space.update(page.id, meta={**page.meta, "stm": False, "segment": segment.id})
+        self._maybe_promote(segment, now)
+        while len(self._segments) > self.settings.mtm_capacity:
+            victim = coldest(self._segments.values(), now, self._weights)
+            if victim is None:
+                break
+            self._archive(victim)
+
+    def _maybe_promote(self, segment: Segment, now: float) -> None:
+        """A segment hotter than τ queues its new pages for LPM and resets its interactions."""
+        if segment.heat(now, self._weights) < self.settings.tau:
+            return
+        for page in self.space.store.get_many(segment.page_ids):
+            if page.meta.get("lpm") is None:
+                self.space.update(page.id, meta={**page.meta, "lpm": "pending"})
+                self._pending.append(page.id)
+        segment.interactions = 0
+        segment.record = self.space.update(segment.id, meta=segment.meta(now, self._weights))
+
+    def _archive(self, segment: Segment) -> None:
+        """Evict a segment from MTM: it and its pages stay in the store, marked archived."""
+        self.space.update(segment.id, **archived_fields(segment.record))
+        for page in self.space.store.get_many(segment.page_ids):
+            self.space.update(page.id, **archived_fields(page))
+            self._vectors.pop(page.id, None)
+        del self._segments[segment.id]
+
+    def flush(self) -> int:
+        """Absorb the queued pages into LPM now; returns how many new facts were stored."""
+        with self._lock:
+            if not self._pending:
+                return 0
+            pages = self.space.store.get_many(self._pending)
+            self._pending = []
+            learned = self.lpm.absorb(pages)
+            for page in pages:
+                self.space.update(page.id, meta={**page.meta, "lpm": "done"})
+            return learned
+
+    # -- reading
+
+    def retrieve(
+        self, query: str, *, top_m: int | None = None, top_k: int | None = None
+    ) -> Retrieval:
+        """All of STM, the top-m segments' top-k pages, and LPM's top facts plus the profile.
+
+        The chosen segments count a visit (heat and last access updated).
+
+        Raises:
+            InvalidInput: an empty query.
+        """
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInput("query must be a non-empty string")
+        top_m = top_m or self.settings.top_m
+        top_k = top_k or self.settings.top_k
+        with self._lock:
+            self.flush()
+            now = self._clock()
+            vector = _unit(self.space.embedder.embed([query])[0])
+            words = set(self._fast.keywords(query, 8))
+            ranked = sorted(
+                self._segments.values(),
+                key=lambda s: -fscore(s.embedding, vector, s.keywords, words),
+            )[:top_m]
+            candidates = [pid for segment in ranked for pid in segment.page_ids]
+            scores = {pid: cosine(self._vectors[pid], vector) for pid in candidates}
+            best = sorted(candidates, key=lambda pid: -scores[pid])[:top_k]
+            pages = self.space.store.get_many(best)
+            for page in self._stm:
+                scores[page.id] = cosine(self._vectors[page.id], vector)
+            for segment in ranked:
+                segment.visits += 1
+                segment.last_access = now
+                segment.record = self.space.update(
+                    segment.id, meta=segment.meta(now, self._weights)
+                )
+                self._maybe_promote(segment, now)
+            return Retrieval(
+                query=query,
+                stm=tuple(self._stm),
+                segments=tuple(segment.record for segment in ranked),
+                pages=tuple(pages),
+                facts=tuple(self.lpm.facts_for(query, self.settings.lpm_top)),
+                profile=self.lpm.profile_record,
+                scores=scores,
+            )
+
+    def prompt(self, query: str, budget: int) -> AssembledContext:
+        """A context for ``query`` in ``budget`` tokens: profile (pinned), facts, MTM pages, STM.
+
+        Laid out by one ``ContextWindow`` kept between calls, so the prefix stays stable.
+
+        Raises:
+            InvalidInput: an empty query or a budget below 1.
+        """
+        found = self.retrieve(query)
+        hits = [
+            SearchHit(memory, score, ScoreParts(fused=score))
+            for memory, score in [
+                *((fact, 1.0) for fact in found.facts),
+                *((page, found.scores.get(page.id, 0.0)) for page in found.pages),
+                *((page, found.scores.get(page.id, 0.0)) for page in reversed(found.stm)),
+            ]
+        ]
+        pinned = [found.profile] if found.profile is not None else []
+        with self._lock:
+            if self._window is None or self._window.budget_tokens != budget:
+                self._window = (
+                    ContextWindow(budget) if isinstance(budget, int) and budget > 0 else None
+                )
+            return assemble_context(
+                hits,
+                budget=budget,
+                counter=self.space.count_tokens,
+                window=self._window,
+                pinned=pinned,
+            )
+
+    def persona(self) -> Persona:
+        """What LPM learned about the user so far (queued pages absorbed first)."""
+        self.flush()
+        return self.lpm.persona()

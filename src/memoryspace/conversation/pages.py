@@ -1,0 +1,87 @@
+"""Dialogue pages: one ``turn`` memory per exchange of the user and the agent.
+
+A page's content is ``"<user>: … / <agent>: …"`` on two lines; its ``meta`` holds the raw texts,
+the meta-chain (``chain``: the previous page's id when the dialogue is continuous, and
+``chain_summary``: a running summary of the chain), the ``segment`` it belongs to in mid-term
+memory, whether it is still in short-term memory (``stm``), its keywords, its long-term-memory
+state (``lpm``: ``"pending"`` or ``"done"``) and any caller ``dia_ids`` (benchmark turn ids).
+
+Archiving marks a record with ``meta["archived"] = True`` and the tag ``"archived"`` rather than a
+store field, so this package does not depend on the GC's own archive column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from memoryspace.models import Memory
+
+ARCHIVED_TAG = "archived"
+
+
+def page_content(user_label: str, user_text: str, agent_label: str, agent_text: str) -> str:
+    """The text a page stores (and is embedded and searched by): one line per speaker.
+
+    A side with no text is left out, so a lone user message is just ``"<user>: …"``.
+    """
+    lines = []
+    if user_text:
+        lines.append(f"{user_label}: {user_text}")
+    if agent_text:
+        lines.append(f"{agent_label}: {agent_text}")
+    return "\n".join(lines)
+
+
+def page_meta(
+    user_text: str,
+    agent_text: str,
+    *,
+    chain: str | None,
+    chain_summary: str,
+    keywords: Sequence[str],
+    dia_ids: Sequence[str] = (),
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``meta`` of a new page: in short-term memory, in no segment yet."""
+    meta: dict[str, Any] = dict(extra or {})
+    meta.update(
+        {
+            "page": True,
+            "user_text": user_text,
+            "agent_text": agent_text,
+            "chain": chain,
+            "chain_summary": chain_summary,
+            "segment": None,
+            "stm": True,
+            "keywords": list(keywords),
+            "dia_ids": [str(d) for d in dia_ids],
+        }
+    )
+    return meta
+
+
+def is_page(memory: Memory) -> bool:
+    """Whether ``memory`` is a dialogue page of a conversation."""
+    return memory.meta.get("page") is True
+
+
+def is_archived(memory: Memory) -> bool:
+    """Whether ``memory`` was archived by mid-term eviction (meta flag or tag)."""
+    return memory.meta.get("archived") is True or ARCHIVED_TAG in memory.tags
+
+
+def archived_fields(memory: Memory) -> dict[str, Any]:
+    """The ``update`` fields that archive ``memory``: it stays in the store, out of MTM search."""
+    tags = list(memory.tags) if ARCHIVED_TAG in memory.tags else [*memory.tags, ARCHIVED_TAG]
+    return {"meta": {**memory.meta, "archived": True}, "tags": tags}
+
+
+def page_keywords(memory: Memory) -> set[str]:
+    """The page's keywords as a set (empty for records that are not pages)."""
+    return {str(word) for word in memory.meta.get("keywords") or ()}
+
+
+def page_dia_ids(memory: Memory) -> list[str]:
+    """The caller's turn ids kept on the page, in dialogue order."""
+    return [str(d) for d in memory.meta.get("dia_ids") or ()]
