@@ -63,7 +63,7 @@ def as_tuple(vector: Vector | None) -> VectorTuple | None:
 
 def live_state(store: Store) -> State:
     """Every record's logged fields and vector, by id: what the log must be able to rebuild."""
-    memories = list(store.scan())
+    memories = list(store.scan(Filter(include_archived=True)))
     keys = {m.id: store.key_of(m.id) for m in memories}
     vectors = store.vectors(list(keys.values()))
     return {m.id: (m.content_state(), as_tuple(vectors.get(keys[m.id]))) for m in memories}
@@ -389,6 +389,38 @@ class StoreContract:
         assert store.count(flt, now=NOW) == len(expected)
         keys = store.filter_keys(flt, now=NOW).tolist()
         assert {m.id for m in store.get_by_keys(keys).values()} == expected
+
+    def test_gc_fields_round_trip_through_the_log(self, store: Store) -> None:
+        store.insert([(make_memory("g", generation=1, archived=True), None)])
+        assert store.get("g").generation == 1 and store.get("g").archived is True
+        store.update(store.get("g").evolve(archived=False, generation=2))
+        history = store.history("g")
+        assert history[0].after is not None and history[0].after.archived is True
+        assert history[1].after is not None and history[1].after.generation == 2
+        with opened(store.as_of(history[0].lsn)) as past:
+            assert past.get("g").archived is True
+
+    def test_archived_records_are_hidden_unless_asked_for(self, store: Store) -> None:
+        store.insert(
+            [
+                (make_memory("live", "harbor lights", session="s"), vec(1, 0)),
+                (make_memory("gone", "harbor fog", session="s", archived=True), vec(0, 1)),
+            ]
+        )
+        visible = Filter()
+        everything = Filter(include_archived=True)
+        assert [m.id for m in store.scan(visible)] == ["live"]
+        assert store.count(visible, now=NOW) == 1
+        assert {m.id for m in store.scan(everything)} == {"live", "gone"}
+        assert store.count(everything, now=NOW) == 2
+        assert ids_of(store, store.text_search(["harbor"], 10)) == ["live"]
+        assert set(ids_of(store, store.text_search(["harbor"], 10, everything))) == {"live", "gone"}
+        assert set(ids_of(store, store.text_search(["harbor"], 10, Filter(session="s")))) == {
+            "live"
+        }
+        keys = store.filter_keys(Filter(session="s"), now=NOW).tolist()
+        assert [m.id for m in store.get_by_keys(keys).values()] == ["live"]
+        assert store.get("gone").archived  # get still finds it
 
     def test_expiry_is_judged_at_the_time_given(self, store: Store) -> None:
         store.insert([(m, None) for m in FILTER_SPACE])

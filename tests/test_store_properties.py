@@ -69,6 +69,7 @@ operations = st.one_of(
     updates,
     st.tuples(st.just("delete"), ids),
     st.tuples(st.sampled_from(["pin", "unpin"]), ids),
+    st.tuples(st.just("archive"), ids),
     st.tuples(st.just("checkpoint"), st.sampled_from(["cp0", "cp1"])),
     st.tuples(st.just("restore"), st.floats(0, 1), st.booleans()),
 )
@@ -167,6 +168,8 @@ class Run:
                 tags=memory.tags if tags is None else tags,
                 importance=memory.importance if importance is None else importance,
             )
+        elif kind == "archive":  # what GC does: toggles archived, moves up a generation
+            memory = memory.evolve(archived=not memory.archived, generation=memory.generation + 1)
         else:
             memory = memory.evolve(pinned=kind == "pin")
         memory = memory.evolve(updated_at=self.clock.now)
@@ -203,7 +206,9 @@ def check_log_properties(run: Run, data: st.DataObject) -> None:
     keys = {id: store.key_of(id) for id in run.model}
     for word in [*WORDS, *TAGS]:
         expected = {
-            keys[id] for id, (m, _) in run.model.items() if word in (*m.content.split(), *m.tags)
+            keys[id]
+            for id, (m, _) in run.model.items()
+            if word in (*m.content.split(), *m.tags) and not m.archived
         }
         assert {key for key, _ in store.text_search([word], 100)} == expected, word
 

@@ -25,7 +25,9 @@ from memoryspace.errors import (
     ReadOnly,
     Unauthorized,
 )
+from memoryspace.gc import ActionPolicy, GCEvent
 from memoryspace.models import Change, Checkpoint, Filter, Kind, Memory, Op, ScoreParts, SearchHit
+from memoryspace.profiler import MemoryProfiler
 from memoryspace.settings import Settings
 from memoryspace.space import MemorySpace
 from memoryspace.store.sqlite import SQLiteStore
@@ -33,6 +35,7 @@ from memoryspace.store.sqlite import SQLiteStore
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActionPolicy",
     "BackendUnavailable",
     "CachedEmbedder",
     "Change",
@@ -42,10 +45,12 @@ __all__ = [
     "Embedder",
     "EmbeddingCache",
     "Filter",
+    "GCEvent",
     "HashingEmbedder",
     "InvalidInput",
     "Kind",
     "Memory",
+    "MemoryProfiler",
     "MemorySpace",
     "MemorySpaceError",
     "MiniLMEmbedder",

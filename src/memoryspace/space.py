@@ -7,6 +7,7 @@ searches with hybrid retrieval.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -28,8 +29,10 @@ from memoryspace.embed import (
 )
 from memoryspace.embed.base import Embedder
 from memoryspace.errors import Closed, Conflict, InvalidInput, ReadOnly
-from memoryspace.models import Change, Checkpoint, Filter, Kind, Memory, SearchHit, new_id
+from memoryspace.gc import ActionPolicy, Collector, GCEvent, make_collector, run_collection
+from memoryspace.models import Change, Checkpoint, Filter, Kind, Memory, Op, SearchHit, new_id
 from memoryspace.models import parse_kind as _parse_kind
+from memoryspace.profiler import ALLOCATION, GC, RETRIEVAL, MemoryProfiler
 from memoryspace.retrieval.hybrid import HybridRetriever, RetrievalConfig
 from memoryspace.retrieval.synced import SyncedIndex
 from memoryspace.settings import Settings
@@ -100,8 +103,10 @@ class MemorySpace:
         settings: Settings | None = None,
         clock: Callable[[], float] = time.time,
         index_path: str | Path | None = None,
+        profiler: MemoryProfiler | None = None,
     ) -> None:
         self.settings = settings or Settings()
+        self.profiler = profiler
         self.count_tokens = self.settings.token_counter or default_token_counter()
         self._windows: dict[tuple[str | None, ...], ContextWindow] = {}
         self._windows_lock = threading.Lock()
@@ -140,8 +145,11 @@ class MemorySpace:
         embedder: Embedder | str | None = "auto",
         settings: Settings | None = None,
         clock: Callable[[], float] = time.time,
+        profiler: MemoryProfiler | None = None,
     ) -> MemorySpace:
         """Open (or create) the space stored at ``path``; ``":memory:"`` keeps it in RAM.
+
+        ``profiler`` (off by default) records allocations, retrievals and GC events.
 
         Raises:
             Conflict: the database was embedded by another model, or by a newer MemorySpace.
@@ -157,6 +165,7 @@ class MemorySpace:
                 settings=settings,
                 clock=clock,
                 index_path=index_path,
+                profiler=profiler,
             )
         except BaseException:
             store.close()
@@ -271,6 +280,7 @@ class MemorySpace:
             InvalidInput: any item is bad; nothing is stored.
         """
         self._writable()
+        started = self.profiler.clock() if self.profiler is not None else 0.0
         now = self._clock()
         built = []
         for position, item in enumerate(items):
@@ -288,6 +298,13 @@ class MemorySpace:
                 built[i] = (built[i][0], vector)
         self.store.insert(built, actor=actor)
         self._count("adds", len(built))
+        if self.profiler is not None:
+            self.profiler.record(
+                ALLOCATION,
+                self.profiler.clock() - started,
+                count=len(built),
+                tokens=sum(memory.tokens for memory, _ in built),
+            )
         self._maybe_save_index()
         return [memory for memory, _ in built]
 
@@ -421,6 +438,7 @@ class MemorySpace:
             InvalidInput: an empty query, a bad ``k`` or an unknown filter.
         """
         self._usable()
+        started = self.profiler.clock() if self.profiler is not None else 0.0
         if not isinstance(query, str) or not query.strip():
             raise InvalidInput("query must be a non-empty string")
         k = validate.positive_int("k", k)
@@ -429,6 +447,8 @@ class MemorySpace:
         hits, keys = self._retriever.search(query, k, flt, now)
         self.store.touch(keys, now)
         self._count("searches")
+        if self.profiler is not None:
+            self.profiler.record(RETRIEVAL, self.profiler.clock() - started, k=k, hits=len(hits))
         return hits
 
     def context(
@@ -490,6 +510,94 @@ class MemorySpace:
     def count(self, **filters: Any) -> int:
         self._usable()
         return self.store.count(Filter.build(**filters), now=self._clock())
+
+    # -- garbage collection
+
+    def gc(
+        self,
+        collector: str | Collector = "generational",
+        *,
+        dry_run: bool = False,
+        policy: ActionPolicy | None = None,
+        **options: Any,
+    ) -> GCEvent:
+        """Collect garbage once and return what happened.
+
+        ``collector`` is ``"generational"`` (options ``young_age``, ``cold_after``,
+        ``importance_threshold``, ``major``, ``sessions``), ``"mark_sweep"`` (``cold_after``,
+        ``importance_threshold``, ``sessions``), ``"ttl"``, or a ``Collector``. ``policy`` says
+        what collecting means per kind (see ``memoryspace.gc.actions``). Every change is logged
+        with actor ``gc:<name>``; ``restore(None, to_lsn=event.lsn_before)`` undoes it.
+        ``dry_run`` reports what would happen and changes nothing.
+
+        Raises:
+            InvalidInput: an unknown collector or option.
+            ReadOnly: a read-only view (unless ``dry_run``).
+        """
+        from memoryspace.llm.offline import OfflineProcessors
+
+        if dry_run:
+            self._usable()
+        else:
+            self._writable()
+        if isinstance(collector, str):
+            chosen = make_collector(collector, **options)
+        elif options:
+            raise InvalidInput("pass options to the collector object, not to gc()")
+        else:
+            chosen = collector
+        event = run_collection(
+            self.store,
+            chosen,
+            now=self._clock(),
+            embed=self.embedder.embed,
+            count_tokens=self.count_tokens,
+            summarize=OfflineProcessors().summarize,
+            policy=policy,
+            dry_run=dry_run,
+        )
+        if self.profiler is not None:
+            fields = event.to_dict()
+            del fields["pause_duration"]
+            self.profiler.record(GC, event.pause_duration, **fields)
+        if not dry_run:
+            self._after_gc(event)
+        return event
+
+    def _after_gc(self, event: GCEvent) -> None:
+        """Drop collected records from the context windows and add to the GC totals."""
+        if event.collected:
+            gone = {
+                c.id
+                for c in self.store.changes(event.lsn_before)
+                if c.op is Op.DELETE or (c.after is not None and c.after.archived)
+            }
+            with self._windows_lock:
+                for window in self._windows.values():
+                    for id in gone:
+                        if id in window:
+                            window.free(id)
+        totals = self._gc_totals()
+        totals["events"] += 1
+        for name in ("pause_duration", "scanned", "collected", "promoted", "compacted"):
+            totals[name] += getattr(event, name)
+        totals["last"] = event.to_dict()
+        self.store.set_setting("gc.totals", json.dumps(totals))
+
+    def _gc_totals(self) -> dict[str, Any]:
+        stored = self.store.get_setting("gc.totals")
+        totals: dict[str, Any] = {
+            "events": 0,
+            "pause_duration": 0.0,
+            "scanned": 0,
+            "collected": 0,
+            "promoted": 0,
+            "compacted": 0,
+            "last": None,
+        }
+        if stored:
+            totals.update(json.loads(stored))
+        return totals
 
     # -- the log, checkpoints and time travel
 
@@ -563,6 +671,13 @@ class MemorySpace:
         with self.store.connections.reading() as conn:
             kinds = dict(conn.execute("SELECT kind, count(*) FROM memories GROUP BY kind"))
             pinned = conn.execute("SELECT count(*) FROM memories WHERE pinned").fetchone()[0]
+            archived = conn.execute("SELECT count(*) FROM memories WHERE archived").fetchone()[0]
+            generations = dict(
+                conn.execute(
+                    "SELECT generation, count(*) FROM memories WHERE NOT archived "
+                    "GROUP BY generation"
+                )
+            )
         size = 0
         if self.store.path is not None:
             size = sum(
@@ -575,6 +690,9 @@ class MemorySpace:
             "memories": sum(kinds.values()),
             "by_kind": kinds,
             "pinned": pinned,
+            "archived": archived,
+            "generations": {"young": generations.get(0, 0), "old": generations.get(1, 0)},
+            "gc": self._gc_totals(),
             "lsn": self.store.last_lsn(),
             "checkpoints": len(self.store.checkpoints()),
             "database_bytes": size,
@@ -586,4 +704,6 @@ class MemorySpace:
         cache = getattr(self.embedder, "cache", None)
         if cache is not None and hasattr(cache, "stats"):
             out["embedding_cache"] = cache.stats()
+        if self.profiler is not None:
+            out["profile"] = self.profiler.summary()
         return out

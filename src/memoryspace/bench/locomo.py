@@ -133,9 +133,12 @@ def run(
     results = run_each(
         modes,
         lambda name: make_mode(name, ref_key="dia_id", embedder=embedder, capacity=depth),
-        lambda mode: _run_mode(
-            mode, conversations, records, tokens, asked, ks, budgets, depth, progress
-        ).summary(),
+        lambda mode: _with_llm_calls(
+            mode,
+            _run_mode(
+                mode, conversations, records, tokens, asked, ks, budgets, depth, progress
+            ).summary(),
+        ),
     )
     return {
         "dataset": "locomo",
@@ -146,6 +149,12 @@ def run(
         "questions_without_evidence": sum(1 for _, _, found, _ in asked if not found),
         "modes": results,
     }
+
+
+def _with_llm_calls(mode: RetrievalMode, summary: dict[str, Any]) -> dict[str, Any]:
+    """Add ``llm_calls_per_turn`` for modes that count their LLM calls (``memoryos``)."""
+    calls = getattr(mode, "llm_calls_per_turn", None)
+    return summary if calls is None else {**summary, "llm_calls_per_turn": calls}
 
 
 def _run_mode(

@@ -14,6 +14,7 @@ Records arrive in time order.
   with document frequencies counted inside the scope.
 * ``dense``: exact cosine similarity with the same embedder alone.
 * ``mem0``: the ``mem0ai`` package, see ``memoryspace.bench.mem0_mode``.
+* ``memoryos``: the MemoryOS-style ``Conversation``, see ``memoryspace.bench.memoryos_mode``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from memoryspace.models import Filter
 from memoryspace.retrieval.terms import query_terms
 from memoryspace.space import MemorySpace
 
-MODE_NAMES = ("memoryspace", "recent", "reservoir", "bm25", "dense", "mem0")
+MODE_NAMES = ("memoryspace", "recent", "reservoir", "bm25", "dense", "mem0", "memoryos")
 
 Record = Mapping[str, Any]
 
@@ -242,6 +243,10 @@ def make_mode(
         from memoryspace.bench.mem0_mode import Mem0Mode
 
         return Mem0Mode(ref_key, embedder)
+    if name == "memoryos":
+        from memoryspace.bench.memoryos_mode import MemoryOSMode
+
+        return MemoryOSMode(ref_key, embedder)
     raise InvalidInput(f"unknown mode {name!r}; use some of: {', '.join(MODE_NAMES)}")
 
 

@@ -307,10 +307,52 @@ def restore(
 
 
 @app.command()
-def stats(db: Db = DEFAULT_DB, embedder: Embedder = "auto", as_json: Json = False) -> None:
-    """Sizes, counters and configuration."""
+def gc(
+    db: Db = DEFAULT_DB,
+    embedder: Embedder = "auto",
+    collector: Annotated[
+        str, typer.Option("--collector", help="generational, mark_sweep or ttl.")
+    ] = "generational",
+    major: Annotated[
+        bool, typer.Option(help="Generational: also sweep the old generation.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report only; change nothing.")
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Collect garbage once: archive, compact or delete what is expired or unreachable and cold."""
+    options: dict[str, Any] = {"major": True} if major and collector == "generational" else {}
+    with opened(db, embedder) as ms:
+        event = ms.gc(collector, dry_run=dry_run, **options)
+    if as_json:
+        emit(event.to_dict())
+        return
+    would = "would collect" if dry_run else "collected"
+    console.print(
+        f"{event.collector}: scanned {event.scanned}, {would} {event.collected} "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(event.action_counts.items())) or 'nothing'}), "
+        f"promoted {event.promoted}, {event.compacted} summaries, "
+        f"pause {event.pause_duration * 1000:.1f} ms"
+    )
+
+
+@app.command()
+def stats(
+    db: Db = DEFAULT_DB,
+    embedder: Embedder = "auto",
+    profile: Annotated[
+        Path | None, typer.Option(help="Also summarise this profiler JSON-lines file.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Sizes, counters, GC totals and configuration (and a profile summary with --profile)."""
+    from memoryspace.profiler import MemoryProfiler
+
     with opened(db, embedder) as ms:
         numbers = ms.stats()
+    if profile is not None:
+        numbers["profile"] = MemoryProfiler.summarize_file(profile)
     if as_json:
         emit(numbers)
         return
@@ -382,7 +424,10 @@ def import_(
 
 def main() -> None:
     """Entry point: run the app, turning library errors into one clean line (exit status 1)."""
-    from memoryspace.cli import bench  # noqa: F401  (registers `bench` commands)
+    from memoryspace.cli import (
+        bench,  # noqa: F401  (registers `bench` commands)
+        demo,  # noqa: F401  (registers `demo` commands)
+    )
 
     try:
         app()

@@ -64,7 +64,13 @@ def scale(
     if as_json:
         sys.stdout.write(json.dumps({"benchmark": "scale", "rows": rows}) + "\n")
     else:
-        print_table("MemorySpace scale benchmark", rows, Console())
+        # One row per metric, one column per size: sixteen columns do not fit a terminal.
+        transposed = [
+            {"metric": name, **{f"n={row['n']:,}": row[name] for row in rows}}
+            for name in rows[0]
+            if name != "n"
+        ]
+        print_table("MemorySpace scale benchmark", transposed, Console())
 
 
 # -- retrieval quality: LoCoMo, HotpotQA, LongMemEval

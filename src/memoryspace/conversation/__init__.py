@@ -6,9 +6,10 @@ knowledge base ``fact`` memories and the profile a pinned ``persona`` memory), s
 checkpoints, search and GC work on it unchanged.
 """
 
-from memoryspace.conversation.conversation import Conversation, ConversationSettings, Retrieval
+from memoryspace.conversation.conversation import Conversation
 from memoryspace.conversation.profile import LongTermMemory
 from memoryspace.conversation.segments import HeatWeights, Segment, fscore, heat, jaccard
+from memoryspace.conversation.settings import ConversationSettings, Retrieval
 
 __all__ = [
     "Conversation",

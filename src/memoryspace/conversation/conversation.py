@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -36,7 +35,6 @@ from memoryspace.conversation.pages import (
 )
 from memoryspace.conversation.profile import LongTermMemory
 from memoryspace.conversation.segments import (
-    HeatWeights,
     Segment,
     Vector,
     best_segment,
@@ -45,6 +43,7 @@ from memoryspace.conversation.segments import (
     fscore,
     heat,
 )
+from memoryspace.conversation.settings import ConversationSettings, Retrieval
 from memoryspace.errors import InvalidInput
 from memoryspace.llm.offline import OfflineProcessors
 from memoryspace.llm.processors import Persona, Processors
@@ -52,68 +51,6 @@ from memoryspace.models import Memory, ScoreParts, SearchHit
 
 if TYPE_CHECKING:
     from memoryspace.space import MemorySpace
-
-
-@dataclass(frozen=True, slots=True)
-class ConversationSettings:
-    """MemoryOS's parameters (the paper's defaults), plus speaker labels for page text.
-
-    ``lpm_batch`` is how many queued pages are absorbed into LPM at once (one batched call);
-    ``continuity`` is the threshold above which a page chains to the previous one.
-
-    Raises:
-        InvalidInput: a capacity, count or weight out of range (at construction).
-    """
-
-    stm_capacity: int = 10
-    mtm_capacity: int = 200
-    theta: float = 0.6
-    alpha: float = 1.0
-    beta: float = 1.0
-    gamma: float = 1.0
-    mu: float = 1e7
-    tau: float = 5.0
-    top_m: int = 5
-    top_k: int = 10
-    lpm_top: int = 10
-    lpm_batch: int = 8
-    continuity: float = 0.5
-    user_label: str | None = None
-    agent_label: str | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("stm_capacity", "mtm_capacity", "top_m", "top_k", "lpm_top", "lpm_batch"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidInput(f"{name} must be an int >= 1, got {value!r}")
-        if self.mu <= 0:
-            raise InvalidInput(f"mu must be > 0 seconds, got {self.mu}")
-        if min(self.alpha, self.beta, self.gamma) < 0:
-            raise InvalidInput("alpha, beta and gamma must be >= 0")
-
-    @property
-    def weights(self) -> HeatWeights:
-        return HeatWeights(self.alpha, self.beta, self.gamma, self.mu)
-
-
-@dataclass(frozen=True, slots=True)
-class Retrieval:
-    """What ``Conversation.retrieve`` found: STM (oldest first), MTM segments and pages (best
-    first), LPM facts (best first) and the profile; ``scores`` maps page ids to their cosine
-    similarity with the query."""
-
-    query: str
-    stm: tuple[Memory, ...]
-    segments: tuple[Memory, ...]
-    pages: tuple[Memory, ...]
-    facts: tuple[Memory, ...]
-    profile: Memory | None
-    scores: dict[str, float]
-
-    def ranked_pages(self) -> list[Memory]:
-        """STM and MTM pages together, most similar to the query first."""
-        pages = {page.id: page for page in (*self.pages, *self.stm)}
-        return sorted(pages.values(), key=lambda page: -self.scores.get(page.id, 0.0))
 
 
 def _unit(vector: Any) -> Vector:
@@ -267,7 +204,7 @@ class Conversation:
                 agent_text,
                 chain=chain,
                 chain_summary=self._fast.summarize(summary_of, 3),
-                keywords=self._fast.keywords(content, 8),
+                keywords=self._fast.keywords(f"{user_text}\n{agent_text}", 8),
                 dia_ids=dia_ids,
             )
             vector = _unit(self.space.embedder.embed([content])[0])
@@ -291,6 +228,7 @@ class Conversation:
 
     def _page_out(self, page: Memory, now: float) -> None:
         """Move one page from STM into its best segment (or a new one)."""
+        page = self.space.get(page.id)  # the STM copy may predate an LPM update
         vector, keywords = self._vectors[page.id], page_keywords(page)
         segment, score = best_segment(list(self._segments.values()), vector, keywords)
         if segment is not None and score >= self.settings.theta:
@@ -438,6 +376,21 @@ class Conversation:
                 window=self._window,
                 pinned=pinned,
             )
+
+    def consolidate(self) -> int:
+        """Queue every live page not yet in LPM (STM included) and absorb them now.
+
+        An end-of-session sweep, beyond the paper's heat rule: use it when the profile must
+        reflect everything said so far (e.g. before a session ends). Returns new facts stored.
+        """
+        with self._lock:
+            live = [pid for segment in self._segments.values() for pid in segment.page_ids]
+            for page in self.space.store.get_many([*live, *(p.id for p in self._stm)]):
+                if page.meta.get("lpm") is None:
+                    self.space.update(page.id, meta={**page.meta, "lpm": "pending"})
+                    self._pending.append(page.id)
+            self._stm = self.space.store.get_many([p.id for p in self._stm])
+            return self.flush()
 
     def persona(self) -> Persona:
         """What LPM learned about the user so far (queued pages absorbed first)."""

@@ -58,6 +58,8 @@ def _positive(name: str, value: object) -> int | None:
 class HotTier:
     """A bounded in-RAM cache of memories over a ``Store``, with page replacement and a write
     policy (see the module docstring). Use it as a context manager; it does not close the store.
+    ``on_event`` (e.g. ``MemoryProfiler.record``) is called as ``on_event("page_fault", id=...)``
+    and ``on_event("eviction", id=...)``, with the tier's lock held.
 
     Raises:
         InvalidInput: no capacity, a non-positive capacity or batch, an unknown policy or
@@ -75,6 +77,7 @@ class HotTier:
         promotion_batch: int = 1,
         flush_interval: float | None = None,
         clock: Callable[[], float] = time.time,
+        on_event: Callable[..., None] | None = None,
     ) -> None:
         self.capacity_records = _positive("capacity_records", capacity_records)
         self.capacity_tokens = _positive("capacity_tokens", capacity_tokens)
@@ -104,6 +107,8 @@ class HotTier:
         self._counters = dict.fromkeys(_COUNTERS, 0)
         self._last_flush = clock()
         self._closed = False
+        # Told of each page fault and eviction: e.g. ``MemoryProfiler.record``.
+        self._on_event = on_event
 
     # -- lifecycle
 
@@ -320,6 +325,8 @@ class HotTier:
 
     def _fault(self, memory: Memory) -> None:
         self._counters["misses"] += 1
+        if self._on_event is not None:
+            self._on_event("page_fault", id=memory.id)
         if not self._can_hold([memory]):
             self._counters["bypasses"] += 1
             return
@@ -401,6 +408,8 @@ class HotTier:
             self._counters["write_backs"] += 1
         self._unplace(id)
         self._counters["evictions"] += 1
+        if self._on_event is not None:
+            self._on_event("eviction", id=id)
 
     def _flush(self) -> int:
         written = 0

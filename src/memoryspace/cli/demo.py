@@ -1,0 +1,35 @@
+"""``memoryspace demo ...``: small demonstrations that run offline."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from memoryspace.cli.app import app, emit
+
+demo = typer.Typer(help="Demonstrations that run offline.", no_args_is_help=True)
+app.add_typer(demo, name="demo")
+
+
+@demo.command("persona")
+def persona(
+    data: Annotated[Path, typer.Option("--data", help="MemoryBank JSON (memory_bank_en.json).")],
+    embedder: Annotated[
+        str, typer.Option("--embedder", help="auto (MiniLM when installed), minilm or hashing.")
+    ] = "hashing",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON lines, one per user.")
+    ] = False,
+) -> None:
+    """What a MemoryOS-style conversation learns about each MemoryBank user, offline."""
+    from memoryspace.demo.persona import learn_personas, load_memorybank, render
+
+    learned = learn_personas(load_memorybank(data), embedder=embedder)
+    if as_json:
+        for item in learned:
+            emit(item.to_dict())
+        return
+    sys.stdout.write(render(learned) + "\n")

@@ -1,0 +1,42 @@
+"""Garbage collection of memories: collectors (what is garbage), actions (what collecting
+means per kind) and triggers (when to collect). ``MemorySpace.gc`` runs one collection."""
+
+from memoryspace.gc.actions import ActionPolicy
+from memoryspace.gc.collectors import (
+    Collector,
+    GenerationalCollector,
+    MarkSweepCollector,
+    Plan,
+    TTLCollector,
+    make_collector,
+    reachable,
+)
+from memoryspace.gc.events import GCEvent
+from memoryspace.gc.runner import run_collection
+from memoryspace.gc.triggers import (
+    EpsilonGreedyBandit,
+    FragmentationTrigger,
+    GrowthTrigger,
+    HeapStats,
+    PeriodicTrigger,
+    Trigger,
+)
+
+__all__ = [
+    "ActionPolicy",
+    "Collector",
+    "EpsilonGreedyBandit",
+    "FragmentationTrigger",
+    "GCEvent",
+    "GenerationalCollector",
+    "GrowthTrigger",
+    "HeapStats",
+    "MarkSweepCollector",
+    "PeriodicTrigger",
+    "Plan",
+    "TTLCollector",
+    "Trigger",
+    "make_collector",
+    "reachable",
+    "run_collection",
+]

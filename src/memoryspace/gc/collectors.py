@@ -1,0 +1,240 @@
+"""Collectors decide what is garbage; ``memoryspace.gc.actions`` decides what to do with it.
+
+Each collector looks at the live (unarchived) records and returns a ``Plan``: the records to
+collect and the records to promote to the old generation. Collectors never write, so a dry run
+is just a plan that is not applied, and the same plan can be tested without a store.
+
+- ``TTLCollector``: records whose ``expires_at`` has passed.
+- ``MarkSweepCollector``: marks everything reachable from the roots (pinned records, persona
+  records, the open sessions) along links (both ways), dialogue chains (consecutive memories of
+  a session), segment membership (``meta["segment"]``) and summary→sources links; what is
+  unreachable *and* cold (not accessed for ``cold_after`` seconds, importance below
+  ``importance_threshold``) is collected.
+- ``GenerationalCollector``: a minor collection looks at young records older than ``young_age``:
+  survivors (accessed, important, or reachable from a root) are promoted, the rest collected. A
+  major collection (``major=True``) also mark-sweeps the old generation.
+
+Pinned records are never collected by any collector (page locking).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import ClassVar
+
+from memoryspace.errors import InvalidInput
+from memoryspace.models import Kind, Memory
+
+HOUR = 3600.0
+DAY = 24 * HOUR
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a collection would do: ``collect`` and ``promote`` never overlap."""
+
+    scanned: int
+    collect: tuple[Memory, ...] = ()
+    promote: tuple[Memory, ...] = ()
+
+
+@dataclass(slots=True)
+class Collector:
+    """The base of every collector: a name and one hook, ``plan``."""
+
+    name: ClassVar[str] = "collector"
+
+    def plan(self, memories: Sequence[Memory], now: float) -> Plan:
+        """What to collect and promote among ``memories`` (the live records) at time ``now``."""
+        raise NotImplementedError
+
+
+@dataclass(slots=True)
+class TTLCollector(Collector):
+    """Collects records whose time to live has run out (``expires_at <= now``)."""
+
+    name: ClassVar[str] = "ttl"
+
+    def plan(self, memories: Sequence[Memory], now: float) -> Plan:
+        expired = tuple(
+            m for m in memories if m.expires_at is not None and m.expires_at <= now and not m.pinned
+        )
+        return Plan(scanned=len(memories), collect=expired)
+
+
+def _check_non_negative(name: str, value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise InvalidInput(f"{name} must be a number >= 0, got {value!r}")
+
+
+def open_sessions(memories: Iterable[Memory]) -> set[str]:
+    """The most recent session of each user (by the newest record's ``created_at``).
+
+    Summaries are derived records (a compaction creates them now), not activity, so they do not
+    make their session look open.
+    """
+    newest: dict[str | None, tuple[float, str]] = {}
+    for m in memories:
+        if m.session is None or m.kind is Kind.SUMMARY:
+            continue
+        current = newest.get(m.user)
+        if current is None or m.created_at >= current[0]:
+            newest[m.user] = (m.created_at, m.session)
+    return {session for _, session in newest.values()}
+
+
+def reachable(memories: Sequence[Memory], sessions: set[str] | None = None) -> set[str]:
+    """Ids reachable from the roots (pinned, persona, ``sessions`` or else each user's latest).
+
+    Edges: ``links`` in both directions (this covers summary→sources), consecutive memories of
+    one session (the dialogue chain) and shared ``meta["segment"]``.
+    """
+    by_id = {m.id: m for m in memories}
+    edges: dict[str, set[str]] = defaultdict(set)
+    for m in memories:
+        for target in m.links:
+            if target in by_id and target != m.id:
+                edges[m.id].add(target)
+                edges[target].add(m.id)
+    chains: dict[str, list[Memory]] = defaultdict(list)
+    segments: dict[str, list[str]] = defaultdict(list)
+    for m in memories:
+        if m.session is not None:
+            chains[m.session].append(m)
+        segment = m.meta.get("segment")
+        if isinstance(segment, str | int) and not isinstance(segment, bool):
+            segments[f"{m.user}\x00{segment}"].append(m.id)
+    for chain in chains.values():
+        chain.sort(key=lambda m: (m.created_at, m.id))
+        for left, right in pairwise(chain):
+            edges[left.id].add(right.id)
+            edges[right.id].add(left.id)
+    for members in segments.values():
+        # A star through the first member connects the segment with len - 1 edges.
+        for other in members[1:]:
+            edges[members[0]].add(other)
+            edges[other].add(members[0])
+    live_sessions = open_sessions(memories) if sessions is None else sessions
+    stack = [
+        m.id
+        for m in memories
+        if m.pinned
+        or m.kind is Kind.PERSONA
+        or (m.session is not None and m.session in live_sessions)
+    ]
+    marked: set[str] = set(stack)
+    while stack:
+        for neighbour in edges[stack.pop()]:
+            if neighbour not in marked:
+                marked.add(neighbour)
+                stack.append(neighbour)
+    return marked
+
+
+@dataclass(slots=True)
+class MarkSweepCollector(Collector):
+    """Collects records that no root reaches and that are cold.
+
+    ``sessions`` are the open sessions (roots); ``None`` means each user's most recent session.
+    A record is cold when its last access (or creation) is over ``cold_after`` seconds ago and
+    its importance is below ``importance_threshold``.
+
+    Raises:
+        InvalidInput: a negative ``cold_after`` or a threshold outside 0..1.
+    """
+
+    cold_after: float = DAY
+    importance_threshold: float = 0.7
+    sessions: set[str] | None = None
+    name: ClassVar[str] = "mark_sweep"
+
+    def __post_init__(self) -> None:
+        _check_non_negative("cold_after", self.cold_after)
+        _check_threshold(self.importance_threshold)
+
+    def is_cold(self, memory: Memory, now: float) -> bool:
+        last = memory.last_access if memory.last_access is not None else memory.created_at
+        return now - last >= self.cold_after and memory.importance < self.importance_threshold
+
+    def sweep(self, memories: Sequence[Memory], now: float, marked: set[str]) -> list[Memory]:
+        return [m for m in memories if m.id not in marked and not m.pinned and self.is_cold(m, now)]
+
+    def plan(self, memories: Sequence[Memory], now: float) -> Plan:
+        marked = reachable(memories, self.sessions)
+        return Plan(scanned=len(memories), collect=tuple(self.sweep(memories, now, marked)))
+
+
+def _check_threshold(value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise InvalidInput(f"importance_threshold must be within 0..1, got {value!r}")
+
+
+@dataclass(slots=True)
+class GenerationalCollector(Collector):
+    """Young records (generation 0) that outlived ``young_age`` are promoted or collected.
+
+    A young record survives when it was accessed, is at least ``importance_threshold``
+    important, is pinned, or is reachable from a root; survivors move to the old generation.
+    With ``major=True`` the old generation is also mark-swept (unreachable and cold records
+    collected, ``cold_after`` as in ``MarkSweepCollector``).
+
+    Raises:
+        InvalidInput: a negative age or a threshold outside 0..1.
+    """
+
+    young_age: float = HOUR
+    cold_after: float = DAY
+    importance_threshold: float = 0.7
+    major: bool = False
+    sessions: set[str] | None = None
+    name: ClassVar[str] = "generational"
+
+    def __post_init__(self) -> None:
+        _check_non_negative("young_age", self.young_age)
+        _check_non_negative("cold_after", self.cold_after)
+        _check_threshold(self.importance_threshold)
+
+    def plan(self, memories: Sequence[Memory], now: float) -> Plan:
+        marked = reachable(memories, self.sessions)
+        collect: list[Memory] = []
+        promote: list[Memory] = []
+        for m in memories:
+            if m.generation != 0 or now - m.created_at < self.young_age:
+                continue
+            survived = (
+                m.access_count > 0
+                or m.importance >= self.importance_threshold
+                or m.pinned
+                or m.id in marked
+            )
+            (promote if survived else collect).append(m)
+        if self.major:
+            sweeper = MarkSweepCollector(self.cold_after, self.importance_threshold, self.sessions)
+            old = [m for m in memories if m.generation > 0]
+            collect.extend(sweeper.sweep(old, now, marked))
+        return Plan(scanned=len(memories), collect=tuple(collect), promote=tuple(promote))
+
+
+COLLECTORS: dict[str, type[Collector]] = {
+    "ttl": TTLCollector,
+    "mark_sweep": MarkSweepCollector,
+    "generational": GenerationalCollector,
+}
+
+
+def make_collector(name: str, **options: object) -> Collector:
+    """A collector by name with its options.
+
+    Raises:
+        InvalidInput: an unknown collector or option.
+    """
+    cls = COLLECTORS.get(name)
+    if cls is None:
+        raise InvalidInput(f"unknown collector {name!r}; use one of: {', '.join(COLLECTORS)}")
+    try:
+        return cls(**options)
+    except TypeError as exc:
+        raise InvalidInput(f"bad option for the {name} collector: {exc}") from None

@@ -1,0 +1,69 @@
+"""One garbage collection: scan the live records, plan with a collector, apply the plan."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from memoryspace.gc.actions import ActionPolicy, Applier, Summarize
+from memoryspace.gc.collectors import Collector, TTLCollector
+from memoryspace.gc.events import GCEvent
+from memoryspace.models import Filter
+from memoryspace.store.base import Store, Vector
+
+
+def default_policy(collector: Collector) -> ActionPolicy:
+    """Expired records are deleted (their time is up); other collectors use the kind defaults."""
+    if isinstance(collector, TTLCollector):
+        return ActionPolicy(by_kind={}, default="delete")
+    return ActionPolicy()
+
+
+def run_collection(
+    store: Store,
+    collector: Collector,
+    *,
+    now: float,
+    embed: Callable[[Sequence[str]], Vector],
+    count_tokens: Callable[[str], int],
+    summarize: Summarize,
+    policy: ActionPolicy | None = None,
+    dry_run: bool = False,
+    timer: Callable[[], float] = time.perf_counter,
+) -> GCEvent:
+    """Collect garbage once and describe what happened.
+
+    The pause covers the scan, the plan and the writes. Archived records are not scanned: they
+    were collected already.
+
+    Raises:
+        ReadOnly: the store is a read-only view (and this is not a dry run).
+    """
+    start = timer()
+    lsn_before = store.last_lsn()
+    memories = list(store.scan(Filter(include_expired=True), now=now))
+    plan = collector.plan(memories, now)
+    applier = Applier(
+        store=store,
+        policy=policy or default_policy(collector),
+        actor=f"gc:{collector.name}",
+        now=now,
+        embed=embed,
+        count_tokens=count_tokens,
+        summarize=summarize,
+        dry_run=dry_run,
+    )
+    outcome = applier.apply(plan.collect, plan.promote)
+    return GCEvent(
+        collector=collector.name,
+        started_at=now,
+        pause_duration=timer() - start,
+        scanned=plan.scanned,
+        collected=outcome.collected,
+        promoted=outcome.promoted,
+        compacted=outcome.compacted,
+        action_counts=outcome.action_counts,
+        dry_run=dry_run,
+        lsn_before=lsn_before,
+        lsn_after=store.last_lsn(),
+    )
