@@ -7,7 +7,6 @@ searches with hybrid retrieval.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -19,73 +18,25 @@ from typing import TYPE_CHECKING, Any, Literal
 from memoryspace import validate
 from memoryspace.context import AssembledContext, ContextWindow, assemble_context
 from memoryspace.context.tokenizer import default_token_counter
-from memoryspace.embed import (
-    CachedEmbedder,
-    EmbeddingCache,
-    HashingEmbedder,
-    MiniLMEmbedder,
-    default_cache_path,
-    minilm_available,
-)
 from memoryspace.embed.base import Embedder
+from memoryspace.embed.resolve import resolve_embedder
 from memoryspace.errors import Closed, Conflict, InvalidInput, ReadOnly
 from memoryspace.gc import ActionPolicy, Collector, GCEvent, make_collector, run_collection
-from memoryspace.models import Change, Checkpoint, Filter, Kind, Memory, Op, SearchHit, new_id
-from memoryspace.models import parse_kind as _parse_kind
+from memoryspace.gc.runner import add_to_totals, gc_totals
+from memoryspace.models import Change, Checkpoint, Filter, Memory, Op, SearchHit
 from memoryspace.profiler import ALLOCATION, GC, RETRIEVAL, MemoryProfiler
+from memoryspace.records import build_memory
 from memoryspace.retrieval.hybrid import HybridRetriever, RetrievalConfig
 from memoryspace.retrieval.synced import SyncedIndex
 from memoryspace.settings import Settings
 from memoryspace.store.sqlite import SQLiteStore
+from memoryspace.validate import Vector
 
 if TYPE_CHECKING:
     from memoryspace.conversation import Conversation, ConversationSettings
     from memoryspace.llm.processors import Processors
 
 log = logging.getLogger("memoryspace")
-_ADD_FIELDS = frozenset(
-    {
-        "content",
-        "user",
-        "agent",
-        "session",
-        "kind",
-        "meta",
-        "tags",
-        "links",
-        "pinned",
-        "ttl",
-        "timestamp",
-        "importance",
-        "id",
-        "valid_from",
-        "valid_to",
-        "vector",
-    }
-)
-
-
-def resolve_embedder(choice: Embedder | str | None) -> Embedder:
-    """An embedder from a name: ``"auto"`` (MiniLM if installed, else hashing), ``"minilm"``,
-    ``"hashing"``; MiniLM gets a persistent embedding cache.
-
-    Raises:
-        InvalidInput: an unknown name.
-    """
-    if choice is None or choice == "auto":
-        if minilm_available():
-            choice = "minilm"
-        else:
-            log.warning("the embed extra is not installed: using the hashing embedder")
-            choice = "hashing"
-    if choice == "minilm":
-        cache = EmbeddingCache(default_cache_path())
-        return CachedEmbedder(MiniLMEmbedder(), cache)
-    if choice == "hashing":
-        return HashingEmbedder()
-    if isinstance(choice, str):
-        raise InvalidInput(f"unknown embedder {choice!r}; use 'auto', 'minilm' or 'hashing'")
-    return choice
 
 
 class MemorySpace:
@@ -220,40 +171,14 @@ class MemorySpace:
 
     # -- writes
 
-    def _build(self, item: Mapping[str, Any], now: float) -> tuple[Memory, Any]:
-        unknown = set(item) - _ADD_FIELDS
-        if unknown:
-            raise InvalidInput(f"unknown field(s) {sorted(unknown)}; use: {sorted(_ADD_FIELDS)}")
-        text = validate.content(item.get("content"), limit=self.settings.max_content_chars)
-        created = validate.optional_time("timestamp", item.get("timestamp"))
-        created = now if created is None else created
-        ttl = validate.ttl(item.get("ttl"))
-        importance = item.get("importance")
-        memory = Memory(
-            id=str(item.get("id") or new_id()),
-            content=text,
-            kind=_parse_kind(item.get("kind", Kind.TURN)),
-            user=validate.scope("user", item.get("user")),
-            agent=validate.scope("agent", item.get("agent")),
-            session=validate.scope("session", item.get("session")),
-            meta=validate.meta(item.get("meta")),
-            tags=validate.strings("tags", item.get("tags")),
-            links=validate.strings("links", item.get("links")),
-            tokens=self.count_tokens(text),
-            importance=validate.importance(
-                self.settings.default_importance if importance is None else importance
-            ),
-            pinned=bool(item.get("pinned", False)),
-            created_at=created,
-            updated_at=now,
-            valid_from=validate.optional_time("valid_from", item.get("valid_from")) or created,
-            valid_to=validate.optional_time("valid_to", item.get("valid_to")),
-            expires_at=None if ttl is None else now + ttl,
+    def _build(self, item: Mapping[str, Any], now: float) -> tuple[Memory, Vector | None]:
+        return build_memory(
+            item,
+            now=now,
+            settings=self.settings,
+            count_tokens=self.count_tokens,
+            dimension=self.embedder.dimension,
         )
-        vector = item.get("vector")
-        if vector is not None:
-            vector = validate.vector(vector, dimension=self.embedder.dimension)
-        return memory, vector
 
     def add(self, content: str, **fields: Any) -> Memory:
         """Store one memory and return it.
@@ -577,27 +502,7 @@ class MemorySpace:
                     for id in gone:
                         if id in window:
                             window.free(id)
-        totals = self._gc_totals()
-        totals["events"] += 1
-        for name in ("pause_duration", "scanned", "collected", "promoted", "compacted"):
-            totals[name] += getattr(event, name)
-        totals["last"] = event.to_dict()
-        self.store.set_setting("gc.totals", json.dumps(totals))
-
-    def _gc_totals(self) -> dict[str, Any]:
-        stored = self.store.get_setting("gc.totals")
-        totals: dict[str, Any] = {
-            "events": 0,
-            "pause_duration": 0.0,
-            "scanned": 0,
-            "collected": 0,
-            "promoted": 0,
-            "compacted": 0,
-            "last": None,
-        }
-        if stored:
-            totals.update(json.loads(stored))
-        return totals
+        add_to_totals(self.store, event)
 
     # -- the log, checkpoints and time travel
 
@@ -692,7 +597,7 @@ class MemorySpace:
             "pinned": pinned,
             "archived": archived,
             "generations": {"young": generations.get(0, 0), "old": generations.get(1, 0)},
-            "gc": self._gc_totals(),
+            "gc": gc_totals(self.store),
             "lsn": self.store.last_lsn(),
             "checkpoints": len(self.store.checkpoints()),
             "database_bytes": size,

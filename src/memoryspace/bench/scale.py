@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 
 from memoryspace.embed import HashingEmbedder
+from memoryspace.embed.resolve import resolve_embedder
 from memoryspace.errors import BackendUnavailable
 from memoryspace.retrieval.terms import query_terms
-from memoryspace.space import MemorySpace, resolve_embedder
+from memoryspace.space import MemorySpace
 
 _VOCABULARY_SIZE = 20_000
 _SYLLABLES = ["ka", "lo", "mi", "ren", "to", "sa", "vel", "dor", "an", "qu", "is", "ber", "ul"]

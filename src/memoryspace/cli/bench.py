@@ -144,7 +144,7 @@ def locomo(
     from memoryspace.bench.modes import parse_modes
     from memoryspace.bench.report import print_table
     from memoryspace.datasets.locomo import load_locomo, select_conversations
-    from memoryspace.space import resolve_embedder
+    from memoryspace.embed.resolve import resolve_embedder
 
     names = parse_modes(modes)
     ks, budgets = _ints(k, "--k", 1), _ints(budget, "--budget", 1)
@@ -187,7 +187,7 @@ def hotpot(
     from memoryspace.bench.modes import parse_modes
     from memoryspace.bench.report import print_table
     from memoryspace.datasets.hotpot import load_hotpot
-    from memoryspace.space import resolve_embedder
+    from memoryspace.embed.resolve import resolve_embedder
 
     names = parse_modes(modes)
     if limit is not None and limit < 1:
@@ -229,7 +229,7 @@ def longmemeval(
     from memoryspace.bench.modes import parse_modes
     from memoryspace.bench.report import print_table
     from memoryspace.datasets.longmemeval import load_longmemeval
-    from memoryspace.space import resolve_embedder
+    from memoryspace.embed.resolve import resolve_embedder
 
     names = parse_modes(modes)
     ks = _ints(k, "--k", 1)

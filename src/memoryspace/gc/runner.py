@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from memoryspace.gc.actions import ActionPolicy, Applier, Summarize
 from memoryspace.gc.collectors import Collector, TTLCollector
@@ -67,3 +69,27 @@ def run_collection(
         lsn_before=lsn_before,
         lsn_after=store.last_lsn(),
     )
+
+
+_TOTALS_KEY = "gc.totals"
+_SUMMED = ("pause_duration", "scanned", "collected", "promoted", "compacted")
+
+
+def gc_totals(store: Store) -> dict[str, Any]:
+    """Running GC totals and the last event, kept in the store so they survive restarts."""
+    totals: dict[str, Any] = {"events": 0, **dict.fromkeys(_SUMMED, 0), "last": None}
+    totals["pause_duration"] = 0.0
+    stored = store.get_setting(_TOTALS_KEY)
+    if stored:
+        totals.update(json.loads(stored))
+    return totals
+
+
+def add_to_totals(store: Store, event: GCEvent) -> None:
+    """Count one collection in the stored totals."""
+    totals = gc_totals(store)
+    totals["events"] += 1
+    for name in _SUMMED:
+        totals[name] += getattr(event, name)
+    totals["last"] = event.to_dict()
+    store.set_setting(_TOTALS_KEY, json.dumps(totals))

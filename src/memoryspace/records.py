@@ -1,0 +1,80 @@
+"""Building a memory record from the fields ``MemorySpace.add`` takes, with validation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from memoryspace import validate
+from memoryspace.errors import InvalidInput
+from memoryspace.models import Kind, Memory, new_id, parse_kind
+from memoryspace.settings import Settings
+from memoryspace.tokens import TokenCounter
+from memoryspace.validate import Vector
+
+ADD_FIELDS = frozenset(
+    {
+        "content",
+        "user",
+        "agent",
+        "session",
+        "kind",
+        "meta",
+        "tags",
+        "links",
+        "pinned",
+        "ttl",
+        "timestamp",
+        "importance",
+        "id",
+        "valid_from",
+        "valid_to",
+        "vector",
+    }
+)
+
+
+def build_memory(
+    item: Mapping[str, Any],
+    *,
+    now: float,
+    settings: Settings,
+    count_tokens: TokenCounter,
+    dimension: int,
+) -> tuple[Memory, Vector | None]:
+    """A validated ``Memory`` (and its precomputed vector, if given) from ``add``'s fields.
+
+    Raises:
+        InvalidInput: an unknown field or a bad value; the message names it.
+    """
+    unknown = set(item) - ADD_FIELDS
+    if unknown:
+        raise InvalidInput(f"unknown field(s) {sorted(unknown)}; use: {sorted(ADD_FIELDS)}")
+    text = validate.content(item.get("content"), limit=settings.max_content_chars)
+    created = validate.optional_time("timestamp", item.get("timestamp"))
+    created = now if created is None else created
+    ttl = validate.ttl(item.get("ttl"))
+    importance = item.get("importance")
+    memory = Memory(
+        id=str(item.get("id") or new_id()),
+        content=text,
+        kind=parse_kind(item.get("kind", Kind.TURN)),
+        user=validate.scope("user", item.get("user")),
+        agent=validate.scope("agent", item.get("agent")),
+        session=validate.scope("session", item.get("session")),
+        meta=validate.meta(item.get("meta")),
+        tags=validate.strings("tags", item.get("tags")),
+        links=validate.strings("links", item.get("links")),
+        tokens=count_tokens(text),
+        importance=validate.importance(
+            settings.default_importance if importance is None else importance
+        ),
+        pinned=bool(item.get("pinned", False)),
+        created_at=created,
+        updated_at=now,
+        valid_from=validate.optional_time("valid_from", item.get("valid_from")) or created,
+        valid_to=validate.optional_time("valid_to", item.get("valid_to")),
+        expires_at=None if ttl is None else now + ttl,
+    )
+    vector = item.get("vector")
+    return memory, None if vector is None else validate.vector(vector, dimension=dimension)
