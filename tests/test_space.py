@@ -319,3 +319,14 @@ def test_context_fits_the_budget_puts_pinned_first_and_keeps_its_prefix(ms: Memo
         ms.context("anything", budget=0)
     messages = ms.context("cello", budget=60, user="tobi", format="messages").messages
     assert messages and all(m["role"] == "system" for m in messages)
+
+
+def test_stats_include_the_embedding_cache(tmp_path: Path) -> None:
+    from memoryspace import CachedEmbedder, EmbeddingCache
+
+    embedder = CachedEmbedder(HashingEmbedder(), EmbeddingCache(tmp_path / "cache.sqlite"))
+    with MemorySpace.open(tmp_path / "m.db", embedder=embedder) as ms:
+        ms.add_many(["one memory", "another memory", "one memory"])
+        ms.add("one memory")
+        cache = ms.stats()["embedding_cache"]
+    assert cache["entries"] == 2 and cache["misses"] == 3 and cache["hits"] == 1

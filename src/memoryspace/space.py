@@ -7,6 +7,7 @@ searches with hybrid retrieval.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -608,7 +609,7 @@ class MemorySpace:
         }
         cache = getattr(self.embedder, "cache", None)
         if cache is not None and hasattr(cache, "stats"):
-            out["embedding_cache"] = cache.stats()
+            out["embedding_cache"] = dataclasses.asdict(cache.stats())
         if self.profiler is not None:
             out["profile"] = self.profiler.summary()
         return out

@@ -302,6 +302,16 @@ class CachedEmbedder:
         self._cache = cache
 
     @property
+    def inner(self) -> Embedder:
+        """The embedder behind the cache."""
+        return self._inner
+
+    @property
+    def cache(self) -> EmbeddingCache:
+        """The cache of vectors already computed."""
+        return self._cache
+
+    @property
     def model_id(self) -> str:
         """The inner embedder's id."""
         return self._inner.model_id
