@@ -561,3 +561,28 @@ def test_locomo_on_the_shared_data_conv_26() -> None:
     recent = doc["modes"]["recent"]["recall@10"]["all_1_4"]
     for name in ("memoryspace", "bm25", "dense"):
         assert doc["modes"][name]["recall@10"]["all_1_4"] > recent + 0.1, name
+
+
+def test_context_replay_reports_stability_per_allocator(locomo_file: Path, tmp_path: Path) -> None:
+    doc = _json(
+        [
+            "bench",
+            "context",
+            "--data",
+            str(locomo_file),
+            "--embedder",
+            "hashing",
+            "--budget",
+            "200",
+            "-k",
+            "5",
+            "--out",
+            str(tmp_path / "out"),
+            "--json",
+        ]
+    )
+    rows = doc["rows"]
+    assert {row["allocator"] for row in rows} >= {"first_fit", "best_fit", "next_fit"}
+    assert all(0.0 <= row["stability"] <= 1.0 for row in rows)
+    assert all(row["prompt"] <= 200 for row in rows)  # the budget is never exceeded
+    assert (tmp_path / "out" / "context.csv").exists()

@@ -276,3 +276,33 @@ def tiered(
         _emit({"benchmark": "tiered", "capacity": capacity, "rows": rows})
         return
     print_table(f"Hot tier, capacity {capacity} records", rows, _console())
+
+
+@bench.command("context")
+def context_replay(
+    data: Data,
+    conversation: Annotated[
+        str | None, typer.Option(help="sample_id (default: the first).")
+    ] = None,
+    budget: Annotated[int, typer.Option(help="Context budget in tokens.")] = 2000,
+    k: Annotated[int, typer.Option("-k", help="Hits retrieved per question.")] = 20,
+    embedder: BenchEmbedder = "auto",
+    out: Out = None,
+    as_json: AsJson = False,
+) -> None:
+    """Prefix stability of the context heap on a LoCoMo replay, per allocator and layout."""
+    from memoryspace.bench import context_replay as replay
+    from memoryspace.bench.report import print_table, write_csv
+
+    if budget < 1 or k < 1:
+        raise InvalidInput(f"--budget and -k need at least 1, got {budget} and {k}")
+    chosen = replay.load_conversation(data, conversation)
+    with _progress(as_json) as progress:
+        doc = replay.run(chosen, embedder=embedder, budget=budget, k=k, progress=progress)
+    if out is not None:
+        write_csv(out / "context.csv", doc["rows"])
+        errors.print(f"wrote {out / 'context.csv'}")
+    if as_json:
+        _emit(doc)
+        return
+    print_table(replay.title(doc), doc["rows"], _console())
