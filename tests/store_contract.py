@@ -487,6 +487,27 @@ class StoreContract:
         store.insert([(make_memory("a", "unrelated words", tags=("gardening",)), None)])
         assert ids_of(store, store.text_search(["gardening"], 5)) == ["a"]
 
+    def test_another_scopes_memories_do_not_change_this_scopes_bm25(self, store: Store) -> None:
+        store.insert(
+            [
+                (make_memory("a1", "kiwi kiwi kiwi", user="alice"), None),
+                (make_memory("a2", "mango mango", user="alice"), None),
+                (make_memory("a3", "nothing relevant", user="alice"), None),
+            ]
+        )
+        alice = Filter.build(user="alice")
+        before = store.text_search(["kiwi", "mango"], 10, alice, now=NOW)
+        # Bob's memories make "kiwi" common across the table, not within Alice's scope.
+        store.insert(
+            [(make_memory(f"b{i}", f"kiwi note {i}", user="bob"), None) for i in range(40)]
+        )
+        after = store.text_search(["kiwi", "mango"], 10, alice, now=NOW)
+        assert ids_of(store, after) == ids_of(store, before) == ["a1", "a2"]
+        assert [s for _, s in after] == pytest.approx([s for _, s in before], rel=0.2)
+        # Unscoped, table-wide statistics apply: "kiwi" is now common and mango outranks it.
+        everyone = ids_of(store, store.text_search(["kiwi", "mango"], 50, now=NOW))
+        assert everyone.index("a2") < everyone.index("a1")
+
     def test_text_search_finds_a_turn_through_its_dialogue_context(self, store: Store) -> None:
         turns = [
             "where did you move from",

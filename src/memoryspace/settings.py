@@ -17,6 +17,9 @@ class Settings:
     adds the speaker and session boosts (see ``memoryspace.retrieval.hybrid``).
     ``token_counter`` counts tokens for ``Memory.tokens`` and context budgets; ``None`` is the
     offline cl100k tokenizer when the ``tokens`` extra is installed, else about chars / 4.
+    ``hot_tier_records`` puts a ``HotTier`` of that many records in front of the store (``None``:
+    no tier), with replacement policy ``hot_tier_policy``, ``hot_tier_write_policy``
+    (``"write_through"`` or ``"write_back"``) and read-ahead ``hot_tier_promotion_batch``.
     """
 
     max_content_chars: int = 100_000
@@ -29,4 +32,8 @@ class Settings:
     default_importance: float = 0.5
     access_flush_every: int = 1024
     index_save_every: int = 10_000
+    hot_tier_records: int | None = None
+    hot_tier_policy: str = "lru"
+    hot_tier_write_policy: str = "write_through"
+    hot_tier_promotion_batch: int = 1
     token_counter: TokenCounter | None = field(default=None, compare=False)

@@ -3,6 +3,22 @@
 One space is one database (one address space, in OS terms). It owns the store, the embedder and
 the vector index that follows the store's log; it validates input, logs every change, and answers
 searches with hybrid retrieval.
+
+With ``Settings(hot_tier_records=N)`` a ``HotTier`` (L2) of N records sits in front of the store
+(L3): ``get``, ``update`` and the memories of search hits go through it, so repeated reads are
+hits and a first read is a page fault that promotes the record. Coherence rules:
+
+* Content edits always write through (the vector and full-text index must follow the content);
+  in write-back mode only edits of other fields (pinned, importance, tags, meta, valid_to, ...)
+  stay dirty in RAM. A content edit first writes back the record's pending edits.
+* Read-your-writes: in write-back mode every operation that reads the store through SQL
+  (``search``, ``context``, ``scan``, ``count``, ``forget``, ``history``, ``changes``,
+  ``checkpoint``, ``as_of``, ``gc``, ``restore``) flushes dirty records first, so write-back
+  batches the edits made between two such reads. ``stats()`` does not flush.
+* ``delete``/``forget`` drop the ids from the tier; ``gc`` and ``restore`` clear it (writing
+  back first). ``close()`` flushes before closing. The tier does not see other handles' writes.
+* A crash in write-back mode loses the non-content edits made since the last flush; the store
+  itself stays consistent.
 """
 
 from __future__ import annotations
@@ -31,6 +47,7 @@ from memoryspace.retrieval.hybrid import HybridRetriever, RetrievalConfig
 from memoryspace.retrieval.synced import SyncedIndex
 from memoryspace.settings import Settings
 from memoryspace.store.sqlite import SQLiteStore
+from memoryspace.tiers.hot import HotTier
 from memoryspace.validate import Vector
 
 if TYPE_CHECKING:
@@ -69,6 +86,7 @@ class MemorySpace:
         self._counters: dict[str, int] = {"searches": 0, "adds": 0}
         self._counter_lock = threading.Lock()
         self._bind_embedder()
+        self.hot_tier = self._make_hot_tier()
         self.index = SyncedIndex(
             store,
             dimension=embedder.dimension,
@@ -137,12 +155,44 @@ class MemorySpace:
                 f"open it with that embedder (e.g. embedder='minilm' or 'hashing')"
             )
 
+    def _make_hot_tier(self) -> HotTier | None:
+        """The L2 tier the settings ask for; none on read-only views (``as_of``)."""
+        if self.settings.hot_tier_records is None or self.store.read_only:
+            return None
+        return HotTier(
+            self.store,
+            capacity_records=self.settings.hot_tier_records,
+            policy=self.settings.hot_tier_policy,
+            write_policy=self.settings.hot_tier_write_policy,
+            promotion_batch=self.settings.hot_tier_promotion_batch,
+            clock=self._clock,
+            on_event=self.profiler.record if self.profiler is not None else None,
+        )
+
+    def flush(self) -> int:
+        """Write the hot tier's dirty records to the store; returns how many (0 without a
+        write-back tier)."""
+        self._usable()
+        return self._flush_hot()
+
+    def _flush_hot(self) -> int:
+        """Read-your-writes: called before anything that reads the store through SQL."""
+        if self.hot_tier is None or self.hot_tier.write_policy != "write_back":
+            return 0
+        return self.hot_tier.flush()
+
     # -- lifecycle
 
     def close(self) -> None:
-        """Flush counters, save the vector index and close the database."""
+        """Flush the hot tier and counters, save the vector index and close the database.
+
+        Raises:
+            MemorySpaceError: writing back the hot tier failed; the space stays open.
+        """
         if self._closed:
             return
+        if self.hot_tier is not None:
+            self.hot_tier.close()
         self._closed = True
         if not self.store.read_only:
             self.index.save()
@@ -250,7 +300,7 @@ class MemorySpace:
             InvalidInput: a bad value or an unknown field; nothing changes.
         """
         self._writable()
-        current = self.store.get(id)
+        current = self.hot_tier.get(id) if self.hot_tier is not None else self.store.get(id)
         allowed = {
             "content",
             "kind",
@@ -297,10 +347,17 @@ class MemorySpace:
             expires_at=expires,
             generation=current.generation,
             archived=current.archived,
+            access_count=current.access_count,
+            last_access=current.last_access,
         )
+        if memory.content == current.content and self.hot_tier is not None:
+            self.hot_tier.put(memory, actor=actor)  # by the tier's write policy
+            return memory
         vector = None
         if memory.content != current.content:
             vector = self.embedder.embed([memory.content])[0]
+        if self.hot_tier is not None:
+            self.hot_tier.evict(id)  # writes back pending edits; the new version writes through
         self.store.update(memory, vector=vector, actor=actor)
         return self.store.get(id)
 
@@ -319,6 +376,8 @@ class MemorySpace:
         """
         self._writable()
         unique = [ids] if isinstance(ids, str) else list(dict.fromkeys(ids))
+        if self.hot_tier is not None:
+            return self.hot_tier.delete(unique, actor=actor)
         return self.store.delete(unique, actor=actor)
 
     def forget(
@@ -331,6 +390,7 @@ class MemorySpace:
             InvalidInput: neither a query nor a filter was given (that would forget everything).
         """
         self._writable()
+        self._flush_hot()
         if query is not None:
             ids = [hit.memory.id for hit in self.search(query, k=k, **filters)]
         else:
@@ -351,6 +411,8 @@ class MemorySpace:
             NotFound: no memory has that id.
         """
         self._usable()
+        if self.hot_tier is not None:
+            return self.hot_tier.get(id)
         return self.store.get(id)
 
     def search(self, query: str, *, k: int = 10, **filters: Any) -> list[SearchHit]:
@@ -369,9 +431,16 @@ class MemorySpace:
             raise InvalidInput("query must be a non-empty string")
         k = validate.positive_int("k", k)
         flt = Filter.build(**filters)
+        self._flush_hot()
         now = self._clock()
         hits, keys = self._retriever.search(query, k, flt, now)
         self.store.touch(keys, now)
+        if self.hot_tier is not None:  # retrieval is the main access path: page the hits in
+            resident = {m.id: m for m in self.hot_tier.get_many([hit.memory.id for hit in hits])}
+            hits = [
+                dataclasses.replace(hit, memory=resident.get(hit.memory.id, hit.memory))
+                for hit in hits
+            ]
         self._count("searches")
         if self.profiler is not None:
             self.profiler.record(RETRIEVAL, self.profiler.clock() - started, k=k, hits=len(hits))
@@ -398,7 +467,7 @@ class MemorySpace:
         """
         self._usable()
         budget = validate.positive_int("budget", budget)
-        hits = self.search(query, k=k, **filters)
+        hits = self.search(query, k=k, **filters)  # flushes the hot tier
         scope = {name: filters.get(name) for name in ("user", "agent", "session")}
         pinned = list(self.store.scan(Filter.build(pinned=True, **scope), now=self._clock()))
         key = (scope["user"], scope["agent"], scope["session"])
@@ -425,6 +494,7 @@ class MemorySpace:
     ) -> Iterator[Memory]:
         """Memories matching the filters, oldest first (or newest first)."""
         self._usable()
+        self._flush_hot()
         return self.store.scan(
             Filter.build(**filters),
             now=self._clock(),
@@ -435,6 +505,7 @@ class MemorySpace:
 
     def count(self, **filters: Any) -> int:
         self._usable()
+        self._flush_hot()
         return self.store.count(Filter.build(**filters), now=self._clock())
 
     # -- garbage collection
@@ -466,6 +537,7 @@ class MemorySpace:
             self._usable()
         else:
             self._writable()
+        self._flush_hot()
         if isinstance(collector, str):
             chosen = make_collector(collector, **options)
         elif options:
@@ -487,6 +559,8 @@ class MemorySpace:
             del fields["pause_duration"]
             self.profiler.record(GC, event.pause_duration, **fields)
         if not dry_run:
+            if self.hot_tier is not None:
+                self.hot_tier.clear()  # collected records were changed in the store, not the tier
             self._after_gc(event)
         return event
 
@@ -510,21 +584,25 @@ class MemorySpace:
     def history(self, id: str) -> list[Change]:
         """Every change of one memory, oldest first."""
         self._usable()
+        self._flush_hot()
         return self.store.history(id)
 
     def changes(self, since_lsn: int = 0, limit: int | None = None) -> list[Change]:
         """The change feed: log entries after ``since_lsn``, oldest first."""
         self._usable()
+        self._flush_hot()
         return self.store.changes(since_lsn, limit)
 
     @property
     def lsn(self) -> int:
-        """The log sequence number of the last committed change."""
+        """The log sequence number of the last committed change (write-back edits count once
+        flushed)."""
         return self.store.last_lsn()
 
     def checkpoint(self, name: str, *, overwrite: bool = False) -> Checkpoint:
         """A named, consistent snapshot tagged with the current LSN."""
         self._usable()
+        self._flush_hot()
         checkpoint = self.store.checkpoint(name, overwrite=overwrite)
         self.index.sync()
         self.index.save()
@@ -542,11 +620,18 @@ class MemorySpace:
         Nothing is lost: the restore can be undone by restoring to the LSN before it.
         """
         self._writable()
-        return self.store.restore(name, to_lsn, actor=actor)
+        if self.hot_tier is None:
+            return self.store.restore(name, to_lsn, actor=actor)
+        self.hot_tier.flush()
+        try:
+            return self.store.restore(name, to_lsn, actor=actor)
+        finally:
+            self.hot_tier.clear()
 
     def as_of(self, lsn: int) -> MemorySpace:
         """A read-only space holding the state right after ``lsn``; close it when done."""
         self._usable()
+        self._flush_hot()
         past = self.store.as_of(lsn)
         return MemorySpace(past, self.embedder, settings=self.settings, clock=self._clock)
 
@@ -610,6 +695,8 @@ class MemorySpace:
         cache = getattr(self.embedder, "cache", None)
         if cache is not None and hasattr(cache, "stats"):
             out["embedding_cache"] = dataclasses.asdict(cache.stats())
+        if self.hot_tier is not None:
+            out["hot_tier"] = self.hot_tier.stats()
         if self.profiler is not None:
             out["profile"] = self.profiler.summary()
         return out

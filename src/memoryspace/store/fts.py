@@ -9,10 +9,13 @@ context of the memories around the ones it touched, in the same transaction.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Sequence
 
-from memoryspace.models import Memory
+from memoryspace.models import Filter, Memory
+from memoryspace.store.codec import where_clause
+from memoryspace.store.connections import Connections
 
 RADIUS = 2
 WEIGHTS = {"content": 1.0, "tags": 0.5, "context": 0.3}
@@ -91,3 +94,94 @@ def match_expression(terms: Sequence[str], *, with_context: bool) -> str:
     """An FTS5 query for documents holding any of ``terms``."""
     quoted = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
     return f"({quoted})" if with_context else "{content tags} : (" + quoted + ")"
+
+
+def search(
+    db: Connections,
+    terms: Sequence[str],
+    k: int,
+    flt: Filter,
+    now: float | None,
+    *,
+    with_context: bool = True,
+) -> list[tuple[int, float]]:
+    """Top ``k`` (key, BM25 score) for documents matching any of ``terms``, best first.
+
+    When the filter names a scope (user, agent, session), document frequencies are counted
+    within it, so one tenant's memories never change how another's rank.
+    """
+    if not terms or k < 1:
+        return []
+    if (flt.user, flt.agent, flt.session) != (None, None, None):
+        return _scoped(db, terms, k, flt, now, with_context)
+    return _bm25(db, match_expression(terms, with_context=with_context), k, flt, now)
+
+
+def _bm25(
+    db: Connections, match: str, k: int | None, flt: Filter, now: float | None
+) -> list[tuple[int, float]]:
+    where, params = where_clause(flt, now)
+    weights = ", ".join(str(w) for w in WEIGHTS.values())
+    # CROSS JOIN keeps FTS as the outer loop; otherwise SQLite may probe FTS once per row.
+    if where == "1":
+        sql = (
+            f"SELECT rowid, bm25(memories_fts, {weights}) AS s FROM memories_fts "
+            "WHERE memories_fts MATCH ? ORDER BY s LIMIT ?"
+        )
+    else:
+        sql = (
+            f"SELECT f.rowid, bm25(memories_fts, {weights}) AS s FROM memories_fts f "
+            f"CROSS JOIN memories m ON m.key = f.rowid WHERE memories_fts MATCH ? AND {where} "
+            "ORDER BY s LIMIT ?"
+        )
+    with db.reading() as conn:
+        rows = conn.execute(sql, [match, *params, -1 if k is None else k]).fetchall()
+    return [(int(key), -float(score)) for key, score in rows]
+
+
+def _scoped(
+    db: Connections,
+    terms: Sequence[str],
+    k: int,
+    flt: Filter,
+    now: float | None,
+    with_context: bool,
+) -> list[tuple[int, float]]:
+    """BM25 with document frequencies counted inside the scope (user / agent / session).
+
+    FTS5 counts over the whole table, so one tenant's memories would change how another's
+    rank. A one-term ``bm25()`` is ``idf(term) * tf-part(doc)``, so each term's scores are
+    rescaled by ``idf within the scope / idf over the table`` and summed.
+    """
+    scope = Filter(user=flt.user, agent=flt.agent, session=flt.session)
+    where, params = where_clause(scope, None)
+    with db.reading() as conn:
+        total = conn.execute("SELECT count(*) FROM memories").fetchone()[0]
+        in_scope = conn.execute(
+            f"SELECT count(*) FROM memories m WHERE {where}", params
+        ).fetchone()[0]
+    scores: dict[int, float] = {}
+    for term in terms:
+        match = match_expression([term], with_context=with_context)
+        with db.reading() as conn:
+            everywhere = conn.execute(
+                "SELECT count(*) FROM memories_fts WHERE memories_fts MATCH ?", (match,)
+            ).fetchone()[0]
+            here = conn.execute(
+                "SELECT count(*) FROM memories_fts f CROSS JOIN memories m ON m.key = f.rowid "
+                f"WHERE memories_fts MATCH ? AND {where}",
+                [match, *params],
+            ).fetchone()[0]
+        if not here:
+            continue
+        ratio = _idf(in_scope, here) / _idf(total, everywhere)
+        for key, score in _bm25(db, match, max(k, 200), flt, now):
+            scores[key] = scores.get(key, 0.0) + score * ratio
+    ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+    return ranked[:k]
+
+
+def _idf(documents: int, matching: int) -> float:
+    """FTS5's BM25 idf, with its floor for terms in more than half the documents."""
+    idf = math.log((documents - matching + 0.5) / (matching + 0.5))
+    return idf if idf > 0 else 1e-6

@@ -8,7 +8,6 @@ time travel live in ``memoryspace.store.snapshots``.
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 import threading
 import time
@@ -364,71 +363,10 @@ class SQLiteStore:
         """Top ``k`` (key, BM25 score) for documents matching any of ``terms``, best first.
 
         Words count fully in a memory's content, half in its tags and 0.3 in its dialogue
-        context (see ``memoryspace.store.fts``); ``with_context=False`` ignores the context.
+        context; ``with_context=False`` ignores the context. Document frequencies are counted
+        within the filter's scope (see ``memoryspace.store.fts.search``).
         """
-        if not terms or k < 1:
-            return []
-        flt = flt or Filter()
-        if (flt.user, flt.agent, flt.session) != (None, None, None):
-            return self._scoped_text_search(terms, k, flt, now, with_context)
-        return self._bm25(fts.match_expression(terms, with_context=with_context), k, flt, now)
-
-    def _bm25(
-        self, match: str, k: int | None, flt: Filter, now: float | None
-    ) -> list[tuple[int, float]]:
-        where, params = where_clause(flt, now)
-        weights = ", ".join(str(w) for w in fts.WEIGHTS.values())
-        # CROSS JOIN keeps FTS as the outer loop; otherwise SQLite may probe FTS once per row.
-        if where == "1":
-            sql = (
-                f"SELECT rowid, bm25(memories_fts, {weights}) AS s FROM memories_fts "
-                "WHERE memories_fts MATCH ? ORDER BY s LIMIT ?"
-            )
-        else:
-            sql = (
-                f"SELECT f.rowid, bm25(memories_fts, {weights}) AS s FROM memories_fts f "
-                f"CROSS JOIN memories m ON m.key = f.rowid WHERE memories_fts MATCH ? AND {where} "
-                "ORDER BY s LIMIT ?"
-            )
-        with self._db.reading() as conn:
-            rows = conn.execute(sql, [match, *params, -1 if k is None else k]).fetchall()
-        return [(int(key), -float(score)) for key, score in rows]
-
-    def _scoped_text_search(
-        self, terms: Sequence[str], k: int, flt: Filter, now: float | None, with_context: bool
-    ) -> list[tuple[int, float]]:
-        """BM25 with document frequencies counted inside the scope (user / agent / session).
-
-        FTS5 counts over the whole table, so one tenant's memories would change how another's
-        rank. A one-term ``bm25()`` is ``idf(term) * tf-part(doc)``, so each term's scores are
-        rescaled by ``idf within the scope / idf over the table`` and summed.
-        """
-        scope = Filter(user=flt.user, agent=flt.agent, session=flt.session)
-        where, params = where_clause(scope, None)
-        with self._db.reading() as conn:
-            total = conn.execute("SELECT count(*) FROM memories").fetchone()[0]
-            in_scope = conn.execute(
-                f"SELECT count(*) FROM memories m WHERE {where}", params
-            ).fetchone()[0]
-        scores: dict[int, float] = {}
-        for term in terms:
-            match = fts.match_expression([term], with_context=with_context)
-            with self._db.reading() as conn:
-                everywhere = conn.execute(
-                    "SELECT count(*) FROM memories_fts WHERE memories_fts MATCH ?", (match,)
-                ).fetchone()[0]
-                here = conn.execute(
-                    "SELECT count(*) FROM memories_fts f CROSS JOIN memories m ON m.key = f.rowid "
-                    f"WHERE memories_fts MATCH ? AND {where}",
-                    [match, *params],
-                ).fetchone()[0]
-            if not here:
-                continue
-            ratio = _idf(in_scope, here) / _idf(total, everywhere)
-            for key, score in self._bm25(match, max(k, 200), flt, now):
-                scores[key] = scores.get(key, 0.0) + score * ratio
-        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-        return ranked[:k]
+        return fts.search(self._db, terms, k, flt or Filter(), now, with_context=with_context)
 
     def vectors(self, keys: Sequence[int]) -> Mapping[int, Vector]:
         out: dict[int, Vector] = {}
@@ -586,12 +524,6 @@ class SQLiteStore:
             InvalidInput: ``lsn`` is negative or after the end of the log.
         """
         return snapshots.materialize(self, lsn, read_only=True)
-
-
-def _idf(documents: int, matching: int) -> float:
-    """FTS5's BM25 idf, with its floor for terms in more than half the documents."""
-    idf = math.log((documents - matching + 0.5) / (matching + 0.5))
-    return idf if idf > 0 else 1e-6
 
 
 def _tags_json(memory: Memory) -> str:

@@ -299,6 +299,22 @@ class HotTier:
             self._usable()
             return self._flush()
 
+    def clear(self) -> int:
+        """Write every dirty record back, then drop every record, pinned ones too (not counted
+        as evictions): for when the store changed under the tier, e.g. a restore. Returns how
+        many records were written back.
+
+        Raises:
+            Closed: the tier was closed.
+        """
+        with self._lock:
+            self._usable()
+            written = self._flush()
+            for id in list(self._records):
+                self.policy.on_remove(id)
+                self._unplace(id)
+            return written
+
     # -- counters
 
     def stats(self) -> dict[str, float]:
