@@ -330,6 +330,18 @@ def test_sigkill_loses_exactly_the_unflushed_write_back_changes(
         conn.close()
 
 
+def test_clear_writes_back_then_drops_everything_pinned_too(store: SQLiteStore, path: Path) -> None:
+    with HotTier(store, capacity_records=3, write_policy="write_back") as hot:
+        hot.put(record("r0", content="dirty 0"))
+        hot.pin("r1")
+        hot.get("r2")
+        assert hot.clear() == 2
+        assert len(hot) == 0 and hot.stats()["evictions"] == 0
+        assert stored(path, "r0").content == "dirty 0" and stored(path, "r1").pinned
+        hot.get("r0")
+        assert hot.stats()["misses"] == 2
+
+
 # -- threads and arguments
 
 

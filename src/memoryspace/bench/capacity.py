@@ -273,7 +273,12 @@ class Outcome:
 
 
 def _row(
-    method: str, collector: str | None, capacity: int, seed: int, hits: list[int], pauses: list[float]
+    method: str,
+    collector: str | None,
+    capacity: int,
+    seed: int,
+    hits: list[int],
+    pauses: list[float],
 ) -> dict[str, Any]:
     queries = len(hits)
     return {
@@ -472,9 +477,7 @@ def plot(doc: dict[str, Any], path: str | Path) -> Path:
     for name, row in zip(label, rows, strict=True):
         sums.setdefault((name, int(row["capacity"])), []).append(float(row["hit@1"]))
     series: dict[str, list[float | None]] = {
-        f"capacity {c}": [
-            sum(v) / len(v) if (v := sums.get((m, c))) else None for m in methods
-        ]
+        f"capacity {c}": [sum(v) / len(v) if (v := sums.get((m, c))) else None for m in methods]
         for c in capacities
     }
     out = Path(path)

@@ -5,13 +5,13 @@
         [--embedder hashing] [--json] [--out DIR]
 
 The stream is the one of ``memoryspace bench capacity`` (chunks of ``chunk_size`` characters, one
-per simulated second, kind ``fact``, time to live ``capacity`` seconds) into an in-memory
+per simulated second, kind ``fact``, time to live ``2 × capacity`` seconds) into an in-memory
 ``MemorySpace``. After each chunk the trigger is asked ``should_collect(now, HeapStats(live,
 hit_rate))``; when it fires, ``ms.gc(collector)`` runs once (collected chunks are archived) and
 the trigger is told. ``capacity`` sets every knob, so the collectors are compared at one scale:
 
 - collectors: ``ttl`` (expired chunks), ``mark_sweep`` (``cold_after = capacity`` seconds since
-  the last use; no chunk is a root), ``generational`` (``young_age = capacity / 2``: young chunks
+  the last use; no chunk is a root), ``generational`` (``young_age = capacity``: young chunks
   never retrieved are collected, retrieved ones promoted; every 4th collection is major, which
   also sweeps the old generation with ``cold_after = capacity``).
 - triggers: ``periodic`` (every ``capacity / 4`` seconds), ``growth`` (the live set grew 1.5×
@@ -55,8 +55,8 @@ from memoryspace.gc import (
     HeapStats,
     MarkSweepCollector,
     PeriodicTrigger,
-    TTLCollector,
     Trigger,
+    TTLCollector,
 )
 from memoryspace.settings import Settings
 from memoryspace.space import MemorySpace
@@ -98,7 +98,7 @@ def make_collector(name: str, capacity: int, collections: int) -> Collector:
         return MarkSweepCollector(cold_after=capacity, importance_threshold=1.0, sessions=set())
     if name == "generational":
         return GenerationalCollector(
-            young_age=capacity / 2,
+            young_age=capacity,
             cold_after=capacity,
             importance_threshold=1.0,
             major=(collections + 1) % MAJOR_EVERY == 0,
@@ -152,7 +152,7 @@ def run_one(
     with MemorySpace.open(":memory:", embedder=embedder, settings=settings, clock=clock) as ms:
         for position, chunk in enumerate(chunks):
             clock.now = float(position)
-            ms.add(chunk, id=f"chunk-{position}", kind="fact", ttl=capacity)
+            ms.add(chunk, id=f"chunk-{position}", kind="fact", ttl=2 * capacity)
             live += 1
             max_live = max(max_live, live)
             target = queries.get(position)

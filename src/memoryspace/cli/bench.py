@@ -306,3 +306,115 @@ def context_replay(
         _emit(doc)
         return
     print_table(replay.title(doc), doc["rows"], _console())
+
+
+# -- memory capacity and GC: a text stream through a bounded memory
+
+
+def _names(text: str, option: str) -> list[str]:
+    names = list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    if not names:
+        raise InvalidInput(f"{option} needs at least one name; got {text!r}")
+    return names
+
+
+def _limit(limit: int) -> int | None:
+    if limit < 0:
+        raise InvalidInput(f"--limit needs 0 (the whole file) or more, got {limit}")
+    return limit or None
+
+
+ChunkSize = Annotated[int, typer.Option(help="Characters per chunk.")]
+QueryInterval = Annotated[int, typer.Option(help="Chunks streamed between two queries.")]
+StreamEmbedder = Annotated[
+    str, typer.Option("--embedder", help="hashing (fast), auto (MiniLM when installed) or minilm.")
+]
+
+
+@bench.command("capacity")
+def capacity(
+    data: Data,
+    chunk_size: ChunkSize = 512,
+    limit: Annotated[int, typer.Option(help="Chunks streamed at most (0: the whole file).")] = 4000,
+    capacities: Annotated[str, typer.Option(help="Capacities in chunks, comma-separated.")] = (
+        "256,1024"
+    ),
+    query_interval: QueryInterval = 10,
+    baselines: Annotated[str, typer.Option(help="Baselines, comma-separated.")] = (
+        "sliding,reservoir"
+    ),
+    collectors: Annotated[str, typer.Option(help="MemorySpace collectors, comma-separated.")] = (
+        "ttl_mark,ttl_mark_gen"
+    ),
+    seeds: Annotated[str, typer.Option(help="Seeds, comma-separated.")] = "1",
+    embedder: StreamEmbedder = "hashing",
+    out: Out = None,
+    as_json: AsJson = False,
+) -> None:
+    """Stream a text into memories of fixed capacity and ask about chunks they still hold:
+    hit@1 / hit@5, GC pause p99, page faults."""
+    from memoryspace.bench import capacity as capacity_bench
+    from memoryspace.bench.report import print_table, write_csv
+
+    sizes = _ints(capacities, "--capacities", 1)
+    with _progress(as_json) as progress:
+        doc = capacity_bench.run(
+            data,
+            chunk_size=chunk_size,
+            limit=_limit(limit),
+            capacities=sizes,
+            query_interval=query_interval,
+            baselines=[] if baselines.strip() in ("", "none") else _names(baselines, "--baselines"),
+            collectors=_names(collectors, "--collectors"),
+            seeds=_ints(seeds, "--seeds", 0),
+            embedder=embedder,
+            progress=progress,
+        )
+    if out is not None:
+        write_csv(out / "capacity.csv", doc["rows"])
+        capacity_bench.plot(doc, out / "capacity.png")
+        errors.print(f"wrote {out / 'capacity.csv'} and {out / 'capacity.png'}")
+    if as_json:
+        _emit(doc)
+        return
+    print_table(f"Memory capacity: {doc['dataset']}", doc["rows"], _console())
+
+
+@bench.command("gc")
+def gc_ablation(
+    data: Data,
+    chunk_size: ChunkSize = 512,
+    limit: Annotated[int, typer.Option(help="Chunks streamed at most (0: the whole file).")] = 2000,
+    capacity: Annotated[int, typer.Option(help="Scale of TTL, cold age and triggers.")] = 256,
+    query_interval: QueryInterval = 10,
+    seed: Annotated[int, typer.Option(help="Seed of the queries and the bandit.")] = 1,
+    embedder: StreamEmbedder = "hashing",
+    out: Out = None,
+    as_json: AsJson = False,
+) -> None:
+    """GC ablation: each collector under each trigger policy on one text stream: GC events,
+    pause p50/p99, records kept, hit@1 / hit@5."""
+    from memoryspace.bench import gc_ablation as gc_bench
+    from memoryspace.bench.report import print_table, write_csv
+
+    with _progress(as_json) as progress:
+        doc = gc_bench.run(
+            data,
+            chunk_size=chunk_size,
+            limit=_limit(limit),
+            capacity=capacity,
+            query_interval=query_interval,
+            seed=seed,
+            embedder=embedder,
+            progress=progress,
+        )
+    if out is not None:
+        write_csv(out / "gc.csv", doc["rows"])
+        gc_bench.plot(doc, out / "gc.png")
+        errors.print(f"wrote {out / 'gc.csv'} and {out / 'gc.png'}")
+    if as_json:
+        _emit(doc)
+        return
+    print_table(f"GC ablation: {doc['dataset']}, capacity {capacity}", doc["rows"], _console())
+    for trigger, why in doc["skipped"].items():
+        errors.print(f"skipped trigger {trigger}: {why}")
