@@ -78,3 +78,76 @@ def build_memory(
     )
     vector = item.get("vector")
     return memory, None if vector is None else validate.vector(vector, dimension=dimension)
+
+
+EDITABLE_FIELDS = frozenset(
+    {
+        "content",
+        "kind",
+        "meta",
+        "tags",
+        "links",
+        "importance",
+        "pinned",
+        "valid_from",
+        "valid_to",
+        "ttl",
+        "user",
+        "agent",
+        "session",
+    }
+)
+
+
+def edited_memory(
+    current: Memory,
+    fields: Mapping[str, Any],
+    *,
+    now: float,
+    settings: Settings,
+    count_tokens: TokenCounter,
+    dimension: int,
+) -> Memory:
+    """``current`` with ``fields`` changed, validated like a new memory.
+
+    Identity, creation time, generation, archive state and access counters carry over;
+    ``ttl`` restarts the expiry from ``now`` (``ttl=None`` clears it).
+
+    Raises:
+        InvalidInput: a field that cannot be edited or a bad value; nothing changes.
+    """
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        raise InvalidInput(f"cannot update {sorted(unknown)}; editable: {sorted(EDITABLE_FIELDS)}")
+    merged: dict[str, Any] = {
+        "content": current.content,
+        "kind": current.kind,
+        "meta": current.meta,
+        "tags": current.tags,
+        "links": current.links,
+        "importance": current.importance,
+        "pinned": current.pinned,
+        "valid_from": current.valid_from,
+        "valid_to": current.valid_to,
+        "user": current.user,
+        "agent": current.agent,
+        "session": current.session,
+        "id": current.id,
+        "timestamp": current.created_at,
+        **fields,
+    }
+    ttl = validate.ttl(merged.pop("ttl", None))
+    memory, _ = build_memory(
+        merged, now=now, settings=settings, count_tokens=count_tokens, dimension=dimension
+    )
+    expires = current.expires_at
+    if "ttl" in fields:
+        expires = None if ttl is None else now + ttl
+    return memory.evolve(
+        created_at=current.created_at,
+        expires_at=expires,
+        generation=current.generation,
+        archived=current.archived,
+        access_count=current.access_count,
+        last_access=current.last_access,
+    )

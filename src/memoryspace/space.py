@@ -42,7 +42,7 @@ from memoryspace.gc import ActionPolicy, Collector, GCEvent, make_collector, run
 from memoryspace.gc.runner import add_to_totals, gc_totals
 from memoryspace.models import Change, Checkpoint, Filter, Memory, Op, SearchHit
 from memoryspace.profiler import ALLOCATION, GC, RETRIEVAL, MemoryProfiler
-from memoryspace.records import build_memory
+from memoryspace.records import build_memory, edited_memory
 from memoryspace.retrieval.hybrid import HybridRetriever, RetrievalConfig
 from memoryspace.retrieval.synced import SyncedIndex
 from memoryspace.settings import Settings
@@ -301,54 +301,13 @@ class MemorySpace:
         """
         self._writable()
         current = self.hot_tier.get(id) if self.hot_tier is not None else self.store.get(id)
-        allowed = {
-            "content",
-            "kind",
-            "meta",
-            "tags",
-            "links",
-            "importance",
-            "pinned",
-            "valid_from",
-            "valid_to",
-            "ttl",
-            "user",
-            "agent",
-            "session",
-        }
-        unknown = set(fields) - allowed
-        if unknown:
-            raise InvalidInput(f"cannot update {sorted(unknown)}; editable: {sorted(allowed)}")
-        merged = {
-            "content": current.content,
-            "kind": current.kind,
-            "meta": current.meta,
-            "tags": current.tags,
-            "links": current.links,
-            "importance": current.importance,
-            "pinned": current.pinned,
-            "valid_from": current.valid_from,
-            "valid_to": current.valid_to,
-            "user": current.user,
-            "agent": current.agent,
-            "session": current.session,
-            "id": current.id,
-            "timestamp": current.created_at,
-            **fields,
-        }
-        ttl = validate.ttl(merged.pop("ttl", None))
-        now = self._clock()
-        memory, _ = self._build(merged, now)
-        expires = current.expires_at
-        if "ttl" in fields:  # ttl=None clears the expiry
-            expires = None if ttl is None else now + ttl
-        memory = memory.evolve(
-            created_at=current.created_at,
-            expires_at=expires,
-            generation=current.generation,
-            archived=current.archived,
-            access_count=current.access_count,
-            last_access=current.last_access,
+        memory = edited_memory(
+            current,
+            fields,
+            now=self._clock(),
+            settings=self.settings,
+            count_tokens=self.count_tokens,
+            dimension=self.embedder.dimension,
         )
         if memory.content == current.content and self.hot_tier is not None:
             self.hot_tier.put(memory, actor=actor)  # by the tier's write policy
@@ -659,34 +618,9 @@ class MemorySpace:
     def stats(self) -> dict[str, Any]:
         """Sizes, counters and configuration, for humans and dashboards."""
         self._usable()
-        with self.store.connections.reading() as conn:
-            kinds = dict(conn.execute("SELECT kind, count(*) FROM memories GROUP BY kind"))
-            pinned = conn.execute("SELECT count(*) FROM memories WHERE pinned").fetchone()[0]
-            archived = conn.execute("SELECT count(*) FROM memories WHERE archived").fetchone()[0]
-            generations = dict(
-                conn.execute(
-                    "SELECT generation, count(*) FROM memories WHERE NOT archived "
-                    "GROUP BY generation"
-                )
-            )
-        size = 0
-        if self.store.path is not None:
-            size = sum(
-                os.path.getsize(p)
-                for p in (self.store.path, self.store.path + "-wal")
-                if os.path.exists(p)
-            )
         out: dict[str, Any] = {
-            "path": self.store.path or ":memory:",
-            "memories": sum(kinds.values()),
-            "by_kind": kinds,
-            "pinned": pinned,
-            "archived": archived,
-            "generations": {"young": generations.get(0, 0), "old": generations.get(1, 0)},
+            **self.store.summary(),
             "gc": gc_totals(self.store),
-            "lsn": self.store.last_lsn(),
-            "checkpoints": len(self.store.checkpoints()),
-            "database_bytes": size,
             "embedder": self.embedder.model_id,
             "dimension": self.embedder.dimension,
             "index": {"kind": self.index.kind, "vectors": len(self.index), "lsn": self.index.lsn},

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -111,6 +111,9 @@ class Store(Protocol):
     def vectors(self, keys: Sequence[int]) -> Mapping[int, Vector]: ...
 
     def iter_vectors(self, batch: int = 4096) -> Iterator[tuple[Keys, npt.NDArray[np.float32]]]: ...
+
+    def summary(self) -> dict[str, Any]:
+        """Counts by kind, pinned, archived and generation, the LSN, checkpoints and bytes."""
 
     # -- the log
     def last_lsn(self) -> int: ...

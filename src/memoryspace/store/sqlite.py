@@ -8,6 +8,7 @@ time travel live in ``memoryspace.store.snapshots``.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -396,6 +397,31 @@ class SQLiteStore:
             matrix = np.vstack([np.frombuffer(r[1], dtype="<f4") for r in rows]).astype(np.float32)
             yield keys, matrix
             last = int(keys[-1])
+
+    def summary(self) -> dict[str, Any]:
+        """Counts by kind, pinned, archived and generation, the LSN, checkpoints and bytes."""
+        with self._db.reading() as conn:
+            kinds = dict(conn.execute("SELECT kind, count(*) FROM memories GROUP BY kind"))
+            pinned = conn.execute("SELECT count(*) FROM memories WHERE pinned").fetchone()[0]
+            archived = conn.execute("SELECT count(*) FROM memories WHERE archived").fetchone()[0]
+            generations = dict(
+                conn.execute(
+                    "SELECT generation, count(*) FROM memories WHERE NOT archived "
+                    "GROUP BY generation"
+                )
+            )
+        files = [] if self.path is None else [self.path, self.path + "-wal"]
+        return {
+            "path": self.path or ":memory:",
+            "memories": sum(kinds.values()),
+            "by_kind": kinds,
+            "pinned": pinned,
+            "archived": archived,
+            "generations": {"young": generations.get(0, 0), "old": generations.get(1, 0)},
+            "lsn": self.last_lsn(),
+            "checkpoints": len(self.checkpoints()),
+            "database_bytes": sum(os.path.getsize(f) for f in files if os.path.exists(f)),
+        }
 
     # -- the log
 
