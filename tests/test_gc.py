@@ -261,3 +261,16 @@ def test_gc_never_collects_pinned_or_root_reachable_records(
     # Expiry is explicit, so TTL takes reachable records too, but never pinned ones.
     expired = {m.id for m in TTLCollector().plan(memories, now).collect}
     assert not expired & {m.id for m in memories if m.pinned}
+
+
+def test_a_memory_retrieved_just_before_gc_counts_as_used(
+    ms: MemorySpace, clock: FakeClock
+) -> None:
+    low = {"user": "u", "importance": 0.2}
+    used = ms.add("Maple syrup on pancakes.", kind="note", **low)
+    idle = ms.add("A forgotten remark about gravel.", kind="note", **low)
+    clock.advance(2 * HOUR)
+    assert ms.search("maple syrup pancakes", k=1)[0].memory.id == used.id  # counted, buffered
+    ms.gc("generational", young_age=HOUR)
+    assert ms.get(used.id).generation == 1 and not ms.get(used.id).archived
+    assert ms.get(idle.id).archived

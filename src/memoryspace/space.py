@@ -503,6 +503,7 @@ class MemorySpace:
             raise InvalidInput("pass options to the collector object, not to gc()")
         else:
             chosen = collector
+        self.store.flush()  # access counters are batched; collectors may read them by SQL
         event = run_collection(
             self.store,
             chosen,
