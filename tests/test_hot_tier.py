@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import signal
 import sqlite3
-import subprocess
-import sys
 import textwrap
 import threading
 from collections.abc import Iterator
@@ -18,6 +15,7 @@ from memoryspace.errors import Closed, InvalidInput, NotFound
 from memoryspace.models import Memory
 from memoryspace.store.sqlite import SQLiteStore
 from memoryspace.tiers import HotTier
+from subprocesses import first_line_then_sigkill
 
 
 class FakeClock:
@@ -299,21 +297,7 @@ def test_sigkill_loses_exactly_the_unflushed_write_back_changes(
 ) -> None:
     script = tmp_path / "writer.py"
     script.write_text(WRITER, encoding="utf-8")
-    proc = subprocess.Popen(
-        [sys.executable, str(script), str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None and proc.stderr is not None
-        line = proc.stdout.readline()
-        assert line, proc.stderr.read()
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    line = first_line_then_sigkill(script, str(path))
     before_kill = json.loads(line)
     assert before_kill["dirty"] == 2 and before_kill["write_backs"] == 5
 

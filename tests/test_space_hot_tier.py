@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import signal
 import sqlite3
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +18,7 @@ from memoryspace import (
     NotFound,
     Settings,
 )
+from subprocesses import first_line_then_sigkill
 
 
 class FakeClock:
@@ -263,21 +261,7 @@ WRITER = textwrap.dedent(
 def test_sigkill_loses_only_the_unflushed_non_content_edits(path: Path, tmp_path: Path) -> None:
     script = tmp_path / "writer.py"
     script.write_text(WRITER, encoding="utf-8")
-    proc = subprocess.Popen(
-        [sys.executable, str(script), str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None and proc.stderr is not None
-        line = proc.stdout.readline()
-        assert line, proc.stderr.read()
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    line = first_line_then_sigkill(script, str(path))
     ids = json.loads(line)
     conn = sqlite3.connect(path)
     try:

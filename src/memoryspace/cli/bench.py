@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -44,10 +44,8 @@ def scale(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Add throughput, search latency p50/p99, index build time and peak RSS by size."""
-    from rich.console import Console
 
     from memoryspace.bench import scale as scale_bench
-    from memoryspace.bench.report import print_table, write_csv
 
     rows = []
     for size in _sizes(n):
@@ -59,18 +57,21 @@ def scale(
             )
         if not as_json:
             errors.print(f"done: {size:,} memories")
-    if out is not None:
-        write_csv(out / "scale.csv", rows)
-    if as_json:
-        sys.stdout.write(json.dumps({"benchmark": "scale", "rows": rows}) + "\n")
-    else:
-        # One row per metric, one column per size: sixteen columns do not fit a terminal.
-        transposed = [
-            {"metric": name, **{f"n={row['n']:,}": row[name] for row in rows}}
-            for name in rows[0]
-            if name != "n"
-        ]
-        print_table("MemorySpace scale benchmark", transposed, Console())
+    # One row per metric, one column per size: sixteen columns do not fit a terminal.
+    transposed = [
+        {"metric": name, **{f"n={row['n']:,}": row[name] for row in rows}}
+        for name in rows[0]
+        if name != "n"
+    ]
+    _report(
+        {"benchmark": "scale", "rows": rows},
+        rows,
+        name="scale",
+        out=out,
+        as_json=as_json,
+        title="MemorySpace scale benchmark",
+        table=transposed,
+    )
 
 
 # -- retrieval quality: LoCoMo, HotpotQA, LongMemEval
@@ -121,6 +122,34 @@ def _console() -> Console:
 
 def _emit(doc: dict[str, object]) -> None:
     sys.stdout.write(json.dumps(doc) + "\n")
+
+
+def _report(
+    doc: dict[str, Any],
+    rows: list[dict[str, Any]],
+    *,
+    name: str,
+    title: str,
+    out: Path | None,
+    as_json: bool,
+    plot: Callable[[Path], object] | None = None,
+    table: list[dict[str, Any]] | None = None,
+) -> None:
+    """How every benchmark ends: ``name``.csv of ``rows`` (and ``name``.png from ``plot``) in
+    ``out``, then exactly one JSON document (``doc``) or a table (``table``, default ``rows``)."""
+    from memoryspace.bench.report import print_table, write_csv
+
+    if out is not None:
+        write_csv(out / f"{name}.csv", rows)
+        written = [out / f"{name}.csv"]
+        if plot is not None:
+            plot(out / f"{name}.png")
+            written.append(out / f"{name}.png")
+        errors.print("wrote " + " and ".join(str(path) for path in written))
+    if as_json:
+        _emit(doc)
+    else:
+        print_table(title, rows if table is None else table, _console())
 
 
 @bench.command("locomo")
@@ -260,7 +289,6 @@ def tiered(
     """Replay a LoCoMo conversation's retrievals through the hot tier, per replacement policy,
     write policy and promotion batch: hit rate, page faults, write-backs."""
     from memoryspace.bench import tiered as tiered_bench
-    from memoryspace.bench.report import print_table, write_csv
 
     if capacity < 1:
         raise InvalidInput(f"--capacity needs at least 1, got {capacity}")
@@ -268,14 +296,15 @@ def tiered(
         rows = tiered_bench.run(
             data, conversation=conversation, capacity=capacity, embedder=embedder, progress=progress
         )
-    if out is not None:
-        write_csv(out / "tiered.csv", rows)
-        tiered_bench.plot(rows, out / "tiered.png")
-        errors.print(f"wrote {out / 'tiered.csv'} and {out / 'tiered.png'}")
-    if as_json:
-        _emit({"benchmark": "tiered", "capacity": capacity, "rows": rows})
-        return
-    print_table(f"Hot tier, capacity {capacity} records", rows, _console())
+    _report(
+        {"benchmark": "tiered", "capacity": capacity, "rows": rows},
+        rows,
+        name="tiered",
+        out=out,
+        as_json=as_json,
+        title=f"Hot tier, capacity {capacity} records",
+        plot=lambda path: tiered_bench.plot(rows, path),
+    )
 
 
 @bench.command("context")
@@ -292,20 +321,13 @@ def context_replay(
 ) -> None:
     """Prefix stability of the context heap on a LoCoMo replay, per allocator and layout."""
     from memoryspace.bench import context_replay as replay
-    from memoryspace.bench.report import print_table, write_csv
 
     if budget < 1 or k < 1:
         raise InvalidInput(f"--budget and -k need at least 1, got {budget} and {k}")
     chosen = replay.load_conversation(data, conversation)
     with _progress(as_json) as progress:
         doc = replay.run(chosen, embedder=embedder, budget=budget, k=k, progress=progress)
-    if out is not None:
-        write_csv(out / "context.csv", doc["rows"])
-        errors.print(f"wrote {out / 'context.csv'}")
-    if as_json:
-        _emit(doc)
-        return
-    print_table(replay.title(doc), doc["rows"], _console())
+    _report(doc, doc["rows"], name="context", out=out, as_json=as_json, title=replay.title(doc))
 
 
 # -- memory capacity and GC: a text stream through a bounded memory
@@ -354,7 +376,6 @@ def capacity(
     """Stream a text into memories of fixed capacity and ask about chunks they still hold:
     hit@1 / hit@5, GC pause p99, page faults."""
     from memoryspace.bench import capacity as capacity_bench
-    from memoryspace.bench.report import print_table, write_csv
 
     sizes = _ints(capacities, "--capacities", 1)
     with _progress(as_json) as progress:
@@ -370,14 +391,15 @@ def capacity(
             embedder=embedder,
             progress=progress,
         )
-    if out is not None:
-        write_csv(out / "capacity.csv", doc["rows"])
-        capacity_bench.plot(doc, out / "capacity.png")
-        errors.print(f"wrote {out / 'capacity.csv'} and {out / 'capacity.png'}")
-    if as_json:
-        _emit(doc)
-        return
-    print_table(f"Memory capacity: {doc['dataset']}", doc["rows"], _console())
+    _report(
+        doc,
+        doc["rows"],
+        name="capacity",
+        out=out,
+        as_json=as_json,
+        title=f"Memory capacity: {doc['dataset']}",
+        plot=lambda path: capacity_bench.plot(doc, path),
+    )
 
 
 @bench.command("gc")
@@ -395,7 +417,6 @@ def gc_ablation(
     """GC ablation: each collector under each trigger policy on one text stream: GC events,
     pause p50/p99, records kept, hit@1 / hit@5."""
     from memoryspace.bench import gc_ablation as gc_bench
-    from memoryspace.bench.report import print_table, write_csv
 
     with _progress(as_json) as progress:
         doc = gc_bench.run(
@@ -408,13 +429,16 @@ def gc_ablation(
             embedder=embedder,
             progress=progress,
         )
-    if out is not None:
-        write_csv(out / "gc.csv", doc["rows"])
-        gc_bench.plot(doc, out / "gc.png")
-        errors.print(f"wrote {out / 'gc.csv'} and {out / 'gc.png'}")
+    _report(
+        doc,
+        doc["rows"],
+        name="gc",
+        out=out,
+        as_json=as_json,
+        title=f"GC ablation: {doc['dataset']}, capacity {capacity}",
+        plot=lambda path: gc_bench.plot(doc, path),
+    )
     if as_json:
-        _emit(doc)
         return
-    print_table(f"GC ablation: {doc['dataset']}, capacity {capacity}", doc["rows"], _console())
     for trigger, why in doc["skipped"].items():
         errors.print(f"skipped trigger {trigger}: {why}")

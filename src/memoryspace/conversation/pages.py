@@ -61,11 +61,6 @@ def page_meta(
     return meta
 
 
-def is_page(memory: Memory) -> bool:
-    """Whether ``memory`` is a dialogue page of a conversation."""
-    return memory.meta.get("page") is True
-
-
 def is_archived(memory: Memory) -> bool:
     """Whether ``memory`` was archived by mid-term eviction (meta flag or tag)."""
     return memory.meta.get("archived") is True or ARCHIVED_TAG in memory.tags
