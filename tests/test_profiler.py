@@ -104,11 +104,17 @@ def test_the_hot_tier_reports_page_faults_and_evictions(tmp_path: Path) -> None:
     from memoryspace.store.sqlite import SQLiteStore
     from memoryspace.tiers import HotTier
 
-    with SQLiteStore() as store, MemoryProfiler() as profiler:
-        store.insert([(Memory(id=i, content=f"note {i}"), None) for i in ("a", "b", "c")])
+    path = tmp_path / "tier.jsonl"
+    with SQLiteStore() as store, MemoryProfiler(path) as profiler:
+        store.insert([(Memory(id=i, content=f"note {i}"), None) for i in ("a", "b", "c", "d")])
         with HotTier(store, capacity_records=2, on_event=profiler.record) as hot:
             for id in ("a", "b", "c", "c"):
                 hot.get(id)
+            hot.get_many(["a", "d"])  # one batched read shared by two faults
         summary = profiler.summary()
-    assert summary["page_fault"]["count"] == 3
-    assert summary["eviction"]["count"] == 1
+    assert summary["page_fault"]["count"] == 5
+    assert summary["eviction"]["count"] == 3
+    events = lines(path)
+    assert [e["id"] for e in events if e["event"] == "page_fault"] == ["a", "b", "c", "a", "d"]
+    # every fault and eviction is timed: its store read, its promotion, its write-back
+    assert all(isinstance(e["duration"], float) and e["duration"] > 0 for e in events)

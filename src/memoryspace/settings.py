@@ -20,6 +20,12 @@ class Settings:
     ``hot_tier_records`` puts a ``HotTier`` of that many records in front of the store (``None``:
     no tier), with replacement policy ``hot_tier_policy``, ``hot_tier_write_policy``
     (``"write_through"`` or ``"write_back"``) and read-ahead ``hot_tier_promotion_batch``.
+    ``gc_trigger`` turns on automatic garbage collection (``None``: the caller runs ``gc()``):
+    ``"periodic"`` every ``gc_every_seconds``, ``"growth"`` when the live records grew
+    ``gc_growth_factor`` times since the last collection, ``"fragmentation"`` when a context
+    window's fragmentation reaches ``gc_fragmentation``, or ``"bandit"`` (epsilon-greedy among
+    the three). The space looks every ``gc_check_every`` added records and collects with
+    ``gc_collector`` (see ``memoryspace.gc.auto``).
     """
 
     max_content_chars: int = 100_000
@@ -36,4 +42,10 @@ class Settings:
     hot_tier_policy: str = "lru"
     hot_tier_write_policy: str = "write_through"
     hot_tier_promotion_batch: int = 1
+    gc_trigger: str | None = None
+    gc_collector: str = "generational"
+    gc_every_seconds: float = 3600.0
+    gc_growth_factor: float = 2.0
+    gc_fragmentation: float = 0.5
+    gc_check_every: int = 64
     token_counter: TokenCounter | None = field(default=None, compare=False)

@@ -39,6 +39,7 @@ from memoryspace.embed.base import Embedder
 from memoryspace.embed.resolve import resolve_embedder
 from memoryspace.errors import Closed, Conflict, InvalidInput, ReadOnly
 from memoryspace.gc import ActionPolicy, Collector, GCEvent, make_collector, run_collection
+from memoryspace.gc.auto import AutoCollector, make_trigger
 from memoryspace.gc.runner import add_to_totals, gc_totals
 from memoryspace.models import Change, Checkpoint, Filter, Memory, Op, SearchHit
 from memoryspace.profiler import ALLOCATION, GC, RETRIEVAL, MemoryProfiler
@@ -87,6 +88,7 @@ class MemorySpace:
         self._counter_lock = threading.Lock()
         self._bind_embedder()
         self.hot_tier = self._make_hot_tier()
+        self.auto_gc = self._make_auto_gc()
         self.index = SyncedIndex(
             store,
             dimension=embedder.dimension,
@@ -167,6 +169,31 @@ class MemorySpace:
             promotion_batch=self.settings.hot_tier_promotion_batch,
             clock=self._clock,
             on_event=self.profiler.record if self.profiler is not None else None,
+        )
+
+    def _make_auto_gc(self) -> AutoCollector | None:
+        """Automatic collection when the settings name a trigger; none on read-only views."""
+        if self.settings.gc_trigger is None or self.store.read_only:
+            return None
+
+        def lookups() -> tuple[int, int]:
+            if self.hot_tier is None:
+                return 0, 0
+            counters = self.hot_tier.stats()
+            return int(counters["hits"]), int(counters["hits"] + counters["misses"])
+
+        def fragmentation() -> float:
+            with self._windows_lock:
+                return max((w.fragmentation() for w in self._windows.values()), default=0.0)
+
+        return AutoCollector(
+            make_trigger(self.settings),
+            collect=lambda: self.gc(self.settings.gc_collector),
+            live=lambda: self.store.count(Filter(), now=self._clock()),
+            fragmentation=fragmentation,
+            lookups=lookups,
+            clock=self._clock,
+            check_every=self.settings.gc_check_every,
         )
 
     def flush(self) -> int:
@@ -282,6 +309,8 @@ class MemorySpace:
                 tokens=sum(memory.tokens for memory, _ in built),
             )
         self._maybe_save_index()
+        if self.auto_gc is not None:
+            self.auto_gc.wrote(len(built))
         return [memory for memory, _ in built]
 
     def _maybe_save_index(self) -> None:
@@ -632,6 +661,8 @@ class MemorySpace:
             out["embedding_cache"] = dataclasses.asdict(cache.stats())
         if self.hot_tier is not None:
             out["hot_tier"] = self.hot_tier.stats()
+        if self.auto_gc is not None:
+            out["auto_gc"] = self.auto_gc.stats()
         if self.profiler is not None:
             out["profile"] = self.profiler.summary()
         return out

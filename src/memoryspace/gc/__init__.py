@@ -1,7 +1,9 @@
 """Garbage collection of memories: collectors (what is garbage), actions (what collecting
-means per kind) and triggers (when to collect). ``MemorySpace.gc`` runs one collection."""
+means per kind) and triggers (when to collect). ``MemorySpace.gc`` runs one collection;
+``Settings(gc_trigger=...)`` makes a space collect by itself (``memoryspace.gc.auto``)."""
 
 from memoryspace.gc.actions import ActionPolicy
+from memoryspace.gc.auto import AutoCollector, make_trigger
 from memoryspace.gc.collectors import (
     Collector,
     GenerationalCollector,
@@ -24,6 +26,7 @@ from memoryspace.gc.triggers import (
 
 __all__ = [
     "ActionPolicy",
+    "AutoCollector",
     "Collector",
     "EpsilonGreedyBandit",
     "FragmentationTrigger",
@@ -37,6 +40,7 @@ __all__ = [
     "TTLCollector",
     "Trigger",
     "make_collector",
+    "make_trigger",
     "reachable",
     "run_collection",
 ]

@@ -58,8 +58,11 @@ def _positive(name: str, value: object) -> int | None:
 class HotTier:
     """A bounded in-RAM cache of memories over a ``Store``, with page replacement and a write
     policy (see the module docstring). Use it as a context manager; it does not close the store.
-    ``on_event`` (e.g. ``MemoryProfiler.record``) is called as ``on_event("page_fault", id=...)``
-    and ``on_event("eviction", id=...)``, with the tier's lock held.
+    ``on_event`` (e.g. ``MemoryProfiler.record``) is called as
+    ``on_event("page_fault", seconds, id=...)`` and ``on_event("eviction", seconds, id=...)``,
+    with the tier's lock held. A fault's seconds cover its store read (a batched read's time is
+    shared equally by its misses) and the promotion, evictions included; an eviction's cover its
+    write-back. Nothing is timed without ``on_event``.
 
     Raises:
         InvalidInput: no capacity, a non-positive capacity or batch, an unknown policy or
@@ -156,8 +159,9 @@ class HotTier:
             if memory is not None:
                 self._hit(memory)
                 return memory
+            started = self._timer()
             memory = self._store.get(id)
-            self._fault(memory)
+            self._fault(memory, self._timer() - started)
             return memory
 
     def get_many(self, ids: Sequence[str]) -> list[Memory]:
@@ -171,7 +175,9 @@ class HotTier:
             self._usable()
             wanted = list(dict.fromkeys(ids))
             cold = [id for id in wanted if id not in self._records]
+            started = self._timer()
             fetched = {m.id: m for m in self._store.get_many(cold)} if cold else {}
+            read_share = (self._timer() - started) / max(1, len(cold))
             found: dict[str, Memory] = {}
             for id in wanted:
                 resident = self._records.get(id)
@@ -179,10 +185,13 @@ class HotTier:
                     self._hit(resident)
                     found[id] = resident
                     continue
+                read = read_share
                 if id not in fetched:  # resident at the start, evicted by an earlier fault
+                    started = self._timer()
                     fetched.update((m.id, m) for m in self._store.get_many([id]))
+                    read = self._timer() - started
                 if id in fetched:
-                    self._fault(fetched[id])
+                    self._fault(fetched[id], read)
                     found[id] = fetched[id]
             return [found[id] for id in ids if id in found]
 
@@ -339,10 +348,20 @@ class HotTier:
         self._counters["hits"] += 1
         self.policy.on_access(memory.id, memory)
 
-    def _fault(self, memory: Memory) -> None:
+    def _timer(self) -> float:
+        """Seconds for event durations; free (0.0) when nobody listens."""
+        return time.perf_counter() if self._on_event is not None else 0.0
+
+    def _fault(self, memory: Memory, read_seconds: float) -> None:
+        started = self._timer()
         self._counters["misses"] += 1
-        if self._on_event is not None:
-            self._on_event("page_fault", id=memory.id)
+        try:
+            self._promote(memory)
+        finally:
+            if self._on_event is not None:
+                self._on_event("page_fault", read_seconds + self._timer() - started, id=memory.id)
+
+    def _promote(self, memory: Memory) -> None:
         if not self._can_hold([memory]):
             self._counters["bypasses"] += 1
             return
@@ -413,6 +432,7 @@ class HotTier:
 
     def _evict(self, id: str) -> None:
         """Drop a record the policy has already forgotten, writing it back first if dirty."""
+        started = self._timer()
         memory = self._records[id]
         if id in self._dirty:
             try:
@@ -425,7 +445,7 @@ class HotTier:
         self._unplace(id)
         self._counters["evictions"] += 1
         if self._on_event is not None:
-            self._on_event("eviction", id=id)
+            self._on_event("eviction", self._timer() - started, id=id)
 
     def _flush(self) -> int:
         written = 0
