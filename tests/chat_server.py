@@ -78,6 +78,28 @@ def completion(model: str, content: str) -> dict[str, Any]:
     }
 
 
+def prompt(body: dict[str, Any]) -> str:
+    """The last message of a request: the task the client asked."""
+    return str(body["messages"][-1]["content"])
+
+
+def batch_reply(body: dict[str, Any]) -> str:
+    """Answers a batch of turns for ``LLMProcessors.extract_facts_many``: every turn mentioning
+    'salsa' states that its speaker likes salsa."""
+    turns = [line for line in prompt(body).splitlines() if line.startswith("[")]
+    items = []
+    for line in turns:
+        index = int(line[1 : line.index("]")])
+        speaker = line[line.index("]") + 2 : line.index(":")]
+        facts = []
+        if "salsa" in line:
+            facts.append(
+                {"subject": speaker, "relation": "likes", "object": "salsa", "kind": "preference"}
+            )
+        items.append({"index": index, "facts": facts})
+    return json.dumps({"turns": items})
+
+
 def make_handler(api: FakeChat) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:  # keep pytest output clean

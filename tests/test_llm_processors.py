@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chat_server import FakeChat, Step, serve_chat
+from chat_server import FakeChat, Step, batch_reply, prompt, serve_chat
 from memoryspace.errors import InvalidInput
 from memoryspace.llm import (
     Fact,
@@ -223,26 +223,6 @@ def api() -> Iterator[FakeChat]:
 
 def make_llm(api: FakeChat, **kwargs: Any) -> OpenAICompatibleLLM:
     return OpenAICompatibleLLM(api.url, "test-model", api_key="k", sleep=lambda s: None, **kwargs)
-
-
-def prompt(body: dict[str, Any]) -> str:
-    return str(body["messages"][-1]["content"])
-
-
-def batch_reply(body: dict[str, Any]) -> str:
-    """Answers a batch: every turn mentioning 'salsa' states that its speaker likes salsa."""
-    turns = [line for line in prompt(body).splitlines() if line.startswith("[")]
-    items = []
-    for line in turns:
-        index = int(line[1 : line.index("]")])
-        speaker = line[line.index("]") + 2 : line.index(":")]
-        facts = []
-        if "salsa" in line:
-            facts.append(
-                {"subject": speaker, "relation": "likes", "object": "salsa", "kind": "preference"}
-            )
-        items.append({"index": index, "facts": facts})
-    return json.dumps({"turns": items})
 
 
 def test_llm_facts_come_from_the_model(api: FakeChat) -> None:

@@ -86,6 +86,8 @@ class MemorySpace:
         self._closed = False
         self._counters: dict[str, int] = {"searches": 0, "adds": 0}
         self._counter_lock = threading.Lock()
+        self._processors: Processors | None = None
+        self._processors_lock = threading.Lock()
         self._bind_embedder()
         self.hot_tier = self._make_hot_tier()
         self.auto_gc = self._make_auto_gc()
@@ -221,6 +223,9 @@ class MemorySpace:
         if self.hot_tier is not None:
             self.hot_tier.close()
         self._closed = True
+        close_llm = getattr(getattr(self._processors, "llm", None), "close", None)
+        if close_llm is not None:
+            close_llm()
         if not self.store.read_only:
             self.index.save()
         self.store.close()
@@ -635,7 +640,8 @@ class MemorySpace:
         """The MemoryOS-style memory of ``user``'s dialogue with ``agent`` (STM, MTM, LPM).
 
         Its state lives in this space as ordinary records and is rebuilt on each call, so a
-        reopened space resumes it. ``processors`` default to the offline ones (no LLM calls).
+        reopened space resumes it. ``processors`` default to ``self.processors()``: the offline
+        ones, or a model when ``MEMORYSPACE_LLM_URL`` is set.
 
         Raises:
             InvalidInput: an empty ``user`` or bad settings.
@@ -643,7 +649,27 @@ class MemorySpace:
         from memoryspace.conversation import Conversation
 
         self._usable()
+        if processors is None:
+            processors = self.processors()
         return Conversation(self, user=user, agent=agent, settings=settings, processors=processors)
+
+    def processors(self) -> Processors:
+        """The text processors this space's conversations use by default, made once.
+
+        ``LLMProcessors`` over the OpenAI-compatible model ``MEMORYSPACE_LLM_URL`` /
+        ``MEMORYSPACE_LLM_MODEL`` / ``MEMORYSPACE_LLM_API_KEY`` name (falling back to the offline
+        processors whenever a call fails), else ``OfflineProcessors`` (no calls, the default).
+
+        Raises:
+            InvalidInput: the URL is set but the model is not, or a value is malformed.
+        """
+        from memoryspace.llm import LLMProcessors, OfflineProcessors, llm_from_env
+
+        with self._processors_lock:
+            if self._processors is None:
+                llm = llm_from_env()
+                self._processors = LLMProcessors(llm) if llm is not None else OfflineProcessors()
+            return self._processors
 
     def stats(self) -> dict[str, Any]:
         """Sizes, counters and configuration, for humans and dashboards."""
@@ -663,6 +689,12 @@ class MemorySpace:
             out["hot_tier"] = self.hot_tier.stats()
         if self.auto_gc is not None:
             out["auto_gc"] = self.auto_gc.stats()
+        llm = getattr(self._processors, "llm", None)
+        if llm is not None:
+            out["llm"] = {
+                **dataclasses.asdict(llm.stats()),
+                "fallbacks": getattr(self._processors, "fallbacks", {}),
+            }
         if self.profiler is not None:
             out["profile"] = self.profiler.summary()
         return out

@@ -426,6 +426,7 @@ def main() -> None:
     """Entry point: run the app, turning library errors into one clean line (exit status 1)."""
     from memoryspace.cli import (
         bench,  # noqa: F401  (registers `bench` commands)
+        conversation,  # noqa: F401  (registers `conversation` commands)
         demo,  # noqa: F401  (registers `demo` commands)
     )
 
