@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from memoryspace.cli.app import DEFAULT_DB, Db, Embedder, Json, app, console, emit, errors, opened
+from memoryspace.conversation import Conversation
 from memoryspace.errors import InvalidInput
 
 conversation = typer.Typer(
@@ -42,8 +46,7 @@ def add_turn(
     as_json: Json = False,
 ) -> None:
     """Add one exchange; the oldest short-term pages move into topic segments."""
-    with opened(db, embedder) as ms:
-        talk = ms.conversation(user=_user(user), agent=agent)
+    with resumed(db, embedder, user, agent) as talk:
         page = talk.add_turn(user_text, agent_text, timestamp)
         talk.flush()
         shape = {"page": page.id, "stm": len(talk.stm), "segments": len(talk.segments)}
@@ -66,8 +69,8 @@ def retrieve(
     as_json: Json = False,
 ) -> None:
     """What the conversation recalls for a query: pages (short- and mid-term) and facts."""
-    with opened(db, embedder) as ms:
-        found = ms.conversation(user=_user(user), agent=agent).retrieve(query)
+    with resumed(db, embedder, user, agent) as talk:
+        found = talk.retrieve(query)
     pages = found.ranked_pages()
     if as_json:
         emit(
@@ -100,8 +103,8 @@ def prompt(
     as_json: Json = False,
 ) -> None:
     """The prompt-ready memory for a query within a token budget."""
-    with opened(db, embedder) as ms:
-        assembled = ms.conversation(user=_user(user), agent=agent).prompt(query, budget)
+    with resumed(db, embedder, user, agent) as talk:
+        assembled = talk.prompt(query, budget)
     if as_json:
         emit(assembled.to_dict())
         return
@@ -118,8 +121,8 @@ def consolidate(
     as_json: Json = False,
 ) -> None:
     """End-of-session sweep: learn from every page not yet in long-term memory, hot or not."""
-    with opened(db, embedder) as ms:
-        stored = ms.conversation(user=_user(user), agent=agent).consolidate()
+    with resumed(db, embedder, user, agent) as talk:
+        stored = talk.consolidate()
     emit({"facts": stored}) if as_json else console.print(f"{stored} new facts in long-term memory")
 
 
@@ -132,15 +135,18 @@ def persona(
     as_json: Json = False,
 ) -> None:
     """What long-term memory learned about the user."""
-    with opened(db, embedder) as ms:
-        learned = ms.conversation(user=_user(user), agent=agent).persona()
+    with resumed(db, embedder, user, agent) as talk:
+        learned = talk.persona()
     if as_json:
         emit(dataclasses.asdict(learned))
         return
     sys.stdout.write(learned.describe() + "\n")
 
 
-def _user(user: str) -> str:
+@contextmanager
+def resumed(db: Path, embedder: str, user: str, agent: str | None) -> Iterator[Conversation]:
+    """``user``'s conversation with ``agent``, resumed from the database at ``db``."""
     if not user.strip():
         raise InvalidInput("name the conversation's user with --user NAME")
-    return user
+    with opened(db, embedder) as ms:
+        yield ms.conversation(user=user, agent=agent)
