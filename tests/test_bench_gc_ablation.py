@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 import memoryspace.cli.bench  # noqa: F401  (registers the bench commands)
-from memoryspace.bench.capacity import read_chunks
-from memoryspace.bench.gc_ablation import COLLECTORS, TRIGGERS, query_plan, run, run_one
+from memoryspace.bench.capacity import query_plan, read_chunks, working_set
+from memoryspace.bench.gc_ablation import COLLECTORS, TRIGGERS, run, run_one
 from memoryspace.cli.app import app
 from memoryspace.errors import InvalidInput
 
@@ -46,12 +46,14 @@ def test_json_has_one_row_per_collector_and_trigger(text_file: Path) -> None:
         assert 0 <= row["hit@1"] <= row["hit@5"] <= 1
 
 
-def test_every_configuration_gets_the_same_queries() -> None:
-    plan = query_plan(100, capacity=16, query_interval=5, seed=1)
-    assert plan == query_plan(100, capacity=16, query_interval=5, seed=1)
-    assert len(plan) == 100 // 5 - 1
+def test_every_configuration_gets_the_working_set_queries(text_file: Path) -> None:
+    chunks = read_chunks(text_file, 256, 60)
+    plan = query_plan(len(chunks), capacity=16, query_interval=5, seed=1)
+    assert len(plan) == len(chunks) // 5 - 1
     for end, target in plan.items():
-        assert end - 4 - 16 <= target < end - 4
+        assert target in working_set(plan, end, 16)
+    rows = [run_one(chunks, c, "periodic", capacity=16, query_interval=5) for c in COLLECTORS]
+    assert {row["queries"] for row in rows} == {len(plan)}
 
 
 def test_collecting_expired_chunks_bounds_the_live_set(text_file: Path) -> None:
@@ -67,6 +69,8 @@ def test_unknown_names_are_refused(text_file: Path) -> None:
         run(text_file, triggers=["fragmentation"])
     with pytest.raises(InvalidInput, match="collector"):
         run(text_file, collectors=["refcount"])
+    with pytest.raises(InvalidInput, match="--capacity"):
+        run(text_file, capacity=8, query_interval=5)
 
 
 @pytest.mark.skipif(

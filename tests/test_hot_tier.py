@@ -203,6 +203,20 @@ def test_write_back_writes_a_dirty_victim_on_eviction(store: SQLiteStore, path: 
         assert (stats["write_backs"], stats["dirty"], stats["evictions"]) == (1, 0, 1)
 
 
+def test_discard_drops_only_the_ids_given_writing_dirty_ones_back(
+    store: SQLiteStore, path: Path
+) -> None:
+    with HotTier(store, capacity_records=4, write_policy="write_back") as hot:
+        hot.put(hot.get("r1").evolve(content="dirty"))
+        hot.get("r2")
+        hot.get("r3")
+        assert hot.discard(["r1", "r2", "not-resident"]) == 1
+        assert "r1" not in hot and "r2" not in hot and "r3" in hot
+        assert stored(path, "r1").content == "dirty"
+        stats = hot.stats()
+        assert (stats["evictions"], stats["dirty"], stats["records"]) == (0, 0, 1)
+
+
 def test_close_writes_back_everything_then_refuses_use(store: SQLiteStore, path: Path) -> None:
     hot = HotTier(store, capacity_records=8, write_policy="write_back")
     for n in range(5):

@@ -217,11 +217,28 @@ def test_restore_and_gc_leave_no_stale_copy(wb: MemorySpace, clock: FakeClock) -
 
     wb.update(ids[3], ttl=10)
     wb.get(ids[3])
+    resident = tier(wb)["records"]
     clock.now += 60
     assert wb.gc("ttl").collected == 1
-    assert tier(wb)["records"] == 0
+    # only what the collection changed leaves the tier; the rest stays resident
+    assert wb.hot_tier is not None and ids[3] not in wb.hot_tier
+    assert tier(wb)["records"] == resident - 1 > 0
     with pytest.raises(NotFound):  # expired turns are deleted, and not served from RAM
         wb.get(ids[3])
+
+
+def test_a_collection_leaves_no_stale_generation_in_the_tier(
+    wb: MemorySpace, clock: FakeClock
+) -> None:
+    ids = fill(wb)
+    survivor = wb.get(ids[0])
+    assert survivor.generation == 0
+    wb.search(FACTS[0], k=1)  # an access: the survivor is promoted, the rest are collected
+    clock.now += 2 * 3600
+    assert wb.hot_tier is not None and ids[0] in wb.hot_tier
+    event = wb.gc("generational")
+    assert event.promoted >= 1
+    assert wb.get(ids[0]).generation == 1  # the store's new version, not the tier's old one
 
 
 def test_profiler_sees_page_faults(path: Path, tmp_path: Path) -> None:

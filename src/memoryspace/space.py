@@ -15,8 +15,9 @@ hits and a first read is a page fault that promotes the record. Coherence rules:
   (``search``, ``context``, ``scan``, ``count``, ``forget``, ``history``, ``changes``,
   ``checkpoint``, ``as_of``, ``gc``, ``restore``) flushes dirty records first, so write-back
   batches the edits made between two such reads. ``stats()`` does not flush.
-* ``delete``/``forget`` drop the ids from the tier; ``gc`` and ``restore`` clear it (writing
-  back first). ``close()`` flushes before closing. The tier does not see other handles' writes.
+* ``delete``/``forget`` drop the ids from the tier; ``gc`` drops the records it changed and
+  ``restore`` clears it (writing back first). ``close()`` flushes before closing. The tier does
+  not see other handles' writes.
 * A crash in write-back mode loses the non-content edits made since the last flush; the store
   itself stays consistent.
 """
@@ -553,19 +554,19 @@ class MemorySpace:
             del fields["pause_duration"]
             self.profiler.record(GC, event.pause_duration, **fields)
         if not dry_run:
-            if self.hot_tier is not None:
-                self.hot_tier.clear()  # collected records were changed in the store, not the tier
             self._after_gc(event)
         return event
 
     def _after_gc(self, event: GCEvent) -> None:
-        """Drop collected records from the context windows and add to the GC totals."""
-        if event.collected:
-            gone = {
-                c.id
-                for c in self.store.changes(event.lsn_before)
-                if c.op is Op.DELETE or (c.after is not None and c.after.archived)
-            }
+        """Drop the records the collection changed from the hot tier (the store has their new
+        versions), the collected ones from the context windows, and add to the GC totals."""
+        changes = self.store.changes(event.lsn_before) if event.lsn_after > event.lsn_before else []
+        if self.hot_tier is not None:
+            self.hot_tier.discard(c.id for c in changes)
+        gone = {
+            c.id for c in changes if c.op is Op.DELETE or (c.after is not None and c.after.archived)
+        }
+        if gone:
             with self._windows_lock:
                 for window in self._windows.values():
                     for id in gone:

@@ -1,49 +1,78 @@
 """Capacity benchmark: stream a text through a memory of fixed capacity and ask about its past.
 
     memoryspace bench capacity --data ../shared/data/text8/text8_prefix.txt \\
-        [--chunk-size 512] [--limit 4000] [--capacities 256,1024] [--query-interval 10] \\
-        [--baselines sliding,reservoir] [--collectors ttl_mark,ttl_mark_gen] [--seeds 1] \\
-        [--embedder hashing] [--json] [--out DIR]
+        [--chunk-size 512] [--limit 0] [--capacities 4096,8192] [--query-interval 10] \\
+        [--reuse 0.5] [--baselines sliding,reservoir] [--collectors ttl_mark,ttl_mark_gen] \\
+        [--seeds 1] [--hot-fraction 0.125] [--embedder hashing] [--json] [--out DIR]
 
-The file is cut into chunks of ``chunk_size`` characters (at most ``limit`` of them; ``--limit 0``
-takes the whole file: 13,433 chunks of text8, 8,108 of enwik8) and streamed, one chunk per
-simulated second, into a memory that holds at most ``capacity`` chunks:
+The file is cut into chunks of ``chunk_size`` characters (at most ``limit`` of them; 0, the
+default, takes the whole file: 13,433 chunks of text8, 8,075 of enwik8) and streamed, chunk ``i``
+at simulated second ``i``, into memories that hold at most ``capacity`` chunks.
+
+**The workload, the same for every method.** What a memory "should still hold" is its working
+set in Denning's sense: the chunks referenced in the last ``tau = capacity // 2`` seconds, a
+reference being a write (the chunk was streamed) or a read (a query asked for it). That is the
+premise of paging: what was just written or just used is likely to be used again. Since at most
+one query follows each batch, ``|W| <= tau + ceil(tau / query_interval) <= 2 * tau``, at most
+``capacity``: a perfect memory of that capacity answers every question. After each full batch
+``[s, e]`` of ``query_interval`` chunks, one query is drawn (seeded by ``seed`` alone, before any
+method runs):
+
+- with probability ``reuse`` (default 0.5), if some chunk was asked in ``(e - tau, e)``, a
+  *re-reference*: one of those chunks, uniformly;
+- otherwise a *recent* chunk: one of those streamed in ``(e - tau, s)``, uniformly (not the batch
+  just streamed: the question is about the past);
+- no query when both pools are empty (the first batch).
+
+Each re-reference keeps its chunk in the working set for another ``tau`` seconds, so chains of
+re-references reach chunks far older than ``capacity``: a sliding window loses those; a uniform
+sample loses most chunks at ``capacity << n``. The query text is the 12 consecutive
+whitespace-separated words in the middle of the chunk (its first and last word, maybe cut by the
+chunk boundary, are never used): an exact span an agent would look up. A chunk whose span occurs
+more than once in the stream is never drawn (``unique_spans``: the question would have two right
+answers; 62 of text8's chunks, 90 of enwik8's). hit@1 / hit@5: the chunk is ranked first / in
+the top 5; a chunk the method no longer holds is a miss.
+
+**Methods.**
 
 - ``sliding`` keeps the last ``capacity`` chunks.
 - ``reservoir`` keeps a uniform sample of ``capacity`` chunks (Algorithm R, seeded).
-- ``memoryspace`` adds each chunk to an in-memory ``MemorySpace`` (kind ``fact``, a time to live
-  of ``4 × capacity`` seconds) and, every ``query_interval`` chunks, runs ``ms.gc`` with one of
-  the collectors below so the live set (neither archived nor deleted) is ``capacity -
-  query_interval`` before the next chunks arrive: it never holds more than ``capacity``.
-  Collected chunks are archived (out of search). Access counts are flushed before each
-  collection so the collector sees every search's ``touch``.
+- ``memoryspace`` adds each chunk (kind ``fact``) to an in-memory ``MemorySpace`` with a hot tier
+  (LRU) of ``hot_fraction * capacity`` records. When the next batch would not fit, ``ms.gc`` runs
+  once with one of the collectors below, down to ``capacity - headroom`` live chunks, headroom =
+  ``max(query_interval, capacity // 16)``: like a real collector it runs when the heap is full
+  and frees a batch, so it holds at most ``capacity`` chunks and on average fewer than the
+  baselines. Collected chunks are archived (out of search).
 
-  ``ttl_mark``: expired chunks (TTL on age), then a mark-sweep of the unreachable cold chunks
-  (no chunk has a root, so all are unreachable) whose ``cold_after`` is set to the age of the
-  last use (access or creation) that frees enough room: least recently *used* goes first, and a
-  chunk a query retrieved lives on. ``ttl_mark_gen``: expired chunks, then a minor generational
-  collection: young chunks never retrieved are collected oldest first, young chunks that were
-  retrieved are promoted to the old generation; when that frees too little, the old generation
-  is mark-swept as in ``ttl_mark``.
+  Both collectors first collect the chunks *idle* for ``4 * capacity`` seconds (neither created
+  nor retrieved since): a time to live counted from the last use, because one counted from
+  creation, as the library's ``TTLCollector`` does with ``ttl``, would expire chunks that queries
+  still re-reference (so chunks are stored without ``ttl``). Then, down to the target:
 
-**Queries.** After every ``query_interval`` chunks, one query per method: a chunk is drawn
-(seeded, uniformly) among the chunks the method holds *now*, excluding the chunks of the batch
-just streamed (an earlier chunk the memory should still hold; what the method dropped cannot be
-asked, so every question is answerable). The query is the 12 consecutive whitespace-separated
-words in the middle of that chunk (its first and last word, possibly cut by the chunk boundary,
-are never used). hit@1 / hit@5: the chunk is ranked first / in the top 5.
+  - ``ttl_mark`` mark-sweeps the unreachable chunks (no chunk has a root) with ``cold_after``
+    set to the age of the last use that frees enough room: least recently used first. Every
+    search touches its 5 hits, so about ``tau * (1 + 5 / query_interval)`` chunks were used in
+    the last ``tau`` seconds: ``0.75 * capacity`` at the defaults, under the target, so it keeps
+    every chunk streamed or retrieved in that time. It can lose a working-set chunk only when
+    an earlier query for it failed to retrieve it (the memory never saw that use); otherwise
+    its misses are ranking.
+  - ``ttl_mark_gen`` runs a minor generational collection with ``young_age = capacity / 2``
+    (the nursery is half the heap): young chunks older than that are collected when never
+    retrieved and promoted when retrieved; when that frees too little, the old generation is
+    swept least recently used first (then, if still short, the young one).
 
 **Ranking and fairness.** ``memoryspace`` answers with its own ``ms.search`` (hybrid: dense
 vectors of the chosen embedder fused with SQLite FTS5 BM25), since that is the product; the
 baselines rank what they hold with an in-process Okapi BM25 (k1 = 1.2, b = 0.75, same terms as
-the library's full-text search). Every method ranks exactly ``≤ capacity`` chunks, so the
-distractor count is the same; a 12-word exact span is an easy lexical query, so BM25 is a strong
-ranker here, not a straw man.
+the library's full-text search). A 12-word exact span is an easy lexical query, so BM25 is a
+strong ranker here, not a straw man; each method ranks at most ``capacity`` chunks.
 
 **Counters.** ``gc_pause_ms_p99`` is the 99th percentile of ``GCEvent.pause_duration`` (0 for the
-baselines, which never pause). ``page_faults`` is 0: the chunks are searched in the store
-directly, not through a ``HotTier``, so nothing is paged (``memoryspace bench tiered`` measures
-paging).
+baselines, which never pause). ``page_faults`` is the hot tier's ``misses``
+(``ms.stats()["hot_tier"]``): search hits read from the store because they were not resident
+(writes go to the store; the hits of each search are paged in). ``ms.gc`` drops the records it
+collected or promoted from the tier (the store has their new versions); the rest stay resident.
+The baselines report 0: each is a single tier searched in place, so nothing is ever paged.
 """
 
 from __future__ import annotations
@@ -66,7 +95,6 @@ from memoryspace.gc import (
     GenerationalCollector,
     MarkSweepCollector,
     Plan,
-    TTLCollector,
 )
 from memoryspace.models import Memory
 from memoryspace.retrieval.terms import query_terms
@@ -76,6 +104,8 @@ from memoryspace.space import MemorySpace
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 SPAN_WORDS = 12
 TOP_K = 5
+REUSE = 0.5
+HOT_FRACTION = 0.125
 BASELINES = ("sliding", "reservoir")
 ARCHIVE = ActionPolicy(by_kind={}, default="archive")
 
@@ -83,7 +113,7 @@ ARCHIVE = ActionPolicy(by_kind={}, default="archive")
 # -- the stream and the queries
 
 
-def read_chunks(path: str | Path, chunk_size: int = 512, limit: int | None = 4000) -> list[str]:
+def read_chunks(path: str | Path, chunk_size: int = 512, limit: int | None = None) -> list[str]:
     """The first ``limit`` chunks of ``chunk_size`` characters of the file (all when ``None``
     or 0); a last chunk shorter than half ``chunk_size`` is dropped.
 
@@ -118,6 +148,62 @@ def percentile(values: Sequence[float], q: float) -> float:
         return 0.0
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def unique_spans(chunks: Sequence[str]) -> list[bool]:
+    """Per chunk: whether its query span (``SPAN_WORDS`` words) occurs exactly once in the
+    stream. A span found twice is a question with two right answers, so it is never asked; nor
+    is a span under ``SPAN_WORDS`` words (a chunk of under 14 words)."""
+    spans = [tuple(query_span(chunk).split()) for chunk in chunks]
+    wanted = {span for span in spans if len(span) == SPAN_WORDS}
+    words = "".join(chunks).split()  # the original text: cut words are whole again
+    seen: Counter[tuple[str, ...]] = Counter()
+    for i in range(len(words) - SPAN_WORDS + 1):
+        window = tuple(words[i : i + SPAN_WORDS])
+        if window in wanted:
+            seen[window] += 1
+    return [seen[span] == 1 for span in spans]
+
+
+def query_plan(
+    n_chunks: int,
+    capacity: int,
+    query_interval: int = 10,
+    seed: int = 1,
+    reuse: float = REUSE,
+    askable: Sequence[bool] | None = None,
+) -> dict[int, int]:
+    """The workload of the module docstring: the time of each query (the last chunk of its
+    batch) → the chunk it asks about. It depends on no method, so every method gets it.
+    ``askable`` (e.g. ``unique_spans``) says which chunks may be asked; default all."""
+    tau = capacity // 2
+    rng = random.Random(f"working-set:{seed}")
+    asked: dict[int, int] = {}  # chunk -> when it was last asked
+    plan: dict[int, int] = {}
+    for end in range(query_interval - 1, n_chunks, query_interval):
+        start = end + 1 - query_interval
+        for chunk in [c for c, when in asked.items() if when <= end - tau]:
+            del asked[chunk]
+        recent: Sequence[int] = range(max(0, end + 1 - tau), start)
+        if askable is not None:
+            recent = [c for c in recent if askable[c]]
+        if asked and (not recent or rng.random() < reuse):
+            target = rng.choice(list(asked))
+        elif recent:
+            target = rng.choice(recent)
+        else:
+            continue
+        plan[end] = target
+        asked[target] = end
+    return plan
+
+
+def working_set(plan: dict[int, int], end: int, capacity: int) -> set[int]:
+    """Denning's working set at time ``end``: chunks streamed or asked in the last
+    ``capacity // 2`` seconds (the query at ``end`` itself not counted)."""
+    tau = capacity // 2
+    streamed = set(range(max(0, end + 1 - tau), end + 1))
+    return streamed | {chunk for when, chunk in plan.items() if end - tau < when < end}
 
 
 # -- baselines: what they hold, ranked by an in-process BM25
@@ -198,20 +284,21 @@ def _coldest(memories: Sequence[Memory], excess: int, now: float) -> list[Memory
 
 @dataclass(slots=True)
 class TTLMarkCollector(Collector):
-    """Expired records, then the least recently used unreachable ones, down to ``target``."""
+    """Records idle (unused) for ``idle_ttl`` seconds, then the least recently used unreachable
+    ones, down to ``target`` live records."""
 
     target: int = 0
-    collected_ids: list[str] = field(default_factory=list)
+    idle_ttl: float | None = None
     name: ClassVar[str] = "ttl_mark"
 
     def plan(self, memories: Sequence[Memory], now: float) -> Plan:
-        expired = TTLCollector().plan(memories, now).collect
+        idle = self.idle_ttl
+        expired = [] if idle is None else [m for m in memories if now - _last_use(m) >= idle]
+        expired = [m for m in expired if not m.pinned]
         gone = {m.id for m in expired}
         rest = [m for m in memories if m.id not in gone and not m.pinned]
         collect, promote = self.shrink(rest, len(memories) - len(expired) - self.target, now)
-        plan = Plan(scanned=len(memories), collect=(*expired, *collect), promote=tuple(promote))
-        self.collected_ids = [m.id for m in plan.collect]
-        return plan
+        return Plan(scanned=len(memories), collect=(*expired, *collect), promote=tuple(promote))
 
     def shrink(
         self, memories: Sequence[Memory], excess: int, now: float
@@ -221,9 +308,11 @@ class TTLMarkCollector(Collector):
 
 @dataclass(slots=True)
 class TTLMarkGenCollector(TTLMarkCollector):
-    """As ``ttl_mark``, but young records are collected (never retrieved) or promoted
-    (retrieved) first; the old generation is swept only when that frees too little."""
+    """As ``ttl_mark``, but first a minor collection: young records older than ``young_age``
+    are collected (never retrieved) or promoted (retrieved). When that frees too little, the
+    old generation is swept least recently used first, then, if still short, the young one."""
 
+    young_age: float = 0.0
     name: ClassVar[str] = "ttl_mark_gen"
 
     def shrink(
@@ -231,29 +320,41 @@ class TTLMarkGenCollector(TTLMarkCollector):
     ) -> tuple[list[Memory], list[Memory]]:
         if excess <= 0:
             return [], []
-        unused = sorted(
-            (m for m in memories if m.generation == 0 and m.access_count == 0),
-            key=lambda m: m.created_at,
-        )
-        young_age = now - unused[excess - 1].created_at if len(unused) >= excess else 0.0
         minor = GenerationalCollector(
-            young_age=max(0.0, young_age), importance_threshold=1.0, sessions=set()
+            young_age=self.young_age, importance_threshold=1.0, sessions=set()
         ).plan(memories, now)
         collect, promote = list(minor.collect), list(minor.promote)
-        if len(collect) < excess:
-            promoted = {m.id for m in promote}
-            # Just-promoted records are old now: the major sweep may take them too.
-            old = [m for m in memories if m.generation > 0 or m.id in promoted]
-            collect += _coldest(old, excess - len(collect), now)
-            taken = {m.id for m in collect}
-            promote = [m for m in promote if m.id not in taken]
-        return collect, promote
+        promoted = {m.id for m in promote}
+        # Just-promoted records are old now: the major sweep may take them too.
+        old = [m for m in memories if m.generation > 0 or m.id in promoted]
+        collect += _coldest(old, excess - len(collect), now)
+        taken = {m.id for m in collect}
+        young = [m for m in memories if m.id not in taken and m.id not in promoted]
+        collect += _coldest([m for m in young if m.generation == 0], excess - len(collect), now)
+        taken = {m.id for m in collect}
+        return collect, [m for m in promote if m.id not in taken]
 
 
 COLLECTORS: dict[str, type[TTLMarkCollector]] = {
     "ttl_mark": TTLMarkCollector,
     "ttl_mark_gen": TTLMarkGenCollector,
 }
+
+
+def make_collector(name: str, capacity: int, query_interval: int) -> TTLMarkCollector:
+    """The collector ``name`` configured as the module docstring says for ``capacity``.
+
+    Raises:
+        InvalidInput: an unknown collector.
+    """
+    chooser = COLLECTORS.get(name)
+    if chooser is None:
+        raise InvalidInput(f"unknown collector {name!r}; use one of: {', '.join(COLLECTORS)}")
+    target = capacity - max(query_interval, capacity // 16)
+    collector = chooser(target=target, idle_ttl=4.0 * capacity)
+    if isinstance(collector, TTLMarkGenCollector):
+        collector.young_age = capacity / 2
+    return collector
 
 
 class _Clock:
@@ -266,10 +367,13 @@ class _Clock:
 
 @dataclass(slots=True)
 class Outcome:
-    """One method's run: the JSON row plus what tests check (the largest live set)."""
+    """One method's run: the JSON row plus what tests check: the largest live set, the chunk
+    each query asked about and its rank (0: not in the top 5), in query order."""
 
     row: dict[str, Any]
     max_live: int = 0
+    asked: list[int] = field(default_factory=list)
+    ranks: list[int] = field(default_factory=list)
 
 
 def _row(
@@ -277,28 +381,38 @@ def _row(
     collector: str | None,
     capacity: int,
     seed: int,
-    hits: list[int],
+    ranks: list[int],
     pauses: list[float],
+    page_faults: int = 0,
 ) -> dict[str, Any]:
-    queries = len(hits)
+    queries = len(ranks)
     return {
         "method": method,
         "collector": collector,
         "capacity": capacity,
         "seed": seed,
         "queries": queries,
-        "hit@1": round(sum(1 for rank in hits if rank == 1) / queries, 4) if queries else 0.0,
-        "hit@5": round(sum(1 for rank in hits if 1 <= rank <= TOP_K) / queries, 4)
+        "hit@1": round(sum(1 for rank in ranks if rank == 1) / queries, 4) if queries else 0.0,
+        "hit@5": round(sum(1 for rank in ranks if 1 <= rank <= TOP_K) / queries, 4)
         if queries
         else 0.0,
         "gc_pause_ms_p99": round(percentile(pauses, 0.99) * 1000, 3),
-        "page_faults": 0,
+        "page_faults": page_faults,
     }
 
 
 def _rank_of(target: int, ranked: Sequence[int]) -> int:
     """1-based rank of ``target`` in ``ranked``, 0 when absent."""
     return ranked.index(target) + 1 if target in ranked else 0
+
+
+def _check_sizes(capacity: int, query_interval: int) -> None:
+    if query_interval < 1:
+        raise InvalidInput(f"--query-interval needs at least 1, got {query_interval}")
+    if capacity < 2 * query_interval:
+        raise InvalidInput(
+            f"capacity {capacity} must be at least twice the query interval ({query_interval})"
+        )
 
 
 def run_baseline(
@@ -308,19 +422,25 @@ def run_baseline(
     capacity: int,
     query_interval: int = 10,
     seed: int = 1,
+    reuse: float = REUSE,
+    plan: dict[int, int] | None = None,
 ) -> Outcome:
-    """``sliding`` or ``reservoir`` over the stream.
+    """``sliding`` or ``reservoir`` over the stream, asked ``plan`` (default: ``query_plan``).
 
     Raises:
-        InvalidInput: an unknown method.
+        InvalidInput: an unknown method, or a capacity below twice the query interval.
     """
     if method not in BASELINES:
         raise InvalidInput(f"unknown baseline {method!r}; use one of: {', '.join(BASELINES)}")
+    _check_sizes(capacity, query_interval)
+    if plan is None:
+        plan = query_plan(len(chunks), capacity, query_interval, seed, reuse)
     index = BM25Index()
     window: deque[int] = deque()
     slots: list[int] = []
-    sample_rng, query_rng = random.Random(seed), random.Random(f"query:{method}:{seed}")
-    hits: list[int] = []
+    sample_rng = random.Random(seed)
+    ranks: list[int] = []
+    asked: list[int] = []
     max_live = 0
     for position, chunk in enumerate(chunks):
         if method == "sliding":
@@ -338,13 +458,11 @@ def run_baseline(
                 slots[slot] = position
                 index.add(position, chunk)
         max_live = max(max_live, len(index))
-        if (position + 1) % query_interval == 0:
-            held = sorted(window if method == "sliding" else slots)
-            earlier = [c for c in held if c <= position - query_interval]
-            if earlier:
-                target = query_rng.choice(earlier)
-                hits.append(_rank_of(target, index.top(query_span(chunks[target]), TOP_K)))
-    return Outcome(_row(method, None, capacity, seed, hits, []), max_live)
+        target = plan.get(position)
+        if target is not None:
+            asked.append(target)
+            ranks.append(_rank_of(target, index.top(query_span(chunks[target]), TOP_K)))
+    return Outcome(_row(method, None, capacity, seed, ranks, []), max_live, asked, ranks)
 
 
 def run_memoryspace(
@@ -354,71 +472,81 @@ def run_memoryspace(
     capacity: int,
     query_interval: int = 10,
     seed: int = 1,
+    reuse: float = REUSE,
+    hot_fraction: float = HOT_FRACTION,
     embedder: Embedder | str = "hashing",
+    plan: dict[int, int] | None = None,
 ) -> Outcome:
-    """The stream through a ``MemorySpace`` kept at ``capacity`` live chunks by ``collector``.
+    """The stream through a ``MemorySpace`` kept at most ``capacity`` live chunks by
+    ``collector``, with a hot tier of ``hot_fraction * capacity`` records, asked ``plan``.
 
     Raises:
-        InvalidInput: an unknown collector, or a capacity below ``query_interval``.
+        InvalidInput: an unknown collector, a capacity below twice the query interval, or a
+            hot fraction outside (0, 1].
     """
-    chooser = COLLECTORS.get(collector)
-    if chooser is None:
-        raise InvalidInput(f"unknown collector {collector!r}; use one of: {', '.join(COLLECTORS)}")
-    if capacity < query_interval:
-        raise InvalidInput(f"capacity {capacity} must be at least the query interval")
-    gc = chooser(target=capacity - query_interval)
+    _check_sizes(capacity, query_interval)
+    gc = make_collector(collector, capacity, query_interval)
+    if not 0 < hot_fraction <= 1:
+        raise InvalidInput(f"--hot-fraction must be within (0, 1], got {hot_fraction}")
+    if plan is None:
+        plan = query_plan(len(chunks), capacity, query_interval, seed, reuse)
+    hot_records = max(1, round(hot_fraction * capacity))
+    settings = Settings(access_flush_every=1_000_000, hot_tier_records=hot_records)
     clock = _Clock()
-    query_rng = random.Random(f"query:memoryspace:{seed}")
-    held: set[int] = set()
-    hits: list[int] = []
+    ranks: list[int] = []
+    asked: list[int] = []
     pauses: list[float] = []
-    max_live = 0
-    settings = Settings(access_flush_every=1_000_000)
+    live = max_live = 0
     with MemorySpace.open(":memory:", embedder=embedder, settings=settings, clock=clock) as ms:
         for start in range(0, len(chunks), query_interval):
-            clock.now = float(start)
-            if len(held) > gc.target:
-                ms.store.flush()
-                event = ms.gc(gc, policy=ARCHIVE)
-                pauses.append(event.pause_duration)
-                held -= {int(id.removeprefix("chunk-")) for id in gc.collected_ids}
             batch = range(start, min(start + query_interval, len(chunks)))
+            clock.now = float(start)
+            if live + len(batch) > capacity:
+                pauses.append(ms.gc(gc, policy=ARCHIVE).pause_duration)
             for position in batch:
                 clock.now = float(position)
-                ms.add(chunks[position], id=f"chunk-{position}", kind="fact", ttl=4 * capacity)
-                held.add(position)
-            max_live = max(max_live, ms.count(include_expired=True))
-            clock.now = batch[-1] + 0.5
-            earlier = sorted(c for c in held if c < start and c + 4 * capacity > clock.now)
-            if len(batch) == query_interval and earlier:
-                target = query_rng.choice(earlier)
+                ms.add(chunks[position], id=f"chunk-{position}", kind="fact")
+            live = ms.count(include_expired=True)
+            max_live = max(max_live, live)
+            target = plan.get(batch[-1])
+            if target is not None:
+                clock.now = batch[-1] + 0.5
                 found = ms.search(query_span(chunks[target]), k=TOP_K)
                 ranked = [int(hit.memory.id.removeprefix("chunk-")) for hit in found]
-                hits.append(_rank_of(target, ranked))
-    return Outcome(_row("memoryspace", collector, capacity, seed, hits, pauses), max_live)
+                asked.append(target)
+                ranks.append(_rank_of(target, ranked))
+        faults = int(ms.stats()["hot_tier"]["misses"])
+    row = _row("memoryspace", collector, capacity, seed, ranks, pauses, faults)
+    return Outcome(row, max_live, asked, ranks)
 
 
 def run(
     data: str | Path,
     *,
     chunk_size: int = 512,
-    limit: int | None = 4000,
-    capacities: Sequence[int] = (256, 1024),
+    limit: int | None = None,
+    capacities: Sequence[int] = (4096, 8192),
     query_interval: int = 10,
+    reuse: float = REUSE,
     baselines: Sequence[str] = BASELINES,
     collectors: Sequence[str] = tuple(COLLECTORS),
     seeds: Sequence[int] = (1,),
+    hot_fraction: float = HOT_FRACTION,
     embedder: Embedder | str = "hashing",
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """The JSON document: ``{"dataset": <file name>, "rows": [...]}``, one row per method ×
-    collector × capacity × seed.
+    collector × capacity × seed; the methods of one capacity and seed get the same queries.
 
     Raises:
         InvalidInput: a missing file, an unknown baseline or collector, or bad sizes.
     """
-    if query_interval < 1:
-        raise InvalidInput(f"--query-interval needs at least 1, got {query_interval}")
+    for capacity in capacities:
+        _check_sizes(capacity, query_interval)
+    if not 0 <= reuse <= 1:
+        raise InvalidInput(f"--reuse is a probability within 0..1, got {reuse}")
+    if not 0 < hot_fraction <= 1:
+        raise InvalidInput(f"--hot-fraction must be within (0, 1], got {hot_fraction}")
     for name in baselines:
         if name not in BASELINES:
             raise InvalidInput(f"unknown baseline {name!r}; use one of: {', '.join(BASELINES)}")
@@ -427,35 +555,39 @@ def run(
             raise InvalidInput(f"unknown collector {name!r}; use one of: {', '.join(COLLECTORS)}")
     chunks = read_chunks(data, chunk_size, limit)
     model = resolve_embedder(embedder)
-    jobs: list[tuple[str, str | None, int, int]] = [
-        (method, collector, capacity, seed)
-        for capacity in capacities
-        for seed in seeds
-        for method, collector in [
-            *((b, None) for b in baselines),
-            *(("memoryspace", c) for c in collectors),
-        ]
-    ]
-    rows = []
-    for done, (method, collector, capacity, seed) in enumerate(jobs):
-        if progress is not None:
-            progress("capacity", done, len(jobs))
-        if collector is None:
-            outcome = run_baseline(
-                chunks, method, capacity=capacity, query_interval=query_interval, seed=seed
-            )
-        else:
-            outcome = run_memoryspace(
-                chunks,
-                collector,
-                capacity=capacity,
-                query_interval=query_interval,
-                seed=seed,
-                embedder=model,
-            )
-        rows.append(outcome.row)
+    askable = unique_spans(chunks)
+    methods = [*((b, None) for b in baselines), *(("memoryspace", c) for c in collectors)]
+    total = len(capacities) * len(seeds) * len(methods)
+    rows: list[dict[str, Any]] = []
+    for capacity in capacities:
+        for seed in seeds:
+            plan = query_plan(len(chunks), capacity, query_interval, seed, reuse, askable)
+            for method, collector in methods:
+                if progress is not None:
+                    progress("capacity", len(rows), total)
+                if collector is None:
+                    outcome = run_baseline(
+                        chunks,
+                        method,
+                        capacity=capacity,
+                        query_interval=query_interval,
+                        seed=seed,
+                        plan=plan,
+                    )
+                else:
+                    outcome = run_memoryspace(
+                        chunks,
+                        collector,
+                        capacity=capacity,
+                        query_interval=query_interval,
+                        seed=seed,
+                        hot_fraction=hot_fraction,
+                        embedder=model,
+                        plan=plan,
+                    )
+                rows.append(outcome.row)
     if progress is not None:
-        progress("capacity", len(jobs), len(jobs))
+        progress("capacity", total, total)
     return {"dataset": Path(data).name, "rows": rows}
 
 

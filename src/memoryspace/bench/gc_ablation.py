@@ -20,10 +20,13 @@ the trigger is told. ``capacity`` sets every knob, so the collectors are compare
   minus its pause). ``fragmentation`` is skipped: it reads the context heap's wasted tokens,
   and this workload assembles no context.
 
-**The same queries for every configuration.** After every ``query_interval`` chunks, a chunk is
-drawn (seeded) among the last ``capacity`` chunks before the current batch, and its 12 middle
-words are searched (``ms.search``, k = 5). A configuration that already collected the chunk
-misses: hit@1 / hit@5 measure what the collector kept as much as the ranking.
+**The same queries for every configuration**: the working-set workload of ``memoryspace bench
+capacity`` (``query_plan`` and ``unique_spans`` there; re-references with probability 0.5):
+after every ``query_interval`` chunks, a chunk streamed or asked in the last ``capacity // 2``
+seconds, its 12 middle words searched (``ms.search``, k = 5). A configuration that already
+collected the chunk misses, so hit@1 / hit@5 measure what the collector kept as much as the
+ranking; the ``ttl`` collector, counting from creation, loses re-referenced chunks older than
+``2 × capacity``.
 
 Each row: GC events, pause p50 / p99 (ms, ``GCEvent.pause_duration``), records kept (live at
 the end, and the largest live set seen), chunks collected, hit@1, hit@5.
@@ -31,7 +34,6 @@ the end, and the largest live set seen), chunks collected, hit@1, hit@5.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,8 +43,10 @@ from memoryspace.bench.capacity import (
     TOP_K,
     Progress,
     percentile,
+    query_plan,
     query_span,
     read_chunks,
+    unique_spans,
 )
 from memoryspace.embed.base import Embedder
 from memoryspace.embed.resolve import resolve_embedder
@@ -107,16 +111,6 @@ def make_collector(name: str, capacity: int, collections: int) -> Collector:
     raise InvalidInput(f"unknown collector {name!r}; use one of: {', '.join(COLLECTORS)}")
 
 
-def query_plan(n_chunks: int, capacity: int, query_interval: int, seed: int) -> dict[int, int]:
-    """Query time (index of a batch's last chunk) → the chunk asked about; same for everyone."""
-    rng = random.Random(f"gc-queries:{seed}")
-    plan: dict[int, int] = {}
-    for end in range(2 * query_interval - 1, n_chunks, query_interval):
-        start = end - query_interval + 1
-        plan[end] = rng.randrange(max(0, start - capacity), start)
-    return plan
-
-
 class _Clock:
     def __init__(self) -> None:
         self.now = 0.0
@@ -142,7 +136,7 @@ def run_one(
     """
     make_collector(collector, capacity, 0)
     policy = make_trigger(trigger, capacity, seed)
-    queries = query_plan(len(chunks), capacity, query_interval, seed)
+    queries = query_plan(len(chunks), capacity, query_interval, seed, askable=unique_spans(chunks))
     clock = _Clock()
     ranks: list[int] = []
     pauses: list[float] = []
@@ -211,8 +205,8 @@ def run(
     Raises:
         InvalidInput: a missing file, an unknown collector or trigger, or bad sizes.
     """
-    if capacity < 1 or query_interval < 1:
-        raise InvalidInput("--capacity and --query-interval need at least 1")
+    if query_interval < 1 or capacity < 2 * query_interval:
+        raise InvalidInput("--query-interval needs at least 1 and --capacity at least twice that")
     for name in collectors:
         make_collector(name, capacity, 0)
     for name in triggers:

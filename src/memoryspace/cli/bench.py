@@ -357,11 +357,14 @@ StreamEmbedder = Annotated[
 def capacity(
     data: Data,
     chunk_size: ChunkSize = 512,
-    limit: Annotated[int, typer.Option(help="Chunks streamed at most (0: the whole file).")] = 4000,
+    limit: Annotated[int, typer.Option(help="Chunks streamed at most (0: the whole file).")] = 0,
     capacities: Annotated[str, typer.Option(help="Capacities in chunks, comma-separated.")] = (
-        "256,1024"
+        "4096,8192"
     ),
     query_interval: QueryInterval = 10,
+    reuse: Annotated[
+        float, typer.Option(help="Probability that a query re-asks a recently asked chunk.")
+    ] = 0.5,
     baselines: Annotated[str, typer.Option(help="Baselines, comma-separated.")] = (
         "sliding,reservoir"
     ),
@@ -369,12 +372,15 @@ def capacity(
         "ttl_mark,ttl_mark_gen"
     ),
     seeds: Annotated[str, typer.Option(help="Seeds, comma-separated.")] = "1",
+    hot_fraction: Annotated[
+        float, typer.Option(help="MemorySpace hot tier size, as a fraction of the capacity.")
+    ] = 0.125,
     embedder: StreamEmbedder = "hashing",
     out: Out = None,
     as_json: AsJson = False,
 ) -> None:
-    """Stream a text into memories of fixed capacity and ask about chunks they still hold:
-    hit@1 / hit@5, GC pause p99, page faults."""
+    """Stream a text into memories of fixed capacity and ask about their working set (recent
+    and recently asked chunks): hit@1 / hit@5, GC pause p99, page faults."""
     from memoryspace.bench import capacity as capacity_bench
 
     sizes = _ints(capacities, "--capacities", 1)
@@ -385,9 +391,11 @@ def capacity(
             limit=_limit(limit),
             capacities=sizes,
             query_interval=query_interval,
+            reuse=reuse,
             baselines=[] if baselines.strip() in ("", "none") else _names(baselines, "--baselines"),
             collectors=_names(collectors, "--collectors"),
             seeds=_ints(seeds, "--seeds", 0),
+            hot_fraction=hot_fraction,
             embedder=embedder,
             progress=progress,
         )

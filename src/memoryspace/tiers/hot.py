@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import zip_longest
 from typing import Any
 
@@ -317,9 +317,25 @@ class HotTier:
             Closed: the tier was closed.
         """
         with self._lock:
+            return self.discard(list(self._records))
+
+    def discard(self, ids: Iterable[str]) -> int:
+        """Write the dirty ones among ``ids`` back, then drop every resident one, pinned ones
+        too (not counted as evictions): for records the store changed under the tier, e.g. a
+        garbage collection. Returns how many records were written back.
+
+        Raises:
+            Closed: the tier was closed.
+        """
+        with self._lock:
             self._usable()
-            written = self._flush()
-            for id in list(self._records):
+            resident = [id for id in dict.fromkeys(ids) if id in self._records]
+            written = 0
+            for id in resident:
+                if id in self._dirty:
+                    self._write(self._records[id], self._dirty.pop(id))
+                    self._counters["write_backs"] += 1
+                    written += 1
                 self.policy.on_remove(id)
                 self._unplace(id)
             return written
