@@ -85,3 +85,48 @@ def test_pages_pair_the_speakers_and_expand_to_dia_ids() -> None:
         assert mode.rank("anything", 5, scope="nobody") == []
     finally:
         mode.close()
+
+
+def test_pages_keep_their_session_and_never_span_two() -> None:
+    from memoryspace.cli.importing import locomo_records
+    from memoryspace.datasets.locomo import conversation_from_json
+
+    sample = {
+        "sample_id": "conv-s",
+        "conversation": {
+            "speaker_a": "Ana",
+            "speaker_b": "Ben",
+            "session_1_date_time": "9:00 am on 1 May, 2023",
+            "session_1": [_turn("D1:1", "Ana", "I bought a kayak."), _turn("D1:2", "Ana", "Bye!")],
+            "session_2_date_time": "6:30 pm on 1 June, 2023",
+            "session_2": [_turn("D2:1", "Ben", "Hi again."), _turn("D2:2", "Ana", "Hello.")],
+        },
+        "qa": [],
+    }
+    mode = MemoryOSMode("dia_id", HashingEmbedder())
+    try:
+        mode.ingest(locomo_records(conversation_from_json(sample)))
+        pages = list(mode.space.scan(user="conv-s", kind="turn"))
+        assert [p.meta["dia_ids"] for p in pages] == [["D1:1"], ["D1:2"], ["D2:1"], ["D2:2"]]
+        assert [p.session for p in pages] == ["conv-s/session_1"] * 2 + ["conv-s/session_2"] * 2
+    finally:
+        mode.close()
+
+
+def test_paper_retrieval_stays_reachable_from_the_mode() -> None:
+    from memoryspace.cli.importing import locomo_records
+    from memoryspace.conversation import ConversationSettings
+    from memoryspace.datasets.locomo import conversation_from_json
+
+    mode = MemoryOSMode("dia_id", HashingEmbedder(), settings=ConversationSettings.paper())
+    try:
+        mode.ingest(locomo_records(conversation_from_json(CONVERSATION)))
+        conversation = mode.conversations["conv-x"]
+        assert conversation.settings.page_ranker == "dense"
+        assert conversation.settings.segment_ranker == "fscore"
+        assert conversation.settings.top_m == 5
+        assert conversation.settings.user_label == "Ana"  # the mode's labels are kept
+        ranked = mode.rank("Biscuit the golden retriever", 6, scope="conv-x")
+        assert ranked[:2] == ["D1:1", "D1:2"]
+    finally:
+        mode.close()

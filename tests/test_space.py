@@ -330,3 +330,13 @@ def test_stats_include_the_embedding_cache(tmp_path: Path) -> None:
         ms.add("one memory")
         cache = ms.stats()["embedding_cache"]
     assert cache["entries"] == 2 and cache["misses"] == 3 and cache["hits"] == 1
+
+
+def test_a_search_without_touch_leaves_access_counters_alone(tmp_path: Path) -> None:
+    with MemorySpace.open(tmp_path / "t.db", embedder="hashing") as ms:
+        looked, used = ms.add("the blue pot"), ms.add("the blue kettle")
+        assert [h.memory.id for h in ms.search("blue pot", k=1, touch=False)] == [looked.id]
+        ms.search("blue kettle", k=1)
+        ms.flush()
+        assert ms.get(looked.id).access_count == 0
+        assert ms.get(used.id).access_count == 1

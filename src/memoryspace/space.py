@@ -409,8 +409,14 @@ class MemorySpace:
             return self.hot_tier.get(id)
         return self.store.get(id)
 
-    def search(self, query: str, *, k: int = 10, **filters: Any) -> list[SearchHit]:
+    def search(
+        self, query: str, *, k: int = 10, touch: bool = True, **filters: Any
+    ) -> list[SearchHit]:
         """The ``k`` memories that best match ``query``, best first, each with its score parts.
+
+        A search is a use of its hits: their access counters (which GC and the replacement
+        policies read) are bumped and they are paged into the hot tier. ``touch=False`` looks
+        without using, e.g. to gather candidates that a caller ranks further.
 
         Filters: ``user``, ``agent``, ``session``, ``kind`` (one or a list), ``tags`` (all
         required), ``since`` / ``until`` (created time), ``valid_at``, ``meta`` (equality),
@@ -428,8 +434,9 @@ class MemorySpace:
         self._flush_hot()
         now = self._clock()
         hits, keys = self._retriever.search(query, k, flt, now)
-        self.store.touch(keys, now)
-        if self.hot_tier is not None:  # retrieval is the main access path: page the hits in
+        if touch:
+            self.store.touch(keys, now)
+        if touch and self.hot_tier is not None:  # retrieval is the main access path: page in
             resident = {m.id: m for m in self.hot_tier.get_many([hit.memory.id for hit in hits])}
             hits = [
                 dataclasses.replace(hit, memory=resident.get(hit.memory.id, hit.memory))

@@ -3,11 +3,13 @@
     memoryspace bench locomo --data locomo10.json --modes memoryspace,memoryos --json
 
 Each conversation (scope) is ingested as ``add_turn`` pairs: consecutive turns of the two
-speakers make one page, the scope's first speaker playing "user" (a turn with no partner is a
-page with one side). A page keeps both turns' dia_ids in ``meta``; ``rank`` takes
-``Retrieval.ranked_pages()`` (STM and the top segments' pages, most similar first) and expands
-each page into its turns in order. ``top_k`` is raised to ``ceil(k / 2)`` pages so the ranking
-can reach the depth asked; ``top_m`` stays at MemoryOS's 5 segments. Processors are offline, so
+speakers in the same session make one page, the scope's first speaker playing "user" (a turn
+with no partner is a page with one side); the page keeps the record's session. A page keeps both
+turns' dia_ids in ``meta``; ``rank`` takes ``Retrieval.ranked_pages()`` (STM and the chosen
+segments' best pages, best scored first) and expands each page into its turns in order.
+``top_k`` is raised to ``ceil(k / 2)`` pages so the ranking can reach the depth asked. Retrieval
+uses ``ConversationSettings``' defaults (a hybrid funnel); pass ``ConversationSettings.paper()``
+for MemoryOS's own (top 5 segments by Fscore, pages by cosine). Processors are offline, so
 ``llm_calls_per_turn`` (LLM calls per added page) is 0; with ``LLMProcessors`` it is counted.
 """
 
@@ -87,17 +89,24 @@ class MemoryOSMode(RetrievalMode):
             when = record.get("timestamp")
             stamp = None if when is None else float(when)
             ref = record_ref(record, self.ref_key)
+            session = record.get("session")
+            session = None if session is None else str(session)
             following = group[at + 1] if at + 1 < len(group) else None
-            if speaker == user and following is not None and _text(following)[0] != user:
+            if (
+                speaker == user
+                and following is not None
+                and _text(following)[0] != user
+                and following.get("session") == record.get("session")
+            ):
                 reply = _text(following)[1]
                 dia_ids = [ref, record_ref(following, self.ref_key)]
-                conversation.add_turn(text, reply, stamp, dia_ids=dia_ids)
+                conversation.add_turn(text, reply, stamp, dia_ids=dia_ids, session=session)
                 at += 2
             else:
                 if speaker == user:
-                    conversation.add_turn(text, "", stamp, dia_ids=[ref])
+                    conversation.add_turn(text, "", stamp, dia_ids=[ref], session=session)
                 else:
-                    conversation.add_turn("", text, stamp, dia_ids=[ref])
+                    conversation.add_turn("", text, stamp, dia_ids=[ref], session=session)
                 at += 1
             self.pages += 1
 

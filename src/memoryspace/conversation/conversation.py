@@ -7,9 +7,18 @@
 * STM: the last ``stm_capacity`` pages (``meta.stm`` true), meta-chained when continuous;
   overflow moves the oldest page (FIFO) into MTM.
 * MTM: segments of pages; a page joins the segment of highest Fscore when it reaches θ, else
-  starts one; when more than ``mtm_capacity`` segments are live the coldest is archived.
+  starts one; when more than ``mtm_capacity`` segments are live the coldest is archived. A
+  segment's ``e_s`` is the running mean of its pages' vectors (kept in memory, rebuilt from the
+  pages' stored vectors on load), so a page joining embeds nothing. The segment's summary
+  record is rewritten, and so embedded, by ``flush`` (which every read runs first) or when the
+  segment is archived: once per batch of joining pages, not once per page.
 * LPM: a segment whose heat reaches τ queues its pages for long-term memory (and its interaction
   count resets); queued pages are absorbed ``lpm_batch`` at a time (facts, profile, traits).
+
+``retrieve`` returns all of STM, the ``top_k`` best pages of the ``top_m`` best segments, and
+LPM's facts and profile. By default pages are scored by the space's hybrid search (dense + BM25)
+and segments by Fscore plus their best page's score; ``ConversationSettings.paper()`` restores
+MemoryOS's Fscore-then-cosine funnel of 5 segments.
 
 Everything is an ordinary record of the space, so the state is rebuilt from the store when a
 conversation is made again (no side files). Per-turn work (keywords, continuity, summaries) is
@@ -24,6 +33,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from memoryspace.context import AssembledContext, ContextWindow, assemble_context
 from memoryspace.conversation.pages import (
@@ -51,6 +61,12 @@ from memoryspace.models import Memory, ScoreParts, SearchHit
 
 if TYPE_CHECKING:
     from memoryspace.space import MemorySpace
+
+
+def _z(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Values minus their mean over their spread (all zeros when they do not spread)."""
+    spread = float(values.std())
+    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
 
 
 def _unit(vector: Any) -> Vector:
@@ -174,10 +190,13 @@ class Conversation:
         timestamp: float | None = None,
         *,
         dia_ids: Sequence[str] = (),
+        session: str | None = None,
     ) -> Memory:
         """Store one exchange as a page in STM; overflow moves the oldest pages to MTM.
 
-        ``dia_ids`` are the caller's ids for the two turns (kept in ``meta``).
+        ``dia_ids`` are the caller's ids for the two turns (kept in ``meta``); ``session`` is the
+        page's session in the space (the hybrid page ranker favours pages of the sessions that
+        match the query best).
 
         Raises:
             InvalidInput: both texts are empty, or a text is not a string.
@@ -215,6 +234,7 @@ class Conversation:
                 meta=meta,
                 links=[chain] if chain else [],
                 vector=vector,
+                session=session,
                 **self._scope(),
             )
             self.turns_added += 1
@@ -223,7 +243,7 @@ class Conversation:
             while len(self._stm) > self.settings.stm_capacity:
                 self._page_out(self._stm.pop(0), now)
             if len(self._pending) >= self.settings.lpm_batch:
-                self.flush()
+                self._absorb()
             return page
 
     def _page_out(self, page: Memory, now: float) -> None:
@@ -234,11 +254,8 @@ class Conversation:
         if segment is not None and score >= self.settings.theta:
             segment.add_page(page.id, vector, keywords, page.content)
             segment.last_access = max(segment.last_access, now)
-            segment.record = self.space.update(
-                segment.id,
-                content=self._fast.summarize(segment.page_texts[-20:], 3),
-                links=segment.page_ids,
-                meta=segment.meta(now, self._weights),
+            segment.record = self.space.update(  # no new content: the summary is lazy
+                segment.id, links=segment.page_ids, meta=segment.meta(now, self._weights)
             )
         else:
             record = self.space.add(
@@ -253,11 +270,13 @@ class Conversation:
                     "interactions": 1,
                     "last_access": now,
                     "heat": heat(0, 1, now, now, self._weights),
+                    "summary_pages": 1,
                 },
                 **self._scope(),
             )
-            segment = Segment(record, [page.id], set(keywords), vector.copy(), 0, 1, now)
-            segment.page_texts.append(page.content)
+            segment = Segment(
+                record, [page.id], set(keywords), vector.copy(), 0, 1, now, [page.content], 1
+            )
             self._segments[segment.id] = segment
         self.space.update(page.id, meta={**page.meta, "stm": False, "segment": segment.id})
         self._maybe_promote(segment, now)
@@ -268,35 +287,67 @@ class Conversation:
             self._archive(victim)
 
     def _maybe_promote(self, segment: Segment, now: float) -> None:
-        """A segment hotter than τ queues its new pages for LPM and resets its interactions."""
+        """A segment hotter than τ queues its new pages for LPM and resets its interactions.
+
+        Pages before ``segment.promoted`` were queued by an earlier promotion, so they are not
+        read again; a hot segment with no new page and no interaction since is left as it is.
+        """
         if segment.heat(now, self._weights) < self.settings.tau:
             return
-        for page in self.space.store.get_many(segment.page_ids):
+        fresh = segment.page_ids[segment.promoted :]
+        if not fresh and segment.interactions == 0:
+            return
+        for page in self.space.store.get_many(fresh):
             if page.meta.get("lpm") is None:
                 self.space.update(page.id, meta={**page.meta, "lpm": "pending"})
                 self._pending.append(page.id)
+        segment.promoted = len(segment.page_ids)
         segment.interactions = 0
         segment.record = self.space.update(segment.id, meta=segment.meta(now, self._weights))
 
     def _archive(self, segment: Segment) -> None:
         """Evict a segment from MTM: it and its pages stay in the store, marked archived."""
+        self._write_summary(segment, self._clock())
         self.space.update(segment.id, **archived_fields(segment.record))
         for page in self.space.store.get_many(segment.page_ids):
             self.space.update(page.id, **archived_fields(page))
             self._vectors.pop(page.id, None)
         del self._segments[segment.id]
 
+    def _write_summary(self, segment: Segment, now: float) -> None:
+        """Rewrite a stale segment's summary record (re-embedded only if its text changed)."""
+        if not segment.stale:
+            return
+        segment.summarized = len(segment.page_ids)
+        segment.record = self.space.update(
+            segment.id,
+            content=self._fast.summarize(segment.page_texts[-20:], 3),
+            meta=segment.meta(now, self._weights),
+        )
+
     def flush(self) -> int:
-        """Absorb the queued pages into LPM now; returns how many new facts were stored."""
+        """Rewrite stale segment summaries and absorb the queued pages into LPM now.
+
+        Returns how many new facts were stored. Every read (``retrieve``, ``prompt``,
+        ``persona``, ``consolidate``) flushes first; adding turns only absorbs a full LPM batch.
+        So a segment's summary is embedded once per flush however many pages joined it since.
+        """
         with self._lock:
-            if not self._pending:
-                return 0
-            pages = self.space.store.get_many(self._pending)
-            self._pending = []
-            learned = self.lpm.absorb(pages)
-            for page in pages:
-                self.space.update(page.id, meta={**page.meta, "lpm": "done"})
-            return learned
+            now = self._clock()
+            for segment in self._segments.values():
+                self._write_summary(segment, now)
+            return self._absorb()
+
+    def _absorb(self) -> int:
+        """Absorb the queued pages into LPM; returns how many new facts were stored."""
+        if not self._pending:
+            return 0
+        pages = self.space.store.get_many(self._pending)
+        self._pending = []
+        learned = self.lpm.absorb(pages)
+        for page in pages:
+            self.space.update(page.id, meta={**page.meta, "lpm": "done"})
+        return learned
 
     # -- reading
 
@@ -305,7 +356,10 @@ class Conversation:
     ) -> Retrieval:
         """All of STM, the top-m segments' top-k pages, and LPM's top facts plus the profile.
 
-        The chosen segments count a visit (heat and last access updated).
+        Pages are scored by ``settings.page_ranker`` and segments ranked by
+        ``settings.segment_ranker`` (see ``ConversationSettings``); only pages of the chosen
+        segments can be returned from MTM. The chosen segments count a visit (heat and last
+        access updated).
 
         Raises:
             InvalidInput: an empty query.
@@ -318,17 +372,12 @@ class Conversation:
             self.flush()
             now = self._clock()
             vector = _unit(self.space.embedder.embed([query])[0])
-            words = set(self._fast.keywords(query, 8))
-            ranked = sorted(
-                self._segments.values(),
-                key=lambda s: -fscore(s.embedding, vector, s.keywords, words),
-            )[:top_m]
+            scores = self._page_scores(query, vector)
+            ranked = self._rank_segments(vector, set(self._fast.keywords(query, 8)), scores)
+            ranked = ranked[:top_m]
             candidates = [pid for segment in ranked for pid in segment.page_ids]
-            scores = {pid: cosine(self._vectors[pid], vector) for pid in candidates}
             best = sorted(candidates, key=lambda pid: -scores[pid])[:top_k]
             pages = self.space.store.get_many(best)
-            for page in self._stm:
-                scores[page.id] = cosine(self._vectors[page.id], vector)
             for segment in ranked:
                 segment.visits += 1
                 segment.last_access = now
@@ -336,6 +385,7 @@ class Conversation:
                     segment.id, meta=segment.meta(now, self._weights)
                 )
                 self._maybe_promote(segment, now)
+            shown = [*candidates, *(page.id for page in self._stm)]
             return Retrieval(
                 query=query,
                 stm=tuple(self._stm),
@@ -343,8 +393,60 @@ class Conversation:
                 pages=tuple(pages),
                 facts=tuple(self.lpm.facts_for(query, self.settings.lpm_top)),
                 profile=self.lpm.profile_record,
-                scores=scores,
+                scores={pid: scores[pid] for pid in shown},
             )
+
+    def _live_pages(self) -> list[str]:
+        return [
+            *(page.id for page in self._stm),
+            *(pid for segment in self._segments.values() for pid in segment.page_ids),
+        ]
+
+    def _page_scores(self, query: str, vector: Vector) -> dict[str, float]:
+        """Every live page's score for the query by the page ranker.
+
+        ``"dense"`` is the cosine with the query. ``"hybrid"`` is the fused score of one search
+        of the space (dense + BM25, z-scored; see ``memoryspace.retrieval.hybrid``) over this
+        conversation's pages, taking the space's ``candidates`` best; archived pages are dropped
+        from its answer, and live pages it did not return score as its lowest hit. The search
+        does not touch its candidates (``touch=False``): the conversation counts its own use in
+        segment visits and heat.
+        """
+        live = self._live_pages()
+        if self.settings.page_ranker == "dense":
+            return {pid: cosine(self._vectors[pid], vector) for pid in live}
+        where: dict[str, Any] = {"kind": "turn", "meta": {"page": True}, "user": self.user}
+        if self.agent is not None:
+            where["agent"] = self.agent
+        k = self.space.settings.candidates
+        hits = self.space.search(query, k=k, touch=False, **where)
+        found = {hit.memory.id: hit.score for hit in hits}
+        floor = min(found.values(), default=0.0)
+        return {pid: found.get(pid, floor) for pid in live}
+
+    def _rank_segments(
+        self, vector: Vector, words: set[str], page_scores: dict[str, float]
+    ) -> list[Segment]:
+        """Live segments, best first, by ``settings.segment_ranker``.
+
+        ``"fscore"`` is MemoryOS's Fscore of the segment against the query. ``"hybrid"`` adds
+        lexical and page-level evidence: the z-scored Fscore plus the z-scored best page score
+        inside the segment, so a segment whose mean embedding is diluted by many topics is
+        still found through the one page that matches.
+        """
+        segments = list(self._segments.values())
+        if not segments:
+            return []
+        fscores = np.array([fscore(s.embedding, vector, s.keywords, words) for s in segments])
+        order = fscores
+        if self.settings.segment_ranker == "hybrid":
+            floor = min(page_scores.values(), default=0.0)
+            best = np.array(
+                [max((page_scores[pid] for pid in s.page_ids), default=floor) for s in segments]
+            )
+            order = _z(fscores) + _z(best)
+        ranking = sorted(range(len(segments)), key=lambda i: (-float(order[i]), segments[i].id))
+        return [segments[i] for i in ranking]
 
     def prompt(self, query: str, budget: int) -> AssembledContext:
         """A context for ``query`` in ``budget`` tokens: profile (pinned), facts, MTM pages, STM.

@@ -2,8 +2,11 @@
 
 A segment is one ``summary`` memory whose ``links`` are its pages (each page is in exactly one
 segment) and whose ``meta`` holds ``{"segment": true, "keywords", "visits", "interactions",
-"last_access", "heat"}``. In memory a segment also keeps the sum of its pages' unit embeddings,
-so its embedding ``e_s`` is their normalised mean.
+"last_access", "heat", "summary_pages"}``. In memory a segment also keeps the sum of its pages'
+unit embeddings, so its embedding ``e_s`` is their normalised mean: a page joining costs one vector
+addition, not an embedding of the new summary. The record's summary text (and so its stored
+vector) is rewritten lazily; ``summary_pages`` says how many pages it covers, and a segment whose
+count lags its pages is ``stale``.
 
 * ``fscore(e_s, e_p, K_s, K_p) = cos(e_s, e_p) + Jaccard(K_s, K_p)`` decides which segment a page
   joins (at least θ) and which segments a query reads;
@@ -75,10 +78,17 @@ class Segment:
     interactions: int = 0
     last_access: float = 0.0
     page_texts: list[str] = field(default_factory=list)
+    summarized: int = 0
+    promoted: int = 0  # pages already queued for LPM (in memory: a reload checks them again)
 
     @property
     def id(self) -> str:
         return self.record.id
+
+    @property
+    def stale(self) -> bool:
+        """Whether the record's summary text predates the last pages added."""
+        return self.summarized != len(self.page_ids)
 
     @property
     def embedding(self) -> Vector:
@@ -108,13 +118,17 @@ class Segment:
             "interactions": self.interactions,
             "last_access": self.last_access,
             "heat": round(self.heat(now, weights), 6),
+            "summary_pages": self.summarized,
         }
 
     @classmethod
     def from_record(
         cls, record: Memory, vectors: Sequence[Vector], texts: Sequence[str], dimension: int
     ) -> Segment:
-        """A segment rebuilt from its record and its pages' vectors and texts."""
+        """A segment rebuilt from its record and its pages' vectors and texts.
+
+        A record without ``summary_pages`` was summarised eagerly, so it covers all its pages.
+        """
         meta = record.meta
         total = np.sum(vectors, axis=0) if vectors else np.zeros(dimension, dtype=np.float32)
         return cls(
@@ -126,6 +140,7 @@ class Segment:
             interactions=int(meta.get("interactions", 0)),
             last_access=float(meta.get("last_access", record.created_at)),
             page_texts=list(texts),
+            summarized=int(meta.get("summary_pages", len(record.links))),
         )
 
 
