@@ -67,8 +67,7 @@ def test_memoryos_mode_json_has_recalls_and_zero_llm_calls(tmp_path: Path) -> No
 
 
 def test_pages_pair_the_speakers_and_expand_to_dia_ids() -> None:
-    from memoryspace.cli.importing import locomo_records
-    from memoryspace.datasets.locomo import conversation_from_json
+    from memoryspace.datasets.locomo import conversation_from_json, locomo_records
 
     mode = MemoryOSMode("dia_id", HashingEmbedder())
     try:
@@ -88,8 +87,7 @@ def test_pages_pair_the_speakers_and_expand_to_dia_ids() -> None:
 
 
 def test_pages_keep_their_session_and_never_span_two() -> None:
-    from memoryspace.cli.importing import locomo_records
-    from memoryspace.datasets.locomo import conversation_from_json
+    from memoryspace.datasets.locomo import conversation_from_json, locomo_records
 
     sample = {
         "sample_id": "conv-s",
@@ -114,9 +112,8 @@ def test_pages_keep_their_session_and_never_span_two() -> None:
 
 
 def test_paper_retrieval_stays_reachable_from_the_mode() -> None:
-    from memoryspace.cli.importing import locomo_records
     from memoryspace.conversation import ConversationSettings
-    from memoryspace.datasets.locomo import conversation_from_json
+    from memoryspace.datasets.locomo import conversation_from_json, locomo_records
 
     mode = MemoryOSMode("dia_id", HashingEmbedder(), settings=ConversationSettings.paper())
     try:

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from memoryspace.cli.importing import locomo_records
 from memoryspace.datasets import (
     load_hotpot,
     load_locomo,
@@ -17,7 +16,7 @@ from memoryspace.datasets import (
     parse_evidence,
     resolve_evidence,
 )
-from memoryspace.datasets.locomo import select_conversations
+from memoryspace.datasets.locomo import locomo_records, select_conversations
 from memoryspace.errors import InvalidInput
 
 SHARED = Path(__file__).parents[1].parent / "shared" / "data"

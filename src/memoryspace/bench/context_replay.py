@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from memoryspace.cli.importing import locomo_records
 from memoryspace.context import (
     ALLOCATORS,
     ContextWindow,
@@ -44,7 +43,12 @@ from memoryspace.context import (
     render_memory,
 )
 from memoryspace.context.regions import RegionClassifier
-from memoryspace.datasets.locomo import Conversation, load_locomo, select_conversations
+from memoryspace.datasets.locomo import (
+    Conversation,
+    load_locomo,
+    locomo_records,
+    select_conversations,
+)
 from memoryspace.embed.base import Embedder
 from memoryspace.errors import InvalidInput
 from memoryspace.models import Memory, SearchHit

@@ -3,7 +3,7 @@
     memoryspace bench locomo --data locomo10.json --out bench-locomo
 
 Each conversation is one scope (``user = sample_id``), ingested in time order, one memory per
-dialogue turn (``memoryspace.cli.importing.locomo_records``: speaker, text with the image
+dialogue turn (``memoryspace.datasets.locomo.locomo_records``: speaker, text with the image
 caption, the session's date as timestamp). QA, observations and summaries are never ingested.
 Every question is then asked of every mode. Per category (1 multi-hop, 2 temporal,
 3 open-domain, 4 single-hop, 5 adversarial, and all of 1–4 pooled):
@@ -36,9 +36,13 @@ from memoryspace.bench.metrics import (
     reciprocal_rank,
 )
 from memoryspace.bench.modes import RetrievalMode, make_mode, run_each
-from memoryspace.cli.importing import locomo_records
 from memoryspace.context.tokenizer import default_token_counter
-from memoryspace.datasets.locomo import CATEGORY_NAMES, Conversation, resolve_evidence
+from memoryspace.datasets.locomo import (
+    CATEGORY_NAMES,
+    Conversation,
+    locomo_records,
+    resolve_evidence,
+)
 from memoryspace.embed.base import Embedder
 from memoryspace.tokens import TokenCounter
 

@@ -3,7 +3,7 @@
     memoryspace bench tiered --data PATH [--conversation ID] [--capacity 64] [--out DIR]
 
 One LoCoMo conversation is ingested into an in-memory ``MemorySpace`` (one memory per dialogue
-turn, ``memoryspace.cli.importing.locomo_records``). Each of its questions, in order, is
+turn, ``memoryspace.datasets.locomo.locomo_records``). Each of its questions, in order, is
 searched (``k = 10``, scoped to the conversation); the ids found are the records the agent
 needs for that question, and make the request trace. The trace is then replayed through a
 ``HotTier`` of ``capacity`` records for every replacement policy × write policy × promotion
@@ -25,8 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from memoryspace.bench.locomo import Progress, write_bar_chart
-from memoryspace.cli.importing import locomo_records
-from memoryspace.datasets.locomo import Conversation, load_locomo, select_conversations
+from memoryspace.datasets.locomo import (
+    Conversation,
+    load_locomo,
+    locomo_records,
+    select_conversations,
+)
 from memoryspace.embed.base import Embedder
 from memoryspace.errors import InvalidInput
 from memoryspace.models import Filter, Memory

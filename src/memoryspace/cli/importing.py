@@ -6,23 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from memoryspace.datasets.locomo import Conversation, conversation_from_json, is_locomo
+from memoryspace.datasets.locomo import conversation_from_json, is_locomo, locomo_records
 from memoryspace.errors import InvalidInput
-
-
-def locomo_records(conversation: Conversation) -> list[dict[str, Any]]:
-    """One memory per dialogue turn, scoped to the conversation (``user = sample_id``)."""
-    return [
-        {
-            "content": f"{turn.speaker}: {turn.text}",
-            "user": conversation.sample_id,
-            "session": f"{conversation.sample_id}/session_{turn.session}",
-            "kind": "turn",
-            "timestamp": turn.timestamp,
-            "meta": {"dia_id": turn.dia_id, "speaker": turn.speaker, "session": turn.session},
-        }
-        for turn in conversation.turns
-    ]
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:

@@ -177,3 +177,18 @@ def select_conversations(
             f"no conversation {', '.join(unknown)} in the file; it has: {', '.join(by_id)}"
         )
     return [by_id[i] for i in dict.fromkeys(ids)]
+
+
+def locomo_records(conversation: Conversation) -> list[dict[str, Any]]:
+    """One memory per dialogue turn, scoped to the conversation (``user = sample_id``)."""
+    return [
+        {
+            "content": f"{turn.speaker}: {turn.text}",
+            "user": conversation.sample_id,
+            "session": f"{conversation.sample_id}/session_{turn.session}",
+            "kind": "turn",
+            "timestamp": turn.timestamp,
+            "meta": {"dia_id": turn.dia_id, "speaker": turn.speaker, "session": turn.session},
+        }
+        for turn in conversation.turns
+    ]
