@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 import memoryspace.cli.bench  # noqa: F401  (registers the bench commands)
@@ -127,3 +128,30 @@ def test_paper_retrieval_stays_reachable_from_the_mode() -> None:
         assert ranked[:2] == ["D1:1", "D1:2"]
     finally:
         mode.close()
+
+
+def test_with_a_model_configured_the_mode_counts_its_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chat_server import batch_reply, serve_chat
+
+    path = tmp_path / "locomo.json"
+    path.write_text(json.dumps([CONVERSATION]), encoding="utf-8")
+    with serve_chat() as api:
+        api.respond = batch_reply
+        monkeypatch.setenv("MEMORYSPACE_LLM_URL", api.url)
+        monkeypatch.setenv("MEMORYSPACE_LLM_MODEL", "test-model")
+        args = ["bench", "locomo", "--data", str(path), "--modes", "memoryos"]
+        result = runner.invoke(app, [*args, "--embedder", "hashing", "--json"])
+        assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+        calls = len(api.requests)
+    from memoryspace.datasets.locomo import conversation_from_json, locomo_records
+    from memoryspace.llm import OfflineProcessors
+
+    offline = MemoryOSMode("dia_id", HashingEmbedder(), processors=OfflineProcessors())
+    offline.ingest(locomo_records(conversation_from_json(CONVERSATION)))
+    pages = offline.pages
+    offline.close()
+    entry = json.loads(result.stdout)["modes"]["memoryos"]
+    assert calls > 0
+    assert entry["llm_calls_per_turn"] == round(calls / pages, 4) <= 0.25

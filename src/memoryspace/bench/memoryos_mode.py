@@ -9,8 +9,9 @@ turns' dia_ids in ``meta``; ``rank`` takes ``Retrieval.ranked_pages()`` (STM and
 segments' best pages, best scored first) and expands each page into its turns in order.
 ``top_k`` is raised to ``ceil(k / 2)`` pages so the ranking can reach the depth asked. Retrieval
 uses ``ConversationSettings``' defaults (a hybrid funnel); pass ``ConversationSettings.paper()``
-for MemoryOS's own (top 5 segments by Fscore, pages by cosine). Processors are offline, so
-``llm_calls_per_turn`` (LLM calls per added page) is 0; with ``LLMProcessors`` it is counted.
+for MemoryOS's own (top 5 segments by Fscore, pages by cosine). The processors are the space's
+(``MemorySpace.processors()``): offline, so ``llm_calls_per_turn`` (LLM calls per added page) is
+0, unless ``MEMORYSPACE_LLM_URL`` names a model, whose calls are then counted.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class MemoryOSMode(RetrievalMode):
         super().__init__(ref_key)
         self.space = MemorySpace.open(":memory:", embedder=embedder)
         self.settings = settings or ConversationSettings()
-        self.processors = processors
+        self.processors = processors if processors is not None else self.space.processors()
         self.conversations: dict[str, Conversation] = {}
         self.pages = 0
 
