@@ -292,3 +292,15 @@ def test_sigkill_loses_only_the_unflushed_non_content_edits(path: Path, tmp_path
         assert records[ids[2]].importance == 0.5
         assert records[ids[3]].tags == ()
         assert after.search("rewritten", k=1)[0].memory.id == ids[1]
+
+
+def test_a_token_budget_alone_bounds_the_tier(path: Path) -> None:
+    settings = Settings(hot_tier_tokens=40)
+    with MemorySpace.open(path, embedder=HashingEmbedder(), settings=settings) as ms:
+        ids = fill(ms)
+        for id in ids:
+            ms.get(id)
+        stats = tier(ms)
+        assert 0 < stats["tokens"] <= 40
+        assert stats["evictions"] > 0
+        assert stats["records"] < len(ids)

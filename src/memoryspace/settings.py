@@ -17,9 +17,10 @@ class Settings:
     adds the speaker and session boosts (see ``memoryspace.retrieval.hybrid``).
     ``token_counter`` counts tokens for ``Memory.tokens`` and context budgets; ``None`` is the
     offline cl100k tokenizer when the ``tokens`` extra is installed, else about chars / 4.
-    ``hot_tier_records`` puts a ``HotTier`` of that many records in front of the store (``None``:
-    no tier), with replacement policy ``hot_tier_policy``, ``hot_tier_write_policy``
-    (``"write_through"`` or ``"write_back"``) and read-ahead ``hot_tier_promotion_batch``.
+    ``hot_tier_records`` and/or ``hot_tier_tokens`` put a ``HotTier`` of at most that many
+    records and/or tokens in front of the store (both ``None``: no tier), with replacement
+    policy ``hot_tier_policy``, ``hot_tier_write_policy`` (``"write_through"`` or
+    ``"write_back"``) and read-ahead ``hot_tier_promotion_batch``.
     ``gc_trigger`` turns on automatic garbage collection (``None``: the caller runs ``gc()``):
     ``"periodic"`` every ``gc_every_seconds``, ``"growth"`` when the live records grew
     ``gc_growth_factor`` times since the last collection, ``"fragmentation"`` when a context
@@ -39,6 +40,7 @@ class Settings:
     access_flush_every: int = 1024
     index_save_every: int = 10_000
     hot_tier_records: int | None = None
+    hot_tier_tokens: int | None = None
     hot_tier_policy: str = "lru"
     hot_tier_write_policy: str = "write_through"
     hot_tier_promotion_batch: int = 1

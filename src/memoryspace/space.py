@@ -4,9 +4,10 @@ One space is one database (one address space, in OS terms). It owns the store, t
 the vector index that follows the store's log; it validates input, logs every change, and answers
 searches with hybrid retrieval.
 
-With ``Settings(hot_tier_records=N)`` a ``HotTier`` (L2) of N records sits in front of the store
-(L3): ``get``, ``update`` and the memories of search hits go through it, so repeated reads are
-hits and a first read is a page fault that promotes the record. Coherence rules:
+With ``Settings(hot_tier_records=N)`` (and/or ``hot_tier_tokens=T``) a ``HotTier`` (L2) of N
+records (T tokens) sits in front of the store (L3): ``get``, ``update`` and the memories of
+search hits go through it, so repeated reads are hits and a first read is a page fault that
+promotes the record. Coherence rules:
 
 * Content edits always write through (the vector and full-text index must follow the content);
   in write-back mode only edits of other fields (pinned, importance, tags, meta, valid_to, ...)
@@ -162,11 +163,13 @@ class MemorySpace:
 
     def _make_hot_tier(self) -> HotTier | None:
         """The L2 tier the settings ask for; none on read-only views (``as_of``)."""
-        if self.settings.hot_tier_records is None or self.store.read_only:
+        wanted = (self.settings.hot_tier_records, self.settings.hot_tier_tokens)
+        if wanted == (None, None) or self.store.read_only:
             return None
         return HotTier(
             self.store,
             capacity_records=self.settings.hot_tier_records,
+            capacity_tokens=self.settings.hot_tier_tokens,
             policy=self.settings.hot_tier_policy,
             write_policy=self.settings.hot_tier_write_policy,
             promotion_batch=self.settings.hot_tier_promotion_batch,
