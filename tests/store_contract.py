@@ -283,6 +283,25 @@ class StoreContract:
         assert lsns == sorted(set(lsns)) and lsns[-1] == store.last_lsn()
         assert store.changes() == changes
 
+    def test_a_transaction_commits_its_writes_together_or_not_at_all(self, store: Store) -> None:
+        store.insert([(make_memory("a", "first"), None)])
+        lsn = store.last_lsn()
+        with pytest.raises(RuntimeError), store.transaction():
+            store.insert([(make_memory("b", "bravo"), vec(1, 2))])
+            store.update(store.get("a").evolve(content="changed"))
+            with store.transaction():  # a nested one joins the outer
+                store.delete(["a"])
+            raise RuntimeError("the caller failed half way")
+        assert store.get("a").content == "first"
+        with pytest.raises(NotFound):
+            store.get("b")
+        assert store.last_lsn() == lsn
+        with store.transaction():
+            store.insert([(make_memory("b", "bravo"), vec(1, 2))])
+            store.update(store.get("a").evolve(content="changed"))
+        assert [c.op for c in store.changes(lsn)] == [Op.ADD, Op.UPDATE]
+        assert store.get("a").content == "changed" and store.get("b").content == "bravo"
+
     def test_duplicate_id_is_a_conflict_and_inserts_nothing(self, store: Store) -> None:
         store.insert([(make_memory("a", "first"), None)])
         lsn = store.last_lsn()

@@ -274,3 +274,24 @@ def test_a_memory_retrieved_just_before_gc_counts_as_used(
     ms.gc("generational", young_age=HOUR)
     assert ms.get(used.id).generation == 1 and not ms.get(used.id).archived
     assert ms.get(idle.id).archived
+
+
+def test_a_collection_that_fails_half_way_changes_nothing(ms: MemorySpace) -> None:
+    from memoryspace.gc import Collector, Plan
+
+    kept = [ms.add(f"note {i}", kind="note") for i in range(3)]
+    ghost = Memory(id="ghost", content="never stored", kind="working")
+
+    class Broken(Collector):
+        """Archives the notes, then deletes a record the store never had."""
+
+        name = "broken"
+
+        def plan(self, memories: Any, now: float) -> Plan:
+            return Plan(scanned=len(memories), collect=(*memories, ghost))
+
+    before, lsn = state(ms), ms.lsn
+    with pytest.raises(NotFound):
+        ms.gc(Broken(), policy=ActionPolicy(by_kind={Kind.WORKING: "delete"}, default="archive"))
+    assert state(ms) == before and ms.lsn == lsn  # the archiving was rolled back too
+    assert ms.count() == len(kept)

@@ -129,15 +129,19 @@ class Applier:
         outcome.compacted = len(summaries)
         if self.dry_run:
             return outcome
-        if summaries:
-            vectors = self.embed([s.content for s in summaries])
-            self.store.insert(list(zip(summaries, vectors, strict=True)), actor=self.actor)
-        for memory in archive:
-            self.store.update(memory.evolve(archived=True, updated_at=self.now), actor=self.actor)
-        for memory in promote:
-            self.store.update(memory.evolve(generation=1, updated_at=self.now), actor=self.actor)
-        if groups["delete"]:
-            self.store.delete([m.id for m in groups["delete"]], actor=self.actor)
+        # embedded before the transaction, so the write lock is not held while a model runs
+        vectors = list(self.embed([s.content for s in summaries])) if summaries else []
+        with self.store.transaction():  # a collection happens whole or not at all
+            if summaries:
+                self.store.insert(list(zip(summaries, vectors, strict=True)), actor=self.actor)
+            for memory in archive:
+                archived = memory.evolve(archived=True, updated_at=self.now)
+                self.store.update(archived, actor=self.actor)
+            for memory in promote:
+                promoted = memory.evolve(generation=1, updated_at=self.now)
+                self.store.update(promoted, actor=self.actor)
+            if groups["delete"]:
+                self.store.delete([m.id for m in groups["delete"]], actor=self.actor)
         return outcome
 
     def _summary(self, sources: Sequence[Memory]) -> Memory:

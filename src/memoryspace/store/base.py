@@ -11,6 +11,7 @@ The contract tests in ``tests/store_contract.py`` run against every implementati
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -50,6 +51,11 @@ class Store(Protocol):
     def set_setting(self, key: str, value: str) -> None: ...
 
     # -- writes: each call is one transaction, logged
+    def transaction(self) -> AbstractContextManager[None]:
+        """Writes made inside commit together, or none does when the block raises; a
+        ``transaction`` inside another joins it."""
+        ...
+
     def insert(
         self, items: Sequence[tuple[Memory, Vector | None]], *, actor: str | None = None
     ) -> list[Change]: ...

@@ -13,6 +13,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,18 @@ class SQLiteStore:
             conn.execute("INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)", (key, value))
 
     # -- writes
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Writes made inside commit together (one ``BEGIN IMMEDIATE`` … ``COMMIT``), or none
+        does when the block raises; a ``transaction`` inside another joins it (a savepoint).
+
+        Raises:
+            ReadOnly: a read-only view.
+            BackendUnavailable: another process held the write lock too long.
+        """
+        with self._writing():
+            yield
 
     def insert(
         self, items: Sequence[tuple[Memory, Vector | None]], *, actor: str | None = None
