@@ -18,7 +18,7 @@ from memoryspace import (
     ReadOnly,
     Settings,
 )
-from memoryspace.models import Op
+from memoryspace.models import Op, SearchHit
 
 
 class FakeClock:
@@ -340,3 +340,24 @@ def test_a_search_without_touch_leaves_access_counters_alone(tmp_path: Path) -> 
         ms.flush()
         assert ms.get(looked.id).access_count == 0
         assert ms.get(used.id).access_count == 1
+
+
+def test_an_exact_quote_outranks_a_better_mix_of_words_and_vectors(tmp_path: Path) -> None:
+    quoted = "the old boat drifted past the lighthouse at dawn"
+    jumble = "boat boat old drifted lighthouse past the dawn the boat drifted old lighthouse"
+    query = "Old boat drifted past the lighthouse!"  # case and punctuation aside, in `quoted`
+
+    def ranking(**settings: float) -> list[SearchHit]:
+        with MemorySpace.open(
+            tmp_path / f"q{len(settings)}.db", embedder="hashing", settings=Settings(**settings)
+        ) as ms:
+            ms.add_many([quoted, jumble, "the harbour was quiet"])
+            return ms.search(query, k=3)
+
+    without = ranking(phrase_boost=0.0)
+    assert without[0].memory.content == jumble  # more of the words, more often
+    assert all(hit.parts.phrase_boost == 0.0 for hit in without)
+    found = ranking()
+    assert found[0].memory.content == quoted
+    assert found[0].parts.phrase_boost == 1.0
+    assert [h.parts.phrase_boost for h in found[1:]] == [0.0, 0.0]

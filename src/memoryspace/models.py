@@ -167,7 +167,7 @@ class ScoreParts:
     ``dense`` is the cosine similarity, ``sparse`` the BM25 score (``None``: no query word
     matched); ranks are 1-based places in each retriever's candidate list (``None``: not among
     them). ``fused`` is the final score: the weighted sum of both scores z-normalised over the
-    candidates, plus the speaker and session boosts. Scores compare within one query only.
+    candidates, plus the speaker, phrase and session boosts. Scores compare within one query only.
     """
 
     fused: float
@@ -177,6 +177,7 @@ class ScoreParts:
     sparse_rank: int | None = None
     speaker_boost: float = 0.0
     session_boost: float = 0.0
+    phrase_boost: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

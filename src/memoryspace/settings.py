@@ -14,7 +14,7 @@ class Settings:
     ``max_content_chars`` bounds one memory's content. ``ann_threshold`` is the collection size
     above which vector search switches from exact to HNSW. Retrieval takes ``candidates`` hits
     from each of dense and BM25 search, fuses their z-normalised scores with the two weights and
-    adds the speaker and session boosts (see ``memoryspace.retrieval.hybrid``).
+    adds the speaker, exact-phrase and session boosts (see ``memoryspace.retrieval.hybrid``).
     ``token_counter`` counts tokens for ``Memory.tokens`` and context budgets; ``None`` is the
     offline cl100k tokenizer when the ``tokens`` extra is installed, else about chars / 4.
     ``hot_tier_records`` and/or ``hot_tier_tokens`` put a ``HotTier`` of at most that many
@@ -36,6 +36,7 @@ class Settings:
     sparse_weight: float = 0.5
     speaker_boost: float = 0.6
     session_boost: float = 0.3
+    phrase_boost: float = 1.0
     default_importance: float = 0.5
     access_flush_every: int = 1024
     index_save_every: int = 10_000

@@ -110,6 +110,7 @@ class MemorySpace:
                 sparse_weight=self.settings.sparse_weight,
                 speaker_boost=self.settings.speaker_boost,
                 session_boost=self.settings.session_boost,
+                phrase_boost=self.settings.phrase_boost,
             ),
         )
 

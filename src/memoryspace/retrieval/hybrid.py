@@ -7,6 +7,9 @@
    fusion this keeps how far apart scores are, which matters when one retriever is sure.
 3. Speaker: when the query names exactly one of the candidates' speakers (``meta["speaker"]``),
    that speaker's memories gain ``speaker_boost``.
+   Phrase: when the query has at least ``phrase_min_words`` words, memories that contain all of
+   them in order and next to each other (case and punctuation aside) gain ``phrase_boost``: an
+   exact quote is stronger evidence than any mix of word and vector overlap.
 4. Session: each memory gains ``session_boost`` times the mean of the best three scores in its
    session, since the memories that answer a question cluster in the conversation that
    discussed it.
@@ -31,6 +34,7 @@ from memoryspace.retrieval.terms import query_terms
 from memoryspace.store.base import Store
 
 Scores = npt.NDArray[np.float64]
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,8 @@ class RetrievalConfig:
     sparse_weight: float = 0.5
     speaker_boost: float = 0.6
     session_boost: float = 0.3
+    phrase_boost: float = 1.0
+    phrase_min_words: int = 4
 
 
 class HybridRetriever:
@@ -79,7 +85,8 @@ class HybridRetriever:
         lexical = np.array([bm25.get(key, 0.0) for key in keys])
         fused = self._config.dense_weight * _z(dense) + self._config.sparse_weight * _z(lexical)
         speaker = self._speaker_boosts(query, [memories[key] for key in keys])
-        scored = fused + speaker
+        phrase = self._phrase_boosts(query, [memories[key] for key in keys])
+        scored = fused + speaker + phrase
         session = self._session_boosts([memories[key].session for key in keys], scored)
         final = scored + session
 
@@ -96,6 +103,7 @@ class HybridRetriever:
                     sparse_rank=sparse_rank.get(keys[i]),
                     speaker_boost=float(speaker[i]),
                     session_boost=float(session[i]),
+                    phrase_boost=float(phrase[i]),
                 ),
             )
             for i in order
@@ -117,6 +125,17 @@ class HybridRetriever:
             for i, memory in enumerate(memories):
                 if memory.meta.get("speaker") == name:
                     boosts[i] = self._config.speaker_boost
+        return boosts
+
+    def _phrase_boosts(self, query: str, memories: list[Memory]) -> Scores:
+        boosts = np.zeros(len(memories))
+        words = _WORD.findall(query.lower())
+        if not self._config.phrase_boost or len(words) < self._config.phrase_min_words:
+            return boosts
+        phrase = f" {' '.join(words)} "
+        for i, memory in enumerate(memories):
+            if phrase in f" {' '.join(_WORD.findall(memory.content.lower()))} ":
+                boosts[i] = self._config.phrase_boost
         return boosts
 
     def _session_boosts(self, sessions: list[str | None], scores: Scores) -> Scores:
