@@ -361,3 +361,20 @@ def test_an_exact_quote_outranks_a_better_mix_of_words_and_vectors(tmp_path: Pat
     assert found[0].memory.content == quoted
     assert found[0].parts.phrase_boost == 1.0
     assert [h.parts.phrase_boost for h in found[1:]] == [0.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("content", "quoted"),
+    [
+        ("The old boat drifted past the lighthouse.", True),
+        ("THE OLD BOAT -- drifted, past the lighthouse", True),  # case and punctuation aside
+        ("the old boats drifted past the lighthouse", False),  # whole words only
+        ("the old boat slowly drifted past the lighthouse", False),  # next to each other
+        ("past the lighthouse the old boat drifted", False),  # in order
+    ],
+)
+def test_what_counts_as_quoting_the_query(tmp_path: Path, content: str, quoted: bool) -> None:
+    with MemorySpace.open(tmp_path / "p.db", embedder="hashing") as ms:
+        ms.add(content)
+        (hit,) = ms.search("old boat drifted past the lighthouse", k=1)
+    assert (hit.parts.phrase_boost > 0) is quoted

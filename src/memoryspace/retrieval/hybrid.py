@@ -132,9 +132,11 @@ class HybridRetriever:
         words = _WORD.findall(query.lower())
         if not self._config.phrase_boost or len(words) < self._config.phrase_min_words:
             return boosts
-        phrase = f" {' '.join(words)} "
+        # the words as consecutive \w+ tokens: only non-word characters between them
+        quote = re.compile(r"\b" + r"\W+".join(map(re.escape, words)) + r"\b", re.IGNORECASE)
+        longest = max(words, key=len)  # a cheap test that rules out most memories first
         for i, memory in enumerate(memories):
-            if phrase in f" {' '.join(_WORD.findall(memory.content.lower()))} ":
+            if longest in memory.content.lower() and quote.search(memory.content):
                 boosts[i] = self._config.phrase_boost
         return boosts
 
