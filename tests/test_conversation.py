@@ -80,9 +80,14 @@ def test_heat_formula_hand_computed(space: MemorySpace, clock: Clock) -> None:
     (segment,) = conv.segments
     clock.advance(1e7)  # one μ since the last access
     assert conv.segment_heat(segment.id) == pytest.approx(0 + 2 + math.exp(-1))
+    conv.retrieve("cats")  # warms up: the first read rewrites the stale summary
+    lsn = space.lsn
     conv.retrieve("cats")  # a visit: visits + 1, last access now
-    assert conv.segment_heat(segment.id) == pytest.approx(1 + 2 + 1)
-    assert space.get(segment.id).meta["visits"] == 1
+    assert conv.segment_heat(segment.id) == pytest.approx(2 + 2 + 1)
+    assert space.lsn == lsn  # a visit is a read: counted like one, never written to the log
+    resumed = space.conversation(user="u", settings=settings)  # rebuilt from the store
+    assert resumed.segment_heat(segment.id) == pytest.approx(2 + 2 + 1)
+    assert space.get(segment.id).access_count == 2
 
 
 def test_mtm_evicts_the_coldest_segment_to_the_archive(space: MemorySpace, clock: Clock) -> None:

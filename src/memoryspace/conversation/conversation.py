@@ -109,6 +109,7 @@ class Conversation:
         self._stm: list[Memory] = []
         self._segments: dict[str, Segment] = {}
         self._vectors: dict[str, Vector] = {}
+        self._segment_keys: dict[str, int] = {}
         self._pending: list[str] = []
         self._window: ContextWindow | None = None
         self.turns_added = 0
@@ -129,6 +130,7 @@ class Conversation:
 
     def _load(self) -> None:
         """Rebuild STM, live segments and the LPM queue from the store."""
+        self.space.store.flush()  # segment visits wait in the batched access counters
         pages = [
             page
             for page in self.space.scan(kind="turn", meta={"page": True}, **self._scope())
@@ -360,7 +362,8 @@ class Conversation:
         Pages are scored by ``settings.page_ranker`` and segments ranked by
         ``settings.segment_ranker`` (see ``ConversationSettings``); only pages of the chosen
         segments can be returned from MTM. The chosen segments count a visit (heat and last
-        access updated).
+        access updated), kept in the batched access counters rather than the log, so the
+        segment records' ``meta["visits"]`` and ``meta["heat"]`` show their last logged change.
 
         Raises:
             InvalidInput: an empty query.
@@ -379,12 +382,11 @@ class Conversation:
             candidates = [pid for segment in ranked for pid in segment.page_ids]
             best = sorted(candidates, key=lambda pid: -scores[pid])[:top_k]
             pages = self.space.store.get_many(best)
+            # a visit is a read: counted in the batched access counters, not written to the log
+            self.space.store.touch([self._key_of(segment) for segment in ranked], now)
             for segment in ranked:
                 segment.visits += 1
                 segment.last_access = now
-                segment.record = self.space.update(
-                    segment.id, meta=segment.meta(now, self._weights)
-                )
                 self._maybe_promote(segment, now)
             shown = [*candidates, *(page.id for page in self._stm)]
             return Retrieval(
@@ -396,6 +398,12 @@ class Conversation:
                 profile=self.lpm.profile_record,
                 scores={pid: scores[pid] for pid in shown},
             )
+
+    def _key_of(self, segment: Segment) -> int:
+        key = self._segment_keys.get(segment.id)
+        if key is None:
+            key = self._segment_keys[segment.id] = self.space.store.key_of(segment.id)
+        return key
 
     def _live_pages(self) -> list[str]:
         return [

@@ -2,11 +2,15 @@
 
 A segment is one ``summary`` memory whose ``links`` are its pages (each page is in exactly one
 segment) and whose ``meta`` holds ``{"segment": true, "keywords", "visits", "interactions",
-"last_access", "heat", "summary_pages"}``. In memory a segment also keeps the sum of its pages'
-unit embeddings, so its embedding ``e_s`` is their normalised mean: a page joining costs one vector
-addition, not an embedding of the new summary. The record's summary text (and so its stored
-vector) is rewritten lazily; ``summary_pages`` says how many pages it covers, and a segment whose
-count lags its pages is ``stale``.
+"last_access", "heat", "summary_pages"}`` as of its last logged change. A visit (a query
+reading the segment) is not a logged change: it is counted like any read, in the record's
+batched access counters (``access_count``, ``last_access``; see ``memoryspace.models``), so
+reading never writes the log; a segment's visits and last access are the larger of the two.
+In memory a segment also keeps the sum of its pages' unit embeddings, so its embedding ``e_s`` is
+their normalised mean: a page joining costs one vector addition, not an embedding of the new
+summary. The record's summary text (and so its stored vector) is rewritten lazily;
+``summary_pages`` says how many pages it covers, and a segment whose count lags its pages is
+``stale``.
 
 * ``fscore(e_s, e_p, K_s, K_p) = cos(e_s, e_p) + Jaccard(K_s, K_p)`` decides which segment a page
   joins (at least θ) and which segments a query reads;
@@ -128,6 +132,7 @@ class Segment:
         """A segment rebuilt from its record and its pages' vectors and texts.
 
         A record without ``summary_pages`` was summarised eagerly, so it covers all its pages.
+        Visits and last access are the larger of the logged ``meta`` and the access counters.
         """
         meta = record.meta
         total = np.sum(vectors, axis=0) if vectors else np.zeros(dimension, dtype=np.float32)
@@ -136,9 +141,11 @@ class Segment:
             page_ids=list(record.links),
             keywords={str(word) for word in meta.get("keywords") or ()},
             vector_sum=np.asarray(total, dtype=np.float32),
-            visits=int(meta.get("visits", 0)),
+            visits=max(int(meta.get("visits", 0)), record.access_count),
             interactions=int(meta.get("interactions", 0)),
-            last_access=float(meta.get("last_access", record.created_at)),
+            last_access=max(
+                float(meta.get("last_access", record.created_at)), record.last_access or 0.0
+            ),
             page_texts=list(texts),
             summarized=int(meta.get("summary_pages", len(record.links))),
         )
