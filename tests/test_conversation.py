@@ -207,3 +207,24 @@ def test_bad_input_is_refused(space: MemorySpace) -> None:
         space.conversation(user="")
     with pytest.raises(InvalidInput):
         ConversationSettings(stm_capacity=0)
+
+
+@pytest.mark.parametrize("collector", ["generational", "mark_sweep"])
+def test_gc_leaves_the_live_conversation_to_its_own_eviction(
+    space: MemorySpace, clock: Clock, collector: str
+) -> None:
+    settings = ConversationSettings(stm_capacity=2, mtm_capacity=2, theta=2.1, tau=100.0)
+    conv = space.conversation(user="u", settings=settings)
+    talk(conv, clock, [f"page {n} about topic {n}" for n in range(6)])  # theta > 2: one each
+    evicted = space.count(kind="summary", include_archived=True) - len(conv.segments)
+    assert evicted > 0  # the conversation archived its coldest segments by heat
+    space.add("an unrelated stray note", kind="note", importance=0.1)
+    clock.advance(3 * 24 * 3600)  # everything is old and cold now, nothing was ever read
+    event = space.gc(collector, major=True) if collector == "generational" else space.gc(collector)
+    live = [*conv.stm, *(p for s in conv.segments for p in space.store.get_many(s.page_ids))]
+    assert live and not any(page.archived for page in live)  # STM and live segments are roots
+    assert not any(space.get(s.id).archived for s in conv.segments)
+    assert event.collected >= 1  # the stray note is not protected
+    resumed = space.conversation(user="u", settings=settings)
+    assert [p.id for p in resumed.stm] == [p.id for p in conv.stm]
+    assert sorted(s.id for s in resumed.segments) == sorted(s.id for s in conv.segments)

@@ -87,7 +87,10 @@ def open_sessions(memories: Iterable[Memory]) -> set[str]:
 
 
 def reachable(memories: Sequence[Memory], sessions: set[str] | None = None) -> set[str]:
-    """Ids reachable from the roots (pinned, persona, ``sessions`` or else each user's latest).
+    """Ids reachable from the roots (pinned, persona, ``sessions`` or else each user's latest,
+    and a conversation's working set: its short-term pages, ``meta["stm"]``, and its live
+    mid-term segments, ``summary`` records with ``meta["segment"] is True``, which the
+    conversation evicts itself, by heat).
 
     Edges: ``links`` in both directions (this covers summary→sources), consecutive memories of
     one session (the dialogue chain) and shared ``meta["segment"]``.
@@ -124,6 +127,8 @@ def reachable(memories: Sequence[Memory], sessions: set[str] | None = None) -> s
         if m.pinned
         or m.kind is Kind.PERSONA
         or (m.session is not None and m.session in live_sessions)
+        or m.meta.get("stm") is True
+        or (m.kind is Kind.SUMMARY and m.meta.get("segment") is True)
     ]
     marked: set[str] = set(stack)
     while stack:
