@@ -156,6 +156,24 @@ def test_ttl_collects_expired_records_but_not_pinned_ones(
     assert ms.get(locked.id) and ms.get(lasting.id)
 
 
+def test_an_idle_ttl_is_renewed_by_every_read_and_edit(ms: MemorySpace, clock: FakeClock) -> None:
+    read = ms.add("the spare key is under the blue pot")
+    edited = ms.add("the wifi password is on the fridge")
+    idle = ms.add("a parking spot number, once")
+    pinned = ms.add("never forget the allergy", pinned=True)
+    clock.advance(20 * DAY)
+    ms.search("spare key blue pot", k=1)  # a read renews it
+    ms.update(edited.id, tags=["home"])  # so does a change
+    clock.advance(20 * DAY)  # 40 days since `idle` and `pinned` were last used
+    event = ms.gc("ttl", idle_after=30 * DAY)
+    assert event.collected == 1
+    with pytest.raises(NotFound):
+        ms.get(idle.id)
+    assert {m.id for m in ms.scan()} == {read.id, edited.id, pinned.id}
+    with pytest.raises(InvalidInput):
+        ms.gc("ttl", idle_after=-1)
+
+
 def test_generational_minor_promotes_survivors_and_major_sweeps_the_old(
     ms: MemorySpace, clock: FakeClock
 ) -> None:

@@ -36,3 +36,17 @@ def test_gc_dry_run_then_collect_then_stats(tmp_path: Path) -> None:
     failed = cli(db, "gc", "--collector", "nope", check=False)
     assert failed.returncode == 1 and "unknown collector" in failed.stderr
     assert json.loads(cli(db, "stats", "--json").stdout)["memories"] == 4  # archived count too
+
+
+def test_gc_idle_days_forgets_what_was_not_used(tmp_path: Path) -> None:
+    db = tmp_path / "idle.db"
+    month_ago = time.time() - 31 * 86_400
+    with MemorySpace.open(db, embedder="hashing", clock=lambda: month_ago) as ms:
+        ms.add("an old parking spot number")
+    with MemorySpace.open(db, embedder="hashing") as ms:
+        ms.add("the spare key is under the blue pot")
+    wrong = cli(db, "gc", "--collector", "mark_sweep", "--idle-days", "30", check=False)
+    assert wrong.returncode == 1 and "--collector ttl" in wrong.stderr
+    event = cli_json(db, "gc", "--collector", "ttl", "--idle-days", "30")
+    assert event["collected"] == 1 and event["action_counts"] == {"delete": 1}
+    assert cli_json(db, "stats")["memories"] == 1

@@ -527,9 +527,10 @@ class MemorySpace:
 
         ``collector`` is ``"generational"`` (options ``young_age``, ``cold_after``,
         ``importance_threshold``, ``major``, ``sessions``), ``"mark_sweep"`` (``cold_after``,
-        ``importance_threshold``, ``sessions``), ``"ttl"``, or a ``Collector``. ``policy`` says
-        what collecting means per kind (see ``memoryspace.gc.actions``). A collection is one
-        transaction, whole or not at all; every change is logged with actor ``gc:<name>``, and
+        ``importance_threshold``, ``sessions``), ``"ttl"`` (``idle_after``), or a
+        ``Collector``. ``policy`` says what collecting means per kind (see
+        ``memoryspace.gc.actions``). A collection is one transaction, whole or not at all;
+        every change is logged with actor ``gc:<name>``, and
         ``restore(None, to_lsn=event.lsn_before)`` undoes it.
         ``dry_run`` reports what would happen and changes nothing.
 

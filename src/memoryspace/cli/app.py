@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from memoryspace.errors import MemorySpaceError
+from memoryspace.errors import InvalidInput, MemorySpaceError
 from memoryspace.models import Change, Memory, SearchHit
 from memoryspace.space import MemorySpace
 
@@ -316,6 +316,10 @@ def gc(
     major: Annotated[
         bool, typer.Option(help="Generational: also sweep the old generation.")
     ] = False,
+    idle_days: Annotated[
+        float | None,
+        typer.Option("--idle-days", help="ttl: also collect memories unused for this many days."),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Report only; change nothing.")
     ] = False,
@@ -323,6 +327,10 @@ def gc(
 ) -> None:
     """Collect garbage once: archive, compact or delete what is expired or unreachable and cold."""
     options: dict[str, Any] = {"major": True} if major and collector == "generational" else {}
+    if idle_days is not None:
+        if collector != "ttl":
+            raise InvalidInput("--idle-days applies to --collector ttl")
+        options["idle_after"] = idle_days * 86_400
     with opened(db, embedder) as ms:
         event = ms.gc(collector, dry_run=dry_run, **options)
     if as_json:

@@ -54,15 +54,33 @@ class Collector:
 
 @dataclass(slots=True)
 class TTLCollector(Collector):
-    """Collects records whose time to live has run out (``expires_at <= now``)."""
+    """Collects records whose time to live has run out (``expires_at <= now``) and, with
+    ``idle_after``, records unused for that many seconds: neither read (``last_access``) nor
+    changed (``updated_at``) since, a time to live that every use renews. Never pinned ones.
 
+    Raises:
+        InvalidInput: a negative ``idle_after``.
+    """
+
+    idle_after: float | None = None
     name: ClassVar[str] = "ttl"
 
+    def __post_init__(self) -> None:
+        if self.idle_after is not None:
+            _check_non_negative("idle_after", self.idle_after)
+
     def plan(self, memories: Sequence[Memory], now: float) -> Plan:
-        expired = tuple(
-            m for m in memories if m.expires_at is not None and m.expires_at <= now and not m.pinned
-        )
-        return Plan(scanned=len(memories), collect=expired)
+        return Plan(scanned=len(memories), collect=tuple(m for m in memories if self._due(m, now)))
+
+    def _due(self, memory: Memory, now: float) -> bool:
+        if memory.pinned:
+            return False
+        if memory.expires_at is not None and memory.expires_at <= now:
+            return True
+        if self.idle_after is None:
+            return False
+        last_use = max(memory.created_at, memory.updated_at, memory.last_access or 0.0)
+        return now - last_use >= self.idle_after
 
 
 def _check_non_negative(name: str, value: float) -> None:
