@@ -164,6 +164,8 @@ def test_an_idle_ttl_is_renewed_by_every_read_and_edit(ms: MemorySpace, clock: F
     clock.advance(20 * DAY)
     ms.search("spare key blue pot", k=1)  # a read renews it
     ms.update(edited.id, tags=["home"])  # so does a change
+    survive = {"young_age": DAY, "importance_threshold": 0.0}  # every young record survives
+    assert ms.gc("generational", **survive).promoted == 4  # bookkeeping, not a use
     clock.advance(20 * DAY)  # 40 days since `idle` and `pinned` were last used
     event = ms.gc("ttl", idle_after=30 * DAY)
     assert event.collected == 1

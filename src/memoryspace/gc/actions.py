@@ -138,8 +138,8 @@ class Applier:
                 archived = memory.evolve(archived=True, updated_at=self.now)
                 self.store.update(archived, actor=self.actor)
             for memory in promote:
-                promoted = memory.evolve(generation=1, updated_at=self.now)
-                self.store.update(promoted, actor=self.actor)
+                # GC bookkeeping, not a use: updated_at stays, so an idle TTL is not renewed
+                self.store.update(memory.evolve(generation=1), actor=self.actor)
             if groups["delete"]:
                 self.store.delete([m.id for m in groups["delete"]], actor=self.actor)
         return outcome
