@@ -3,7 +3,6 @@ writes, under an injected clock."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from pathlib import Path
 
@@ -216,8 +215,3 @@ def test_growth_trigger_baseline_resets_after_each_automatic_collection() -> Non
     # look 3: 20 < 24: no collection
     assert [r is not None for r in results] == [False, True, False]
     assert len(events) == 1 and auto.counters == {"checks": 3, "runs": 1, "failures": 0}
-
-
-def test_settings_with_a_trigger_stay_comparable() -> None:
-    base = Settings(gc_trigger="growth")
-    assert base == dataclasses.replace(Settings(), gc_trigger="growth")
