@@ -242,7 +242,7 @@ class StoreContract:
         )
         store.insert([(memory, None)])
         got = store.get("full")
-        assert got == memory
+        assert got == memory.evolve(version=store.last_lsn())
         assert got.kind is Kind.FACT
         assert isinstance(got.tags, tuple) and isinstance(got.links, tuple)
         assert got.access_count == 0 and got.last_access is None
@@ -251,7 +251,7 @@ class StoreContract:
         memory = Memory(id="bare", content="just text")
         store.insert([(memory, None)])
         got = store.get("bare")
-        assert got == memory
+        assert got == memory.evolve(version=store.last_lsn())
         assert (got.user, got.agent, got.session) == (None, None, None)
         assert got.valid_from is None and got.valid_to is None and got.expires_at is None
 
@@ -276,7 +276,9 @@ class StoreContract:
         items = [(make_memory(i), None) for i in ("a", "b", "c")]
         changes = store.insert(items, actor="importer")
         assert [c.op for c in changes] == [Op.ADD] * 3
-        assert [c.after for c in changes] == [m for m, _ in items]
+        assert [c.after for c in changes] == [
+            m.evolve(version=c.lsn) for (m, _), c in zip(items, changes, strict=True)
+        ]
         assert all(c.before is None and c.actor == "importer" for c in changes)
         assert all(c.time == clock.now for c in changes)
         lsns = [c.lsn for c in changes]
@@ -288,7 +290,7 @@ class StoreContract:
         lsn = store.last_lsn()
         with pytest.raises(RuntimeError), store.transaction():
             store.insert([(make_memory("b", "bravo"), vec(1, 2))])
-            store.update(store.get("a").evolve(content="changed"))
+            store.update("a", {"content": "changed"})
             with store.transaction():  # a nested one joins the outer
                 store.delete(["a"])
             raise RuntimeError("the caller failed half way")
@@ -298,7 +300,7 @@ class StoreContract:
         assert store.last_lsn() == lsn
         with store.transaction():
             store.insert([(make_memory("b", "bravo"), vec(1, 2))])
-            store.update(store.get("a").evolve(content="changed"))
+            store.update("a", {"content": "changed"})
         assert [c.op for c in store.changes(lsn)] == [Op.ADD, Op.UPDATE]
         assert store.get("a").content == "changed" and store.get("b").content == "bravo"
 
@@ -330,20 +332,22 @@ class StoreContract:
     def test_update_replaces_fields_and_full_text_follows(self, store: Store) -> None:
         old = make_memory("a", "an apple orchard", tags=("kiwi",), importance=0.2)
         store.insert([(old, None)])
-        new = old.evolve(
-            content="a banana plantation",
-            tags=("mango",),
-            importance=0.9,
-            kind=Kind.FACT,
-            user="u",
-            meta={"k": "v"},
-            updated_at=150.0,
-        )
-        change = store.update(new, actor="editor")
+        added = store.last_lsn()
+        patch = {
+            "content": "a banana plantation",
+            "tags": ("mango",),
+            "importance": 0.9,
+            "kind": Kind.FACT,
+            "user": "u",
+            "meta": {"k": "v"},
+            "updated_at": 150.0,
+        }
+        change = store.update("a", patch, actor="editor")
+        new = old.evolve(**patch, version=change.lsn)
         assert store.get("a") == new
         assert (change.op, change.before, change.after, change.actor) == (
             Op.UPDATE,
-            old,
+            old.evolve(version=added),
             new,
             "editor",
         )
@@ -357,18 +361,54 @@ class StoreContract:
         memory = make_memory("a")
         store.insert([(memory, vec(1, 0, 0))])
         key = store.key_of("a")
-        store.update(memory.evolve(content="edited"))
+        store.update("a", {"content": "edited"})
         assert as_tuple(store.vectors([key])[key]) == (1.0, 0.0, 0.0)
-        store.update(memory.evolve(content="edited again"), vector=vec(0, 0.5, 1))
+        store.update("a", {"content": "edited again"}, vector=vec(0, 0.5, 1))
         assert as_tuple(store.vectors([key])[key]) == (0.0, 0.5, 1.0)
         assert store.key_of("a") == key
 
     def test_update_of_an_unknown_id_raises_not_found_and_logs_nothing(self, store: Store) -> None:
         lsn = store.last_lsn()
         with pytest.raises(NotFound):
-            store.update(make_memory("ghost"))
+            store.update("ghost", {"content": "boo"})
         assert store.last_lsn() == lsn
         assert store.count() == 0
+
+    def test_a_record_version_is_the_lsn_of_its_last_change(self, store: Store) -> None:
+        store.insert([(make_memory("a"), None)])
+        assert store.get("a").version == store.last_lsn()
+        store.touch([store.key_of("a")], when=5.0)
+        store.flush()  # reads are counters, not changes
+        assert store.get("a").version == store.last_lsn()
+        change = store.update("a", {"importance": 0.7})
+        assert store.get("a").version == change.lsn == store.last_lsn()
+        assert store.history("a")[1].before.version == store.history("a")[0].lsn  # type: ignore[union-attr]
+
+    def test_a_patch_keeps_the_fields_it_does_not_name(self, store: Store) -> None:
+        store.insert([(make_memory("a", "first text"), vec(1, 0))])
+        store.update("a", {"tags": ("vip",), "importance": 0.9})
+        store.update("a", {"content": "second text"}, vector=vec(0, 1))
+        got = store.get("a")
+        assert (got.content, got.tags, got.importance) == ("second text", ("vip",), 0.9)
+        key = store.key_of("a")
+        assert as_tuple(store.vectors([key])[key]) == (0.0, 1.0)
+
+    def test_if_version_refuses_a_change_made_from_an_old_copy(self, store: Store) -> None:
+        store.insert([(make_memory("a"), None)])
+        seen = store.get("a").version
+        store.update("a", {"importance": 0.1}, if_version=seen)
+        lsn = store.last_lsn()
+        with pytest.raises(Conflict):
+            store.update("a", {"importance": 0.9}, if_version=seen)
+        assert store.get("a").importance == 0.1 and store.last_lsn() == lsn
+
+    def test_a_patch_of_an_unknown_field_changes_nothing(self, store: Store) -> None:
+        store.insert([(make_memory("a"), None)])
+        lsn = store.last_lsn()
+        for bad in ({"id": "b"}, {"access_count": 5}, {"nonsense": 1}):
+            with pytest.raises(InvalidInput):
+                store.update("a", bad)
+        assert store.last_lsn() == lsn
 
     def test_delete_removes_record_vector_and_full_text(self, store: Store) -> None:
         store.insert(
@@ -412,7 +452,7 @@ class StoreContract:
     def test_gc_fields_round_trip_through_the_log(self, store: Store) -> None:
         store.insert([(make_memory("g", generation=1, archived=True), None)])
         assert store.get("g").generation == 1 and store.get("g").archived is True
-        store.update(store.get("g").evolve(archived=False, generation=2))
+        store.update("g", {"archived": False, "generation": 2})
         history = store.history("g")
         assert history[0].after is not None and history[0].after.archived is True
         assert history[1].after is not None and history[1].after.generation == 2
@@ -558,10 +598,10 @@ class StoreContract:
         assert set(ids_of(store, store.text_search(["echo"], 10))) == {"t4", "t3", "t2"}
         store.delete(["t3"])  # t1 now sits within two turns of t4
         assert set(ids_of(store, store.text_search(["echo"], 10))) == {"t4", "t2", "t1"}
-        store.update(store.get("t4").evolve(content="foxtrot"))
+        store.update("t4", {"content": "foxtrot"})
         assert ids_of(store, store.text_search(["echo"], 10)) == []
         assert set(ids_of(store, store.text_search(["foxtrot"], 10))) == {"t4", "t2", "t1"}
-        store.update(store.get("t0").evolve(session="elsewhere"))  # moved out of the session
+        store.update("t0", {"session": "elsewhere"})  # moved out of the session
         assert set(ids_of(store, store.text_search(["alpha"], 10))) == {"t0"}
 
     # -- vectors
@@ -601,7 +641,7 @@ class StoreContract:
         store.flush()
         b = store.get("b")
         assert (b.access_count, b.last_access) == (2, 600.0)
-        store.update(a.evolve(content="edited"))  # an edit keeps the counters
+        store.update("a", {"content": "edited"})  # an edit keeps the counters
         assert store.get("a").access_count == 3
 
     def test_touch_of_a_deleted_key_is_harmless(self, store: Store) -> None:
@@ -620,14 +660,15 @@ class StoreContract:
 
     def test_every_write_appends_exactly_one_change(self, store: Store, clock: FakeClock) -> None:
         v1 = make_memory("a", "first")
-        v2 = v1.evolve(content="second", pinned=True)
         added = store.insert([(v1, None)], actor="me")
         clock.advance(5)
-        updated = store.update(v2, actor="me")
+        updated = store.update("a", {"content": "second", "pinned": True}, actor="me")
         clock.advance(5)
         deleted = store.delete(["a"], actor="me")
         log = store.changes()
         assert log == [*added, updated, *deleted]
+        v1 = v1.evolve(version=log[0].lsn)
+        v2 = v1.evolve(content="second", pinned=True, version=log[1].lsn)
         assert [(c.op, c.before, c.after) for c in log] == [
             (Op.ADD, None, v1),
             (Op.UPDATE, v1, v2),
@@ -647,7 +688,7 @@ class StoreContract:
     def test_history_outlives_the_record(self, store: Store) -> None:
         memory = make_memory("a")
         store.insert([(memory, None), (make_memory("b"), None)])
-        store.update(memory.evolve(content="changed"))
+        store.update("a", {"content": "changed"})
         store.delete(["a"])
         assert [c.op for c in store.history("a")] == [Op.ADD, Op.UPDATE, Op.DELETE]
         assert {c.id for c in store.history("a")} == {"a"}
@@ -658,9 +699,9 @@ class StoreContract:
         a, b = make_memory("a"), make_memory("b")
         store.insert([(a, vec(1, 0)), (b, None)])
         key_a, key_b = store.key_of("a"), store.key_of("b")
-        store.update(a.evolve(content="text only"))
+        store.update(a.id, {"content": "text only"})
         after_text_edit = store.last_lsn()
-        store.update(b.evolve(content="and a vector"), vector=vec(0, 1))
+        store.update(b.id, {"content": "and a vector"}, vector=vec(0, 1))
         store.delete(["a"])
         got = [(d.op, d.key, as_tuple(d.vector)) for d in store.index_deltas(0)]
         assert got == [
@@ -687,7 +728,7 @@ class StoreContract:
         store.insert([(a, vec(1, 0)), (b, vec(0, 1))])
         steps.append((store.last_lsn(), live_state(store)))
         store.checkpoint("base")
-        store.update(a.evolve(content="alpha changed"), vector=vec(5, 5))
+        store.update(a.id, {"content": "alpha changed"}, vector=vec(5, 5))
         steps.append((store.last_lsn(), live_state(store)))
         store.insert([(make_memory("c", "gamma three"), None)])
         steps.append((store.last_lsn(), live_state(store)))
@@ -753,7 +794,7 @@ class StoreContract:
     @pytest.mark.parametrize("step", [2, 3, 4])
     def test_restore_to_an_lsn_after_a_checkpoint(self, store: Store, step: int) -> None:
         lsn, state = self._history(store)[step]
-        store.update(store.get("a").evolve(content="later"), vector=vec(9, 9))
+        store.update("a", {"content": "later"}, vector=vec(9, 9))
         store.restore("base", to_lsn=lsn)
         assert live_state(store) == state
 
@@ -777,7 +818,7 @@ class StoreContract:
         store.insert([(memory, None)])
         lsn = store.last_lsn()
         before = live_state(store)
-        store.update(memory.evolve(content="now with a vector"), vector=vec(1, 2))
+        store.update(memory.id, {"content": "now with a vector"}, vector=vec(1, 2))
         changes = store.restore(None, to_lsn=lsn, actor="undo")
         assert changes and all(c.actor == "undo" for c in changes)
         assert live_state(store) == before
@@ -823,7 +864,7 @@ class StoreContract:
             with pytest.raises(ReadOnly):
                 past.insert([(make_memory("z"), None)])
             with pytest.raises(ReadOnly):
-                past.update(a.evolve(content="nope"))
+                past.update("a", {"content": "nope"})
             with pytest.raises(ReadOnly):
                 past.delete(["a"])
             with pytest.raises(ReadOnly):
@@ -848,7 +889,7 @@ class StoreContract:
         calls: list[Callable[[], object]] = [
             lambda: store.get("a"),
             lambda: store.insert([(make_memory("b"), None)]),
-            lambda: store.update(make_memory("a", "x")),
+            lambda: store.update("a", {"content": "x"}),
             lambda: store.delete(["a"]),
             lambda: store.count(),
             lambda: list(store.scan()),

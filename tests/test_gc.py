@@ -296,22 +296,32 @@ def test_a_memory_retrieved_just_before_gc_counts_as_used(
     assert ms.get(idle.id).archived
 
 
-def test_a_collection_that_fails_half_way_changes_nothing(ms: MemorySpace) -> None:
+def test_a_collection_that_fails_half_way_changes_nothing(
+    ms: MemorySpace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from memoryspace.gc import Collector, Plan
 
     kept = [ms.add(f"note {i}", kind="note") for i in range(3)]
-    ghost = Memory(id="ghost", content="never stored", kind="working")
+    doomed = ms.add("scratch", kind="working")
 
-    class Broken(Collector):
-        """Archives the notes, then deletes a record the store never had."""
+    class Everything(Collector):
+        """Archives the notes and deletes the working record."""
 
-        name = "broken"
+        name = "everything"
 
         def plan(self, memories: Any, now: float) -> Plan:
-            return Plan(scanned=len(memories), collect=(*memories, ghost))
+            return Plan(scanned=len(memories), collect=tuple(memories))
+
+    def broken_delete(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("the disk died after the archiving")
 
     before, lsn = state(ms), ms.lsn
-    with pytest.raises(NotFound):
-        ms.gc(Broken(), policy=ActionPolicy(by_kind={Kind.WORKING: "delete"}, default="archive"))
+    monkeypatch.setattr(ms.store, "delete", broken_delete)
+    with pytest.raises(OSError):
+        ms.gc(
+            Everything(), policy=ActionPolicy(by_kind={Kind.WORKING: "delete"}, default="archive")
+        )
     assert state(ms) == before and ms.lsn == lsn  # the archiving was rolled back too
-    assert ms.count() == len(kept)
+    monkeypatch.undo()
+    assert ms.get(doomed.id).content == "scratch"
+    assert ms.count() == len(kept) + 1

@@ -153,7 +153,7 @@ class Run:
                 if kind == "delete":
                     store.delete([id])
                 else:
-                    store.update(Memory(id=id, content="ghost"))
+                    store.update(id, {"content": "ghost"})
             return 0
         if kind == "delete":
             store.delete([id])
@@ -173,7 +173,9 @@ class Run:
         else:
             memory = memory.evolve(pinned=kind == "pin")
         memory = memory.evolve(updated_at=self.clock.now)
-        store.update(memory, vector=array(new_vector))
+        old = self.model[id][0].content_state()
+        patch = {k: v for k, v in memory.content_state().items() if v != old[k]}
+        store.update(id, patch, vector=array(new_vector))
         self.model[id] = (memory, vector if new_vector is None else new_vector)
         return 1
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
-from memoryspace.errors import InvalidInput
+from memoryspace.errors import Conflict, InvalidInput
 
 
 class Kind(StrEnum):
@@ -52,6 +53,8 @@ class Memory:
     summary, A-MEM note links). ``generation`` is 0 for the young generation and 1 once a minor
     collection promoted the record; ``archived`` records were collected by GC: they stay in the
     store (``get``, history, restore) but queries skip them unless ``include_archived``.
+    ``version`` is the LSN of the record's last logged change: pass it back as
+    ``update(..., if_version=v)`` to change the record only if nobody else changed it since.
     """
 
     id: str
@@ -75,6 +78,7 @@ class Memory:
     archived: bool = False
     access_count: int = 0
     last_access: float | None = None
+    version: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field."""
@@ -103,9 +107,10 @@ class Memory:
         return cls(**values)
 
     def content_state(self) -> dict[str, Any]:
-        """The logged part of the record: everything but the access counters."""
+        """The logged part of the record: everything but the access counters and the version
+        (which is the LSN of the log entry itself)."""
         out = self.to_dict()
-        del out["access_count"], out["last_access"]
+        del out["access_count"], out["last_access"], out["version"]
         return out
 
     def evolve(self, **changes: Any) -> Memory:
@@ -113,8 +118,46 @@ class Memory:
         return replace(self, **changes)
 
 
-LOGGED_FIELDS = frozenset(f.name for f in fields(Memory)) - {"access_count", "last_access"}
+UNLOGGED_FIELDS = frozenset({"access_count", "last_access", "version"})
+LOGGED_FIELDS = frozenset(f.name for f in fields(Memory)) - UNLOGGED_FIELDS
 EDITABLE_FIELDS = LOGGED_FIELDS - {"id", "created_at", "updated_at"}
+PATCHABLE_FIELDS = LOGGED_FIELDS - {"id"}  # what a store patch may set
+
+
+def apply_patch(memory: Memory, patch: Mapping[str, Any]) -> Memory:
+    """``memory`` with the fields of ``patch`` set: how every change reaches a stored record.
+
+    A patch names only what its writer changes, so applying it to the record as it is *now*
+    (inside the store's transaction) keeps every other writer's fields.
+
+    Raises:
+        InvalidInput: the patch names a field that is unknown or cannot be set.
+    """
+    unknown = set(patch) - PATCHABLE_FIELDS
+    if unknown:
+        raise InvalidInput(f"cannot patch {sorted(unknown)}; patchable: {sorted(PATCHABLE_FIELDS)}")
+    values = dict(patch)
+    if "kind" in values:
+        values["kind"] = parse_kind(values["kind"])
+    for name in ("tags", "links"):
+        if name in values:
+            values[name] = tuple(values[name])
+    if "meta" in values:
+        values["meta"] = dict(values["meta"])
+    return replace(memory, **values)
+
+
+def check_version(memory: Memory, expected: int | None) -> None:
+    """Compare-and-set: refuse a change made from a copy older than ``memory``.
+
+    Raises:
+        Conflict: ``expected`` is given and is not the record's version.
+    """
+    if expected is not None and memory.version != expected:
+        raise Conflict(
+            f"memory {memory.id!r} changed since it was read (version {memory.version}, "
+            f"expected {expected}); read it again and retry the update"
+        )
 
 
 def parse_kind(value: object) -> Kind:

@@ -69,7 +69,7 @@ def build_memory(
         importance=validate.importance(
             settings.default_importance if importance is None else importance
         ),
-        pinned=bool(item.get("pinned", False)),
+        pinned=validate.flag("pinned", item.get("pinned", False)),
         created_at=created,
         updated_at=now,
         valid_from=validate.optional_time("valid_from", item.get("valid_from")) or created,
@@ -99,19 +99,17 @@ EDITABLE_FIELDS = frozenset(
 )
 
 
-def edited_memory(
-    current: Memory,
+def edit_patch(
     fields: Mapping[str, Any],
     *,
     now: float,
     settings: Settings,
     count_tokens: TokenCounter,
-    dimension: int,
-) -> Memory:
-    """``current`` with ``fields`` changed, validated like a new memory.
-
-    Identity, creation time, generation, archive state and access counters carry over;
-    ``ttl`` restarts the expiry from ``now`` (``ttl=None`` clears it).
+) -> dict[str, Any]:
+    """The validated patch that ``MemorySpace.update(**fields)`` applies: only the fields named
+    (``content`` brings its ``tokens``; ``ttl`` sets ``expires_at`` from ``now``, ``ttl=None``
+    clears it) plus ``updated_at``. Identity, creation time, generation, archive state and
+    access counters are never part of an edit.
 
     Raises:
         InvalidInput: a field that cannot be edited or a bad value; nothing changes.
@@ -119,35 +117,27 @@ def edited_memory(
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:
         raise InvalidInput(f"cannot update {sorted(unknown)}; editable: {sorted(EDITABLE_FIELDS)}")
-    merged: dict[str, Any] = {
-        "content": current.content,
-        "kind": current.kind,
-        "meta": current.meta,
-        "tags": current.tags,
-        "links": current.links,
-        "importance": current.importance,
-        "pinned": current.pinned,
-        "valid_from": current.valid_from,
-        "valid_to": current.valid_to,
-        "user": current.user,
-        "agent": current.agent,
-        "session": current.session,
-        "id": current.id,
-        "timestamp": current.created_at,
-        **fields,
-    }
-    ttl = validate.ttl(merged.pop("ttl", None))
-    memory, _ = build_memory(
-        merged, now=now, settings=settings, count_tokens=count_tokens, dimension=dimension
-    )
-    expires = current.expires_at
-    if "ttl" in fields:
-        expires = None if ttl is None else now + ttl
-    return memory.evolve(
-        created_at=current.created_at,
-        expires_at=expires,
-        generation=current.generation,
-        archived=current.archived,
-        access_count=current.access_count,
-        last_access=current.last_access,
-    )
+    patch: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name == "content":
+            patch["content"] = validate.content(value, limit=settings.max_content_chars)
+            patch["tokens"] = count_tokens(patch["content"])
+        elif name == "kind":
+            patch["kind"] = parse_kind(value)
+        elif name == "meta":
+            patch["meta"] = validate.meta(value)
+        elif name in ("tags", "links"):
+            patch[name] = validate.strings(name, value)
+        elif name == "importance":
+            patch["importance"] = validate.importance(value)
+        elif name == "pinned":
+            patch["pinned"] = validate.flag("pinned", value)
+        elif name in ("valid_from", "valid_to"):
+            patch[name] = validate.optional_time(name, value)
+        elif name == "ttl":
+            ttl = validate.ttl(value)
+            patch["expires_at"] = None if ttl is None else now + ttl
+        else:  # user, agent, session
+            patch[name] = validate.scope(name, value)
+    patch["updated_at"] = now
+    return patch

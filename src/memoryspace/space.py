@@ -45,7 +45,7 @@ from memoryspace.gc.auto import AutoCollector, make_trigger
 from memoryspace.gc.runner import add_to_totals, gc_totals
 from memoryspace.models import Change, Checkpoint, Filter, Memory, Op, SearchHit
 from memoryspace.profiler import ALLOCATION, GC, RETRIEVAL, MemoryProfiler
-from memoryspace.records import build_memory, edited_memory
+from memoryspace.records import build_memory, edit_patch
 from memoryspace.retrieval.hybrid import HybridRetriever, RetrievalConfig
 from memoryspace.retrieval.synced import SyncedIndex
 from memoryspace.settings import Settings
@@ -328,36 +328,49 @@ class MemorySpace:
             self.index.sync()
             self.index.save()
 
-    def update(self, id: str, *, actor: str | None = None, **fields: Any) -> Memory:
+    def update(
+        self,
+        id: str,
+        *,
+        actor: str | None = None,
+        if_version: int | None = None,
+        **fields: Any,
+    ) -> Memory:
         """Change fields of a memory (content is re-embedded); returns the new version.
 
         Editable: ``content``, ``kind``, ``meta``, ``tags``, ``links``, ``importance``,
         ``pinned``, ``valid_from``, ``valid_to``, ``ttl``, ``user``, ``agent``, ``session``.
+        Only the fields named change: the edit is applied as a patch inside the store's
+        transaction, so a concurrent edit of other fields (by another thread, process or a
+        garbage collection) is kept. ``if_version`` (a ``Memory.version`` you read) makes the
+        update conditional: it raises ``Conflict`` if the memory changed since.
 
         Raises:
             NotFound: no memory has that id.
+            Conflict: ``if_version`` is not the memory's current version.
             InvalidInput: a bad value or an unknown field; nothing changes.
         """
         self._writable()
-        current = self.hot_tier.get(id) if self.hot_tier is not None else self.store.get(id)
-        memory = edited_memory(
-            current,
-            fields,
-            now=self._clock(),
-            settings=self.settings,
-            count_tokens=self.count_tokens,
-            dimension=self.embedder.dimension,
+        if not isinstance(id, str):
+            raise InvalidInput(f"id must be a string, got {type(id).__name__}")
+        if if_version is not None and (
+            isinstance(if_version, bool) or not isinstance(if_version, int)
+        ):
+            raise InvalidInput(f"if_version must be an integer version, got {if_version!r}")
+        patch = edit_patch(
+            fields, now=self._clock(), settings=self.settings, count_tokens=self.count_tokens
         )
-        if memory.content == current.content and self.hot_tier is not None:
-            self.hot_tier.put(memory, actor=actor)  # by the tier's write policy
-            return memory
-        vector = None
-        if memory.content != current.content:
-            vector = self.embedder.embed([memory.content])[0]
+        # Embedded before the transaction: the write lock is never held while a model runs.
+        # Content and its vector travel in one patch, so they always match in the store.
+        vector = self.embedder.embed([patch["content"]])[0] if "content" in patch else None
         if self.hot_tier is not None:
-            self.hot_tier.evict(id)  # writes back pending edits; the new version writes through
-        self.store.update(memory, vector=vector, actor=actor)
-        return self.store.get(id)
+            if vector is None and if_version is None:
+                return self.hot_tier.update(id, patch, actor=actor)  # by the write policy
+            return self.hot_tier.write(id, patch, vector=vector, actor=actor, if_version=if_version)
+        change = self.store.update(id, patch, vector=vector, actor=actor, if_version=if_version)
+        assert change.after is not None
+        current = self.store.get(id)  # the same version, with its access counters
+        return current if current.version == change.lsn else change.after
 
     def pin(self, id: str, *, actor: str | None = None) -> Memory:
         """Pin a memory: pinned memories are never evicted or collected."""

@@ -123,6 +123,13 @@ def meta(value: object) -> dict[str, Any]:
     return dict(value)
 
 
+def flag(name: str, value: object) -> bool:
+    """A real ``bool``: ``"no"``, ``1`` or ``None`` are refused, not coerced."""
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidInput(f"{name} must be a positive integer, got {value!r}")

@@ -94,7 +94,7 @@ def replay(
             if served:
                 first = served[0]
                 bumped = min(1.0, round(first.importance + 0.05, 6))
-                tier.put(first.evolve(importance=bumped, updated_at=clock.now))
+                tier.update(first.id, {"importance": bumped, "updated_at": clock.now})
         tier.close()
         stats = tier.stats()
     return {

@@ -389,6 +389,7 @@ def export_(
                 for counter in (
                     "access_count",
                     "last_access",
+                    "version",
                     "updated_at",
                     "tokens",
                     "generation",

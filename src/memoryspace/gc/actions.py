@@ -10,7 +10,10 @@
 - **delete**: the record is deleted; the op log keeps its history.
 
 Every write is an ordinary logged change with the collector's actor (``gc:<name>``), so
-``restore(None, to_lsn=lsn_before)`` undoes a collection exactly.
+``restore(None, to_lsn=lsn_before)`` undoes a collection exactly. A plan is made from a scan, so
+inside the collection's transaction each planned record is read again: one whose version moved
+(another writer changed it) is skipped, and a compaction group with such a record is skipped
+whole. Writes are patches (``archived``, ``generation``), never whole records.
 """
 
 from __future__ import annotations
@@ -82,11 +85,22 @@ class Outcome:
     collected: int = 0
     promoted: int = 0
     compacted: int = 0
+    skipped: int = 0
     action_counts: dict[str, int] = field(default_factory=dict)
 
     def count(self, action: str, n: int) -> None:
         if n:
             self.action_counts[action] = self.action_counts.get(action, 0) + n
+
+
+@dataclass(frozen=True, slots=True)
+class _Steps:
+    """A plan sorted into writes: compaction groups (sources, summary), and single records."""
+
+    compact: list[tuple[list[Memory], Memory]]
+    archive: list[Memory]
+    promote: list[Memory]
+    delete: list[Memory]
 
 
 @dataclass(slots=True)
@@ -107,42 +121,68 @@ class Applier:
     dry_run: bool = False
 
     def apply(self, collect: Sequence[Memory], promote: Sequence[Memory]) -> Outcome:
-        outcome = Outcome()
+        steps = self._steps(collect, promote)
+        if self.dry_run:
+            return _outcome(steps)
+        summaries = [summary for _, summary in steps.compact]
+        # embedded before the transaction, so the write lock is not held while a model runs
+        vectors = list(self.embed([s.content for s in summaries])) if summaries else []
+        with self.store.transaction():  # a collection happens whole or not at all
+            planned = [m for group, _ in steps.compact for m in group]
+            planned += [*steps.archive, *steps.promote, *steps.delete]
+            now = {m.id: m.version for m in self.store.get_many([m.id for m in planned])}
+
+            def unchanged(memory: Memory) -> bool:
+                return now.get(memory.id) == memory.version
+
+            kept = _Steps(
+                compact=[(g, s) for g, s in steps.compact if all(map(unchanged, g))],
+                archive=[m for m in steps.archive if unchanged(m)],
+                promote=[m for m in steps.promote if unchanged(m)],
+                delete=[m for m in steps.delete if unchanged(m)],
+            )
+            kept_vectors = [
+                v
+                for (g, _), v in zip(steps.compact, vectors, strict=True)
+                if all(map(unchanged, g))
+            ]
+            if kept.compact:
+                self.store.insert(
+                    list(zip([s for _, s in kept.compact], kept_vectors, strict=True)),
+                    actor=self.actor,
+                )
+            archived = {"archived": True, "updated_at": self.now}
+            for memory in [*(m for g, _ in kept.compact for m in g), *kept.archive]:
+                self.store.update(memory.id, archived, actor=self.actor)
+            for memory in kept.promote:
+                # GC bookkeeping, not a use: updated_at stays, so an idle TTL is not renewed
+                self.store.update(memory.id, {"generation": 1}, actor=self.actor)
+            if kept.delete:
+                self.store.delete([m.id for m in kept.delete], actor=self.actor)
+        outcome = _outcome(kept)
+        outcome.skipped = (
+            len(planned)
+            - sum(len(g) for g, _ in kept.compact)
+            - len(kept.archive)
+            - len(kept.promote)
+            - len(kept.delete)
+        )
+        return outcome
+
+    def _steps(self, collect: Sequence[Memory], promote: Sequence[Memory]) -> _Steps:
         groups: dict[Action, list[Memory]] = defaultdict(list)
         for memory in collect:
             groups[self.policy.action_for(memory.kind)].append(memory)
         archive = list(groups["archive"])
-        summaries: list[Memory] = []
+        compact: list[tuple[list[Memory], Memory]] = []
         for sources in _by_scope(groups["compact"]).values():
             if len(sources) < self.policy.min_compact:
                 archive.extend(sources)
-                outcome.count("archive", len(sources))
-                continue
-            summaries.append(self._summary(sources))
-            archive.extend(sources)
-            outcome.count("compact", len(sources))
-        outcome.count("archive", len(groups["archive"]))
-        outcome.count("delete", len(groups["delete"]))
-        outcome.count("promote", len(promote))
-        outcome.collected = len(collect)
-        outcome.promoted = len(promote)
-        outcome.compacted = len(summaries)
-        if self.dry_run:
-            return outcome
-        # embedded before the transaction, so the write lock is not held while a model runs
-        vectors = list(self.embed([s.content for s in summaries])) if summaries else []
-        with self.store.transaction():  # a collection happens whole or not at all
-            if summaries:
-                self.store.insert(list(zip(summaries, vectors, strict=True)), actor=self.actor)
-            for memory in archive:
-                archived = memory.evolve(archived=True, updated_at=self.now)
-                self.store.update(archived, actor=self.actor)
-            for memory in promote:
-                # GC bookkeeping, not a use: updated_at stays, so an idle TTL is not renewed
-                self.store.update(memory.evolve(generation=1), actor=self.actor)
-            if groups["delete"]:
-                self.store.delete([m.id for m in groups["delete"]], actor=self.actor)
-        return outcome
+            else:
+                compact.append((sources, self._summary(sources)))
+        return _Steps(
+            compact=compact, archive=archive, promote=list(promote), delete=list(groups["delete"])
+        )
 
     def _summary(self, sources: Sequence[Memory]) -> Memory:
         texts = [m.content for m in sources]
@@ -164,6 +204,19 @@ class Applier:
             valid_from=min(m.valid_from or m.created_at for m in sources),
             generation=1,
         )
+
+
+def _outcome(steps: _Steps) -> Outcome:
+    outcome = Outcome()
+    compacted = sum(len(group) for group, _ in steps.compact)
+    outcome.count("compact", compacted)
+    outcome.count("archive", len(steps.archive))
+    outcome.count("delete", len(steps.delete))
+    outcome.count("promote", len(steps.promote))
+    outcome.collected = compacted + len(steps.archive) + len(steps.delete)
+    outcome.promoted = len(steps.promote)
+    outcome.compacted = len(steps.compact)
+    return outcome
 
 
 def _by_scope(memories: Sequence[Memory]) -> dict[tuple[str | None, ...], list[Memory]]:

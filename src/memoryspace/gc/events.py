@@ -13,7 +13,10 @@ class GCEvent:
     ``pause_duration`` is in seconds (a monotonic timer, not the space's clock); ``collected``
     counts records archived, compacted or deleted; ``compacted`` counts the summary records
     created; ``action_counts`` maps each action ("archive", "compact", "delete", "promote") to
-    the records it touched. A dry run reports what would have happened and changes nothing.
+    the records it touched. ``skipped`` counts planned records that another writer changed
+    between the scan and the collection's transaction: they are left alone (never overwritten)
+    and looked at again by the next collection. A dry run reports what would have happened and
+    changes nothing.
     """
 
     collector: str
@@ -27,6 +30,7 @@ class GCEvent:
     dry_run: bool = False
     lsn_before: int = 0
     lsn_after: int = 0
+    skipped: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field."""

@@ -68,6 +68,7 @@ def run_collection(
         dry_run=dry_run,
         lsn_before=lsn_before,
         lsn_after=store.last_lsn(),
+        skipped=outcome.skipped,
     )
 
 

@@ -62,11 +62,16 @@ class Store(Protocol):
 
     def update(
         self,
-        memory: Memory,
+        id: str,
+        patch: Mapping[str, Any],
         *,
         vector: Vector | None = None,
         actor: str | None = None,
-    ) -> Change: ...
+        if_version: int | None = None,
+    ) -> Change:
+        """Apply ``patch`` (field -> value) to the record as it is inside the transaction;
+        ``if_version`` makes it conditional on the record's version (``Conflict`` otherwise)."""
+        ...
 
     def delete(self, ids: Sequence[str], *, actor: str | None = None) -> list[Change]: ...
 

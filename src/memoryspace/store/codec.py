@@ -19,7 +19,8 @@ COLUMNS = (
 SELECT_MEMORY = (
     "SELECT m.key, m.id, m.kind, m.user, m.agent, m.session, m.content, m.meta, m.tags, "
     "m.links, m.tokens, m.importance, m.pinned, m.created_at, m.updated_at, m.valid_from, "
-    "m.valid_to, m.expires_at, m.generation, m.archived, COALESCE(a.count, 0), a.last "
+    "m.valid_to, m.expires_at, m.generation, m.archived, COALESCE(a.count, 0), a.last, "
+    "m.version "
     "FROM memories m LEFT JOIN access a ON a.key = m.key"
 )
 _META_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -74,6 +75,7 @@ def memory_from_row(row: tuple[Any, ...]) -> tuple[int, Memory]:
         archived=bool(row[19]),
         access_count=row[20],
         last_access=row[21],
+        version=row[22],
     )
 
 

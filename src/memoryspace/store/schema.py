@@ -73,7 +73,15 @@ ALTER TABLE memories ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX memories_archived ON memories(archived) WHERE archived;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# Versions: a record's version is the LSN of its last logged change, so callers can make an update
+# conditional on it (compare-and-set) and planners can re-validate what they scanned.
+_V3 = """
+ALTER TABLE memories ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+UPDATE memories SET version = COALESCE(
+    (SELECT max(o.lsn) FROM oplog o WHERE o.id = memories.id AND o.op != 'delete'), 0);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -224,7 +224,12 @@ def _converge(store: SQLiteStore, past: SQLiteStore, id: str, actor: str) -> lis
         # An update cannot drop a vector (None means "keep it"), so the record is re-added
         # without one; the log and the index deltas then say so.
         return [*store.delete([id], actor=actor), *store.insert([(then, None)], actor=actor)]
-    return [store.update(then, vector=vector, actor=actor)]
+    patch = {
+        name: value
+        for name, value in then.content_state().items()
+        if name != "id" and value != now.content_state()[name]
+    }
+    return [store.update(id, patch, vector=vector, actor=actor)]
 
 
 def _lookup(store: SQLiteStore, id: str) -> Memory | None:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from memoryspace.errors import Conflict, NotFound, ReadOnly
-from memoryspace.models import Change, Checkpoint, Filter, Memory, Op
+from memoryspace.models import Change, Checkpoint, Filter, Memory, Op, apply_patch, check_version
 from memoryspace.store import fts, snapshots
 from memoryspace.store.base import IndexDelta, Keys, Vector
 from memoryspace.store.codec import (
@@ -40,6 +40,11 @@ from memoryspace.store.schema import migrate
 _PLACEHOLDERS = ", ".join("?" * len(COLUMNS.split(",")))
 _ASSIGNMENTS = ", ".join(f"{c.strip()} = ?" for c in COLUMNS.split(","))
 _LOG_COLUMNS = "lsn, time, op, id, key, before, after, vector, actor"
+# A log entry, with the version its record had before it (the LSN of the previous entry).
+_CHANGE_COLUMNS = (
+    "lsn, time, op, id, before, after, actor, "
+    "(SELECT max(p.lsn) FROM oplog p WHERE p.id = o.id AND p.lsn < o.lsn)"
+)
 
 
 class SQLiteStore:
@@ -172,28 +177,37 @@ class SQLiteStore:
 
     def update(
         self,
-        memory: Memory,
+        id: str,
+        patch: Mapping[str, Any],
         *,
         vector: Vector | None = None,
         actor: str | None = None,
+        if_version: int | None = None,
     ) -> Change:
-        """Replace the logged fields of ``memory.id`` (and its vector, when given).
+        """Apply ``patch`` (logged field -> new value) to memory ``id`` in one transaction: the
+        record is read, patched and written under the write lock, so fields the patch does not
+        name keep whatever another writer committed. ``vector`` replaces the stored vector.
 
         Raises:
             NotFound: no memory has that id.
+            Conflict: ``if_version`` is given and the record's version differs (someone changed
+                it since it was read).
+            InvalidInput: the patch names a field that cannot be set.
         """
         with self._writing() as conn:
-            key, before = self._get_row(conn, memory.id)
+            key, before = self._get_row(conn, id)
+            check_version(before, if_version)
+            after = apply_patch(before, patch)
             conn.execute(
-                f"UPDATE memories SET {_ASSIGNMENTS} WHERE key = ?", (*row_values(memory), key)
+                f"UPDATE memories SET {_ASSIGNMENTS} WHERE key = ?", (*row_values(after), key)
             )
-            fts.change(conn, key, before, memory, _tags_json(memory))
+            fts.change(conn, key, before, after, _tags_json(after))
             if vector is not None:
                 conn.execute(
                     "INSERT OR REPLACE INTO vectors(key, vector) VALUES (?, ?)",
                     (key, vector_blob(vector)),
                 )
-            return self._log(conn, Op.UPDATE, key, before, memory, vector, actor)
+            return self._log(conn, Op.UPDATE, key, before, after, vector, actor)
 
     def delete(self, ids: Sequence[str], *, actor: str | None = None) -> list[Change]:
         """Delete records in one transaction.
@@ -237,14 +251,17 @@ class SQLiteStore:
                 actor,
             ),
         )
+        lsn = int(cursor.lastrowid or 0)
+        if after is not None:
+            conn.execute("UPDATE memories SET version = ? WHERE key = ?", (lsn, key))
         strip = {"access_count": 0, "last_access": None}
         return Change(
-            lsn=int(cursor.lastrowid or 0),
+            lsn=lsn,
             time=now,
             op=op,
             id=id,
             before=before.evolve(**strip) if before else None,
-            after=after.evolve(**strip) if after else None,
+            after=after.evolve(**strip, version=lsn) if after else None,
             actor=actor,
         )
 
@@ -446,7 +463,7 @@ class SQLiteStore:
         """Log entries after ``since_lsn``, oldest first: a feed other agents can tail."""
         with self._db.reading() as conn:
             rows = conn.execute(
-                f"SELECT {_LOG_COLUMNS} FROM oplog WHERE lsn > ? ORDER BY lsn LIMIT ?",
+                f"SELECT {_CHANGE_COLUMNS} FROM oplog o WHERE lsn > ? ORDER BY lsn LIMIT ?",
                 (since_lsn, -1 if limit is None else limit),
             ).fetchall()
         return [_change(row) for row in rows]
@@ -459,7 +476,7 @@ class SQLiteStore:
         """
         with self._db.reading() as conn:
             rows = conn.execute(
-                f"SELECT {_LOG_COLUMNS} FROM oplog WHERE id = ? ORDER BY lsn", (id,)
+                f"SELECT {_CHANGE_COLUMNS} FROM oplog o WHERE id = ? ORDER BY lsn", (id,)
             ).fetchall()
         if not rows:
             raise NotFound(f"no memory with id {id!r} was ever stored")
@@ -522,6 +539,8 @@ class SQLiteStore:
                 conn.execute(
                     f"INSERT INTO oplog({_LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row
                 )
+                if op != Op.DELETE:
+                    conn.execute("UPDATE memories SET version = ? WHERE key = ?", (row[0], key))
 
     # -- snapshots and time travel (see memoryspace.store.snapshots)
 
@@ -570,14 +589,15 @@ def _tags_json(memory: Memory) -> str:
 
 
 def _change(row: tuple[Any, ...]) -> Change:
-    lsn, when, op, id, _key, before, after, _vector, actor = row
+    lsn, when, op, id, before_json, after_json, actor, previous = row
+    before, after = memory_from_state(before_json), memory_from_state(after_json)
     return Change(
         lsn=lsn,
         time=when,
         op=Op(op),
         id=id,
-        before=memory_from_state(before),
-        after=memory_from_state(after),
+        before=before.evolve(version=previous or 0) if before else None,
+        after=after.evolve(version=lsn) if after else None,
         actor=actor,
     )
 

@@ -4,7 +4,7 @@ from memoryspace.tiers import HotTier
 
 with HotTier(store, capacity_records=64, policy="arc", write_policy="write_back") as hot:
     memory = hot.get(id)                      # a hit, or a page fault that promotes it
-    hot.put(memory.evolve(importance=0.9))    # dirty until evicted, flushed or closed
+    hot.update(id, {"importance": 0.9})      # a patch: dirty until evicted, flushed or closed
 """
 
 from memoryspace.tiers.hot import WRITE_POLICIES, HotTier

@@ -10,23 +10,30 @@ chosen. When no room can be made because the rest is pinned, the tier refuses ad
 record is returned (or, for a write, written to the store) without being cached, and counted in
 ``stats()["bypasses"]``.
 
-Write policies, for ``put`` (a new version of an existing record):
+Changes reach the tier as patches (``update(id, {field: value})``): the tier never writes a
+whole record back, only the fields its callers changed, so a write-back cannot undo what another
+handle or process committed to other fields meanwhile. Write policies:
 
-* ``write_through``: the store is updated before ``put`` returns; every put is one logged
-  change. A crash loses nothing that ``put`` acknowledged.
-* ``write_back``: ``put`` only marks the hot copy dirty. Dirty records reach the store when
-  they are evicted, on ``flush()``, on ``close()``, and, with ``flush_interval`` seconds, at the
-  first call made at least that long after the previous flush (there is no background thread).
-  Several puts of one record between two write-backs become one logged change (the last
-  version). A clean ``close()`` writes every dirty record and only then closes, so it loses
-  nothing. **A crash (SIGKILL, power loss) loses exactly the changes made since they were last
-  written back**, i.e. the puts since the last flush whose record was not evicted meanwhile.
-  Each write-back is its own store transaction, so the store is always consistent; a crash in
-  the middle of a flush keeps the records already written and loses the rest.
+* ``write_through``: the store applies the patch before ``update`` returns; every update is one
+  logged change. A crash loses nothing that ``update`` acknowledged.
+* ``write_back``: ``update`` patches the hot copy and remembers the patch (dirty). Dirty patches
+  reach the store when their record is evicted, on ``flush()``, on ``close()``, and, with
+  ``flush_interval`` seconds, at the first call made at least that long after the previous flush
+  (there is no background thread). Several updates of one record between two write-backs become
+  one logged change (their fields merged, later ones winning). A clean ``close()`` writes every
+  dirty patch and only then closes, so it loses nothing. **A crash (SIGKILL, power loss) loses
+  exactly the updates made since they were last written back.** Each write-back is its own store
+  transaction, so the store is always consistent.
+* ``write`` (content edits, compare-and-set) always goes through: the record's pending patch and
+  the new one are applied as one logged change.
 
-Deletes (``delete``) always go to the store at once and drop any dirty copy. The tier does not
-watch the store: change records through the tier, or ``evict`` them, to keep it coherent.
-Thread-safe: one lock serialises every call.
+Conflicts with other writers follow one rule: **the store wins where the record is gone.** A
+dirty record that another handle deleted is dropped at write-back (counted in
+``stats()["write_back_dropped"]``) and the flush of the other dirty records goes on. A record
+changed elsewhere keeps those changes; the write-back sets only the fields this tier's callers
+changed (last writer wins per field). Deletes (``delete``) go to the store at once and drop any
+dirty copy. The tier does not watch the store, so a resident copy may be older than the store
+until it is evicted or ``discard``-ed. Thread-safe: one lock serialises every call.
 """
 
 from __future__ import annotations
@@ -34,17 +41,26 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import zip_longest
 from typing import Any
 
-from memoryspace.errors import Closed, InvalidInput
-from memoryspace.models import Change, Filter, Memory
-from memoryspace.store.base import Store
+from memoryspace.errors import Closed, InvalidInput, NotFound
+from memoryspace.models import Change, Filter, Memory, apply_patch
+from memoryspace.store.base import Store, Vector
 from memoryspace.tiers.policies import ReplacementPolicy, make_policy
 
 WRITE_POLICIES = ("write_through", "write_back")
-_COUNTERS = ["hits", "misses", "evictions", "promotions", "write_backs", "store_writes", "bypasses"]
+_COUNTERS = [
+    "hits",
+    "misses",
+    "evictions",
+    "promotions",
+    "write_backs",
+    "write_back_dropped",
+    "store_writes",
+    "bypasses",
+]
 
 
 def _positive(name: str, value: object) -> int | None:
@@ -103,7 +119,8 @@ class HotTier:
         self._clock = clock
         self._lock = threading.RLock()
         self._records: dict[str, Memory] = {}
-        self._dirty: dict[str, str | None] = {}  # id -> actor of its last put
+        # id -> (the fields changed since the last write-back, the actor of the last update)
+        self._dirty: dict[str, tuple[dict[str, Any], str | None]] = {}
         self._tokens = 0
         self._pinned_records = 0
         self._pinned_tokens = 0
@@ -207,9 +224,54 @@ class HotTier:
 
     # -- writes
 
+    def update(self, id: str, patch: Mapping[str, Any], *, actor: str | None = None) -> Memory:
+        """Apply ``patch`` to record ``id`` by the write policy; returns the hot copy (or the
+        stored version, when the tier refuses to hold it). The record becomes hot
+        (write-allocate).
+
+        Raises:
+            NotFound: the store has no record ``id``.
+            InvalidInput: the patch names a field that cannot be set.
+            Closed: the tier was closed.
+        """
+        with self._lock:
+            self._usable()
+            if self.write_policy == "write_through":
+                return self._write_through(id, patch, actor=actor)
+            current = self._records.get(id) or self._store.get(id)  # never ack a missing record
+            memory = apply_patch(current, patch)
+            if not self._can_hold([memory]):  # refused admission: written straight through
+                return self._write_through(id, patch, actor=actor)
+            pending, _ = self._dirty.get(id, ({}, None))
+            self._dirty[id] = ({**pending, **patch}, actor)
+            self._hold(memory)
+            return memory
+
+    def write(
+        self,
+        id: str,
+        patch: Mapping[str, Any],
+        *,
+        vector: Vector | None = None,
+        actor: str | None = None,
+        if_version: int | None = None,
+    ) -> Memory:
+        """Apply ``patch`` (and ``vector``) to the store now, whatever the write policy, merged
+        with the record's pending patch into one logged change; ``if_version`` is compared with
+        the store's version. On ``Conflict`` the pending patch stays dirty.
+
+        Raises:
+            NotFound: the store has no record ``id``.
+            Conflict: ``if_version`` differs from the stored version.
+            Closed: the tier was closed.
+        """
+        with self._lock:
+            self._usable()
+            return self._write_through(id, patch, vector=vector, actor=actor, if_version=if_version)
+
     def put(self, memory: Memory, *, actor: str | None = None) -> None:
-        """Store a new version of an existing record: in the store now (write-through) or when
-        written back (write-back). The record becomes hot (write-allocate).
+        """``update`` with the fields in which ``memory`` differs from the tier's copy (or the
+        stored one): for callers that edit a copy they read through this tier.
 
         Raises:
             NotFound: the store has no record with that id.
@@ -220,30 +282,10 @@ class HotTier:
             raise InvalidInput(f"put takes a Memory, got {type(memory).__name__}")
         with self._lock:
             self._usable()
-            old = self._records.get(memory.id)
-            if self.write_policy == "write_through":
-                self._write(memory, actor)
-            elif old is None:
-                self._store.get(memory.id)  # a write-back must not acknowledge a missing record
-            if not self._can_hold([memory]):
-                if self.write_policy == "write_back":
-                    self._write(memory, actor)  # refused admission: written straight through
-                self._dirty.pop(memory.id, None)
-                if old is not None:
-                    self.policy.on_remove(memory.id)
-                    self._unplace(memory.id)
-                self._counters["bypasses"] += 1
-                return
-            if old is not None:
-                self._unplace(memory.id)
-            self._place(memory)
-            if old is None:
-                self.policy.on_insert(memory.id, memory)
-            else:
-                self.policy.on_access(memory.id, memory)
-            if self.write_policy == "write_back":
-                self._dirty[memory.id] = actor
-            self._make_room({memory.id})
+            current = self._records.get(memory.id) or self._store.get(memory.id)
+            before, after = current.content_state(), memory.content_state()
+            patch = {k: v for k, v in after.items() if k != "id" and v != before[k]}
+            self.update(memory.id, patch, actor=actor)
 
     def pin(self, id: str, *, actor: str | None = None) -> Memory:
         """``set_pinned(id, True)``: a locked page, never evicted."""
@@ -254,18 +296,13 @@ class HotTier:
         return self.set_pinned(id, False, actor=actor)
 
     def set_pinned(self, id: str, pinned: bool, *, actor: str | None = None) -> Memory:
-        """Pin or unpin ``id`` through ``put`` (so by the write policy); the new version.
+        """Pin or unpin ``id`` through ``update`` (so by the write policy); the new version.
 
         Raises:
             NotFound: the store has no record ``id``.
             Closed: the tier was closed.
         """
-        with self._lock:
-            self._usable()
-            current = self._records.get(id) or self._store.get(id)
-            memory = current.evolve(pinned=pinned, updated_at=self._clock())
-            self.put(memory, actor=actor)
-            return memory
+        return self.update(id, {"pinned": pinned, "updated_at": self._clock()}, actor=actor)
 
     def delete(self, ids: Sequence[str], *, actor: str | None = None) -> list[Change]:
         """Delete records from the store at once and drop them (dirty or not) from the tier.
@@ -333,11 +370,10 @@ class HotTier:
             written = 0
             for id in resident:
                 if id in self._dirty:
-                    self._write(self._records[id], self._dirty.pop(id))
-                    self._counters["write_backs"] += 1
-                    written += 1
-                self.policy.on_remove(id)
-                self._unplace(id)
+                    written += self._write_back(id)
+                if id in self._records:
+                    self.policy.on_remove(id)
+                    self._unplace(id)
             return written
 
     # -- counters
@@ -452,30 +488,89 @@ class HotTier:
         memory = self._records[id]
         if id in self._dirty:
             try:
-                self._write(memory, self._dirty[id])
+                self._write_back(id)
             except BaseException:
                 self.policy.on_insert(id, memory)  # still resident, still dirty
                 raise
-            del self._dirty[id]
-            self._counters["write_backs"] += 1
-        self._unplace(id)
+        if id in self._records:
+            self._unplace(id)
         self._counters["evictions"] += 1
         if self._on_event is not None:
             self._on_event("eviction", self._timer() - started, id=id)
 
     def _flush(self) -> int:
-        written = 0
-        for id, actor in list(self._dirty.items()):
-            self._write(self._records[id], actor)
-            del self._dirty[id]  # only once the store has it
-            self._counters["write_backs"] += 1
-            written += 1
+        written = sum(self._write_back(id) for id in list(self._dirty))
         self._last_flush = self._clock()
         return written
 
-    def _write(self, memory: Memory, actor: str | None) -> None:
-        self._store.update(memory, actor=actor)
+    def _write_back(self, id: str) -> int:
+        """Send ``id``'s pending patch to the store; 1 if written, 0 if the record was deleted
+        elsewhere (the store wins: the hot copy is dropped)."""
+        patch, actor = self._dirty[id]
+        try:
+            change = self._store.update(id, patch, actor=actor)
+        except NotFound:
+            del self._dirty[id]
+            if id in self._records:
+                self.policy.on_remove(id)
+                self._unplace(id)
+            self._counters["write_back_dropped"] += 1
+            return 0
+        del self._dirty[id]  # only once the store has it
+        self._counters["write_backs"] += 1
         self._counters["store_writes"] += 1
+        self._refresh(change)
+        return 1
+
+    def _write_through(
+        self,
+        id: str,
+        patch: Mapping[str, Any],
+        *,
+        vector: Vector | None = None,
+        actor: str | None = None,
+        if_version: int | None = None,
+    ) -> Memory:
+        pending, _ = self._dirty.get(id, ({}, None))
+        old = self._records.get(id)
+        counters = old or self._store.get(id)  # the log leaves access counters out
+        change = self._store.update(
+            id, {**pending, **patch}, vector=vector, actor=actor, if_version=if_version
+        )
+        self._dirty.pop(id, None)
+        self._counters["store_writes"] += 1
+        assert change.after is not None
+        memory = change.after.evolve(
+            access_count=counters.access_count, last_access=counters.last_access
+        )
+        if self._can_hold([memory]):
+            self._hold(memory)
+        else:
+            if old is not None:
+                self.policy.on_remove(id)
+                self._unplace(id)
+            self._counters["bypasses"] += 1
+        return memory
+
+    def _refresh(self, change: Change) -> None:
+        """The resident copy takes the version the store just wrote (counters kept)."""
+        old = self._records.get(change.id)
+        if old is None or change.after is None:
+            return
+        self._unplace(change.id)
+        self._place(change.after.evolve(access_count=old.access_count, last_access=old.last_access))
+
+    def _hold(self, memory: Memory) -> None:
+        """Make ``memory`` the resident copy of its id (admitting it if new), then make room."""
+        old = self._records.get(memory.id)
+        if old is not None:
+            self._unplace(memory.id)
+        self._place(memory)
+        if old is None:
+            self.policy.on_insert(memory.id, memory)
+        else:
+            self.policy.on_access(memory.id, memory)
+        self._make_room({memory.id})
 
     def _place(self, memory: Memory) -> None:
         self._records[memory.id] = memory
