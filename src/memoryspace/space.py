@@ -309,7 +309,7 @@ class MemorySpace:
             vectors = self.embedder.embed([built[i][0].content for i in todo])
             for i, vector in zip(todo, vectors, strict=True):
                 built[i] = (built[i][0], vector)
-        self.store.insert(built, actor=actor)
+        changes = self.store.insert(built, actor=actor)
         self._count("adds", len(built))
         if self.profiler is not None:
             self.profiler.record(
@@ -321,7 +321,10 @@ class MemorySpace:
         self._maybe_save_index()
         if self.auto_gc is not None:
             self.auto_gc.wrote(len(built))
-        return [memory for memory, _ in built]
+        return [
+            memory.evolve(version=change.lsn)
+            for (memory, _), change in zip(built, changes, strict=True)
+        ]
 
     def _maybe_save_index(self) -> None:
         if self.index.lsn + self.settings.index_save_every < self.store.last_lsn():
