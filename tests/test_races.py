@@ -227,3 +227,23 @@ def test_a_collection_skips_records_changed_after_its_scan(tmp_path: Path) -> No
         assert not ms.get("n0").archived and ms.get("n0").content == "edited after the scan"
         assert not ms.get("n1").archived and ms.get("n1").pinned
         assert ms.get("n2").archived and ms.get("n3").archived
+
+
+def test_a_conversation_under_a_write_back_tier_keeps_exactly_its_short_term_pages(
+    tmp_path: Path,
+) -> None:
+    from memoryspace.conversation import ConversationSettings
+
+    path = tmp_path / "a.db"
+    settings = Settings(hot_tier_records=64, hot_tier_write_policy="write_back")
+    chat = ConversationSettings(stm_capacity=2)
+    with MemorySpace.open(path, embedder=HashingEmbedder(), settings=settings) as ms:
+        conversation = ms.conversation(user="ana", settings=chat)
+        for n in range(8):
+            conversation.add_turn(f"question {n} about topic {n}", f"answer {n}")
+        assert len(conversation.stm) == 2
+        flagged = [m.id for m in ms.scan(user="ana", kind="turn") if m.meta.get("stm") is True]
+        assert flagged == [page.id for page in conversation.stm]
+    with MemorySpace.open(path, embedder=HashingEmbedder(), settings=settings) as ms:
+        rebuilt = ms.conversation(user="ana", settings=chat)
+        assert len(rebuilt.stm) == 2

@@ -429,6 +429,16 @@ class MemorySpace:
             return self.hot_tier.get(id)
         return self.store.get(id)
 
+    def get_many(self, ids: Sequence[str]) -> list[Memory]:
+        """The memories that exist among ``ids``, in the order asked (through the hot tier, so
+        its pending edits are seen)."""
+        self._usable()
+        if isinstance(ids, str) or not all(isinstance(id, str) for id in ids):
+            raise InvalidInput("ids must be a list of string ids")
+        if self.hot_tier is not None:
+            return self.hot_tier.get_many(ids)
+        return self.store.get_many(ids)
+
     def search(
         self, query: str, *, k: int = 10, touch: bool = True, **filters: Any
     ) -> list[SearchHit]:

@@ -300,7 +300,7 @@ class Conversation:
         fresh = segment.page_ids[segment.promoted :]
         if not fresh and segment.interactions == 0:
             return
-        for page in self.space.store.get_many(fresh):
+        for page in self.space.get_many(fresh):
             if page.meta.get("lpm") is None:
                 self.space.update(page.id, meta={**page.meta, "lpm": "pending"})
                 self._pending.append(page.id)
@@ -312,7 +312,7 @@ class Conversation:
         """Evict a segment from MTM: it and its pages stay in the store, marked archived."""
         self._write_summary(segment, self._clock())
         self.space.update(segment.id, **archived_fields(segment.record))
-        for page in self.space.store.get_many(segment.page_ids):
+        for page in self.space.get_many(segment.page_ids):
             self.space.update(page.id, **archived_fields(page))
             self._vectors.pop(page.id, None)
         del self._segments[segment.id]
@@ -345,7 +345,7 @@ class Conversation:
         """Absorb the queued pages into LPM; returns how many new facts were stored."""
         if not self._pending:
             return 0
-        pages = self.space.store.get_many(self._pending)
+        pages = self.space.get_many(self._pending)
         self._pending = []
         learned = self.lpm.absorb(pages)
         for page in pages:
@@ -381,7 +381,7 @@ class Conversation:
             ranked = ranked[:top_m]
             candidates = [pid for segment in ranked for pid in segment.page_ids]
             best = sorted(candidates, key=lambda pid: -scores[pid])[:top_k]
-            pages = self.space.store.get_many(best)
+            pages = self.space.get_many(best)
             # a visit is a read: counted in the batched access counters, not written to the log
             self.space.store.touch([self._key_of(segment) for segment in ranked], now)
             for segment in ranked:
@@ -496,11 +496,11 @@ class Conversation:
         """
         with self._lock:
             live = [pid for segment in self._segments.values() for pid in segment.page_ids]
-            for page in self.space.store.get_many([*live, *(p.id for p in self._stm)]):
+            for page in self.space.get_many([*live, *(p.id for p in self._stm)]):
                 if page.meta.get("lpm") is None:
                     self.space.update(page.id, meta={**page.meta, "lpm": "pending"})
                     self._pending.append(page.id)
-            self._stm = self.space.store.get_many([p.id for p in self._stm])
+            self._stm = self.space.get_many([p.id for p in self._stm])
             return self.flush()
 
     def persona(self) -> Persona:
