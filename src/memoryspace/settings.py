@@ -27,6 +27,10 @@ class Settings:
     window's fragmentation reaches ``gc_fragmentation``, or ``"bandit"`` (epsilon-greedy among
     the three). The space looks every ``gc_check_every`` added records and collects with
     ``gc_collector`` (see ``memoryspace.gc.auto``).
+    ``max_records`` bounds the live memories: when an add takes the space past it, the space
+    collects with ``BoundedCollector`` (least recently used first; pinned and rooted memories
+    stay) down to ``max_records`` minus a headroom of ``max(1, max_records // 16)``, so one
+    collection frees a batch (see ``memoryspace.gc.bounded``).
     """
 
     max_content_chars: int = 100_000
@@ -51,4 +55,5 @@ class Settings:
     gc_growth_factor: float = 2.0
     gc_fragmentation: float = 0.5
     gc_check_every: int = 64
+    max_records: int | None = None
     token_counter: TokenCounter | None = field(default=None, compare=False)

@@ -88,6 +88,7 @@ class MemorySpace:
         self._closed = False
         self._counters: dict[str, int] = {"searches": 0, "adds": 0}
         self._counter_lock = threading.Lock()
+        self._bounded_estimate = (0, 64)  # (live records, adds since counted): count at first
         self._processors: Processors | None = None
         self._processors_lock = threading.Lock()
         self._bind_embedder()
@@ -321,10 +322,32 @@ class MemorySpace:
         self._maybe_save_index()
         if self.auto_gc is not None:
             self.auto_gc.wrote(len(built))
+        if self.settings.max_records is not None:
+            self._keep_bounded(self.settings.max_records, len(built))
         return [
             memory.evolve(version=change.lsn)
             for (memory, _), change in zip(built, changes, strict=True)
         ]
+
+    def _keep_bounded(self, limit: int, added: int) -> None:
+        """``Settings.max_records``: collect least recently used memories when over the bound.
+
+        The live count is estimated from this handle's adds and counted again (one SQL count)
+        when the estimate passes the bound or every 64 adds, which catches other writers' adds.
+        """
+        with self._counter_lock:
+            live, since = self._bounded_estimate
+            live, since = live + added, since + added
+            self._bounded_estimate = (live, since)
+        if live <= limit and since < 64:
+            return
+        live = self.store.count(Filter(include_expired=True), now=self._clock())
+        if live > limit:
+            target = max(0, limit - max(1, limit // 16))
+            event = self.gc("bounded", max_records=limit, target=target)
+            live -= event.collected
+        with self._counter_lock:
+            self._bounded_estimate = (live, 0)
 
     def _maybe_save_index(self) -> None:
         if self.index.lsn + self.settings.index_save_every < self.store.last_lsn():

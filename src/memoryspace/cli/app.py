@@ -311,8 +311,12 @@ def gc(
     db: Db = DEFAULT_DB,
     embedder: Embedder = "auto",
     collector: Annotated[
-        str, typer.Option("--collector", help="generational, mark_sweep or ttl.")
+        str, typer.Option("--collector", help="generational, mark_sweep, ttl or bounded.")
     ] = "generational",
+    max_records: Annotated[
+        int | None,
+        typer.Option("--max-records", help="bounded: keep at most this many live memories."),
+    ] = None,
     major: Annotated[
         bool, typer.Option(help="Generational: also sweep the old generation.")
     ] = False,
@@ -331,6 +335,10 @@ def gc(
         if collector != "ttl":
             raise InvalidInput("--idle-days applies to --collector ttl")
         options["idle_after"] = idle_days * 86_400
+    if (max_records is None) != (collector != "bounded"):
+        raise InvalidInput("--collector bounded needs --max-records N (and only it takes it)")
+    if max_records is not None:
+        options["max_records"] = max_records
     with opened(db, embedder) as ms:
         event = ms.gc(collector, dry_run=dry_run, **options)
     if as_json:

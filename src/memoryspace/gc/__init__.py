@@ -4,16 +4,17 @@ means per kind) and triggers (when to collect). ``MemorySpace.gc`` runs one coll
 
 from memoryspace.gc.actions import ActionPolicy
 from memoryspace.gc.auto import AutoCollector, make_trigger
+from memoryspace.gc.bounded import BoundedCollector
 from memoryspace.gc.collectors import (
     Collector,
     GenerationalCollector,
     MarkSweepCollector,
     Plan,
     TTLCollector,
-    make_collector,
     reachable,
 )
 from memoryspace.gc.events import GCEvent
+from memoryspace.gc.registry import COLLECTORS, make_collector
 from memoryspace.gc.runner import run_collection
 from memoryspace.gc.triggers import (
     EpsilonGreedyBandit,
@@ -25,8 +26,10 @@ from memoryspace.gc.triggers import (
 )
 
 __all__ = [
+    "COLLECTORS",
     "ActionPolicy",
     "AutoCollector",
+    "BoundedCollector",
     "Collector",
     "EpsilonGreedyBandit",
     "FragmentationTrigger",

@@ -4,7 +4,8 @@ Each collector looks at the live (unarchived) records and returns a ``Plan``: th
 collect and the records to promote to the old generation. Collectors never write, so a dry run
 is just a plan that is not applied, and the same plan can be tested without a store.
 
-- ``TTLCollector``: records whose ``expires_at`` has passed.
+- ``TTLCollector``: records whose ``expires_at`` has passed (found through the expiry index, at
+  most ``batch`` per collection), and with ``idle_after`` records unused for that long.
 - ``MarkSweepCollector``: marks everything reachable from the roots (pinned records, persona
   records, the open sessions) along links (both ways), dialogue chains (consecutive memories of
   a session), segment membership (``meta["segment"]``) and summary→sources links; what is
@@ -26,7 +27,8 @@ from itertools import pairwise
 from typing import ClassVar
 
 from memoryspace.errors import InvalidInput
-from memoryspace.models import Kind, Memory
+from memoryspace.models import Filter, Kind, Memory
+from memoryspace.store.base import Store
 
 HOUR = 3600.0
 DAY = 24 * HOUR
@@ -43,9 +45,13 @@ class Plan:
 
 @dataclass(slots=True)
 class Collector:
-    """The base of every collector: a name and one hook, ``plan``."""
+    """The base of every collector: a name and two hooks, ``candidates`` and ``plan``."""
 
     name: ClassVar[str] = "collector"
+
+    def candidates(self, store: Store, now: float) -> Sequence[Memory]:
+        """The records ``plan`` looks at; by default every live (unarchived) record."""
+        return list(store.scan(Filter(include_expired=True), now=now))
 
     def plan(self, memories: Sequence[Memory], now: float) -> Plan:
         """What to collect and promote among ``memories`` (the live records) at time ``now``."""
@@ -63,11 +69,21 @@ class TTLCollector(Collector):
     """
 
     idle_after: float | None = None
+    batch: int = 10_000
     name: ClassVar[str] = "ttl"
 
     def __post_init__(self) -> None:
         if self.idle_after is not None:
             _check_non_negative("idle_after", self.idle_after)
+        if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
+            raise InvalidInput(f"batch must be a positive integer, got {self.batch!r}")
+
+    def candidates(self, store: Store, now: float) -> Sequence[Memory]:
+        """Without ``idle_after``, only expired records, up to ``batch`` per collection, found
+        through the expiry index: the work is bounded whatever the size of the heap."""
+        if self.idle_after is None:
+            return store.expired(now, self.batch)
+        return Collector.candidates(self, store, now)
 
     def plan(self, memories: Sequence[Memory], now: float) -> Plan:
         return Plan(scanned=len(memories), collect=tuple(m for m in memories if self._due(m, now)))
@@ -239,25 +255,3 @@ class GenerationalCollector(Collector):
             old = [m for m in memories if m.generation > 0]
             collect.extend(sweeper.sweep(old, now, marked))
         return Plan(scanned=len(memories), collect=tuple(collect), promote=tuple(promote))
-
-
-COLLECTORS: dict[str, type[Collector]] = {
-    "ttl": TTLCollector,
-    "mark_sweep": MarkSweepCollector,
-    "generational": GenerationalCollector,
-}
-
-
-def make_collector(name: str, **options: object) -> Collector:
-    """A collector by name with its options.
-
-    Raises:
-        InvalidInput: an unknown collector or option.
-    """
-    cls = COLLECTORS.get(name)
-    if cls is None:
-        raise InvalidInput(f"unknown collector {name!r}; use one of: {', '.join(COLLECTORS)}")
-    try:
-        return cls(**options)
-    except TypeError as exc:
-        raise InvalidInput(f"bad option for the {name} collector: {exc}") from None

@@ -10,7 +10,6 @@ from typing import Any
 from memoryspace.gc.actions import ActionPolicy, Applier, Summarize
 from memoryspace.gc.collectors import Collector, TTLCollector
 from memoryspace.gc.events import GCEvent
-from memoryspace.models import Filter
 from memoryspace.store.base import Store, Vector
 
 
@@ -35,16 +34,15 @@ def run_collection(
 ) -> GCEvent:
     """Collect garbage once and describe what happened.
 
-    The pause covers the scan, the plan and the writes. Archived records are not scanned: they
-    were collected already.
+    The pause covers reading the collector's candidates, the plan and the writes. Archived
+    records are never candidates: they were collected already.
 
     Raises:
         ReadOnly: the store is a read-only view (and this is not a dry run).
     """
     start = timer()
     lsn_before = store.last_lsn()
-    memories = list(store.scan(Filter(include_expired=True), now=now))
-    plan = collector.plan(memories, now)
+    plan = collector.plan(collector.candidates(store, now), now)
     applier = Applier(
         store=store,
         policy=policy or default_policy(collector),

@@ -102,6 +102,11 @@ class Store(Protocol):
         newest_first: bool = False,
     ) -> Iterator[Memory]: ...
 
+    def expired(self, now: float, limit: int) -> list[Memory]:
+        """Up to ``limit`` live records whose ``expires_at`` is at or before ``now``, found
+        through an index (soonest expired first)."""
+        ...
+
     def filter_keys(self, flt: Filter, *, now: float) -> Keys: ...
 
     def text_search(
