@@ -66,10 +66,10 @@ def test_json_document_has_exactly_the_documented_shape(text_file: Path) -> None
     doc = json.loads(result.stdout)  # exactly one JSON document on stdout
     assert list(doc) == ["dataset", "rows"]
     assert doc["dataset"] == "stream.txt"
-    assert len(doc["rows"]) == 2 * 4  # capacities × (2 baselines + 2 collectors)
+    assert len(doc["rows"]) == 2 * 5  # capacities × (3 baselines + 2 collectors)
     for row in doc["rows"]:
         assert list(row) == ROW_KEYS
-        assert row["method"] in ("memoryspace", "sliding", "reservoir")
+        assert row["method"] in ("memoryspace", "sliding", "reservoir", "lru")
         assert (row["collector"] is None) == (row["method"] != "memoryspace")
         assert row["queries"] == 80 // 5 - 1
         assert 0 <= row["hit@1"] <= row["hit@5"] <= 1
@@ -170,6 +170,15 @@ def test_sliding_window_holding_everything_always_hits(chunks: list[str]) -> Non
     assert outcome.max_live == len(chunks)
 
 
+def test_lru_keeps_what_queries_use_and_stays_bounded(chunks: list[str]) -> None:
+    plan = query_plan(len(chunks), 30, 5, seed=3)
+    lru = run_baseline(chunks, "lru", capacity=30, query_interval=5, plan=plan)
+    sliding = run_baseline(chunks, "sliding", capacity=30, query_interval=5, plan=plan)
+    assert lru.max_live == 30
+    assert lru.row["hit@5"] >= sliding.row["hit@5"]  # a used chunk outlives the window
+    assert lru.row == run_baseline(chunks, "lru", capacity=30, query_interval=5, plan=plan).row
+
+
 def test_reservoir_is_deterministic_per_seed_and_bounded(chunks: list[str]) -> None:
     first = run_baseline(chunks, "reservoir", capacity=30, query_interval=5, seed=3)
     again = run_baseline(chunks, "reservoir", capacity=30, query_interval=5, seed=3)
@@ -234,6 +243,7 @@ def test_text8_run() -> None:
     assert set(rows) == {
         ("sliding", None),
         ("reservoir", None),
+        ("lru", None),
         ("memoryspace", "ttl_mark"),
         ("memoryspace", "ttl_mark_gen"),
     }

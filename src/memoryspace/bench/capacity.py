@@ -37,6 +37,9 @@ the top 5; a chunk the method no longer holds is a miss.
 
 - ``sliding`` keeps the last ``capacity`` chunks.
 - ``reservoir`` keeps a uniform sample of ``capacity`` chunks (Algorithm R, seeded).
+- ``lru`` keeps the ``capacity`` chunks used most recently (added, or among a query's top 5):
+  the baselines' ranker over a least-recently-used memory, to separate the policy from the
+  ranking.
 - ``memoryspace`` adds each chunk (kind ``fact``) to an in-memory ``MemorySpace`` with a hot tier
   (LRU) of ``hot_fraction * capacity`` records. When the next batch would not fit, ``ms.gc`` runs
   once with one of the collectors below, down to ``capacity - headroom`` live chunks, headroom =
@@ -44,13 +47,15 @@ the top 5; a chunk the method no longer holds is a miss.
   and frees a batch, so it holds at most ``capacity`` chunks and on average fewer than the
   baselines. Collected chunks are archived (out of search).
 
-  Both collectors first collect the chunks *idle* for ``4 * capacity`` seconds (neither created
-  nor retrieved since): a time to live counted from the last use, because one counted from
-  creation, as the library's ``TTLCollector`` does with ``ttl``, would expire chunks that queries
-  still re-reference (so chunks are stored without ``ttl``). Then, down to the target:
+  Both are configurations of the library's ``BoundedCollector`` (``memoryspace.gc.bounded``,
+  what ``gc("bounded", ...)`` and ``Settings(max_records=N)`` use). Both first collect the chunks
+  *idle* for ``4 * capacity`` seconds (neither created nor retrieved since): a time to live
+  counted from the last use, because one counted from creation, as the library's
+  ``TTLCollector`` does with ``ttl``, would expire chunks that queries still re-reference (so
+  chunks are stored without ``ttl``). Then, down to the target:
 
-  - ``ttl_mark`` mark-sweeps the unreachable chunks (no chunk has a root) with ``cold_after``
-    set to the age of the last use that frees enough room: least recently used first. Every
+  - ``ttl_mark`` collects the unreachable chunks (no chunk has a root) least recently used
+    first. Every
     search touches its 5 hits, so about ``tau * (1 + 5 / query_interval)`` chunks were used in
     the last ``tau`` seconds: ``0.75 * capacity`` at the defaults, under the target, so it keeps
     every chunk streamed or retrieved in that time. It can lose a working-set chunk only when
@@ -80,23 +85,16 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from memoryspace.embed.base import Embedder
 from memoryspace.embed.resolve import resolve_embedder
 from memoryspace.errors import InvalidInput
-from memoryspace.gc import (
-    ActionPolicy,
-    Collector,
-    GenerationalCollector,
-    MarkSweepCollector,
-    Plan,
-)
-from memoryspace.models import Memory
+from memoryspace.gc import ActionPolicy, BoundedCollector
 from memoryspace.retrieval.terms import query_terms
 from memoryspace.settings import Settings
 from memoryspace.space import MemorySpace
@@ -106,7 +104,7 @@ SPAN_WORDS = 12
 TOP_K = 5
 REUSE = 0.5
 HOT_FRACTION = 0.125
-BASELINES = ("sliding", "reservoir")
+BASELINES = ("sliding", "reservoir", "lru")
 ARCHIVE = ActionPolicy(by_kind={}, default="archive")
 
 
@@ -265,96 +263,25 @@ class BM25Index:
         return sorted(scores, key=lambda doc: (-scores[doc], doc))[:k]
 
 
-# -- memoryspace: capacity-bounded collectors over the real GC
+# -- memoryspace: the library's bounded collector, configured per capacity
+
+COLLECTORS = ("ttl_mark", "ttl_mark_gen")
 
 
-def _last_use(memory: Memory) -> float:
-    return memory.last_access if memory.last_access is not None else memory.created_at
-
-
-def _coldest(memories: Sequence[Memory], excess: int, now: float) -> list[Memory]:
-    """Mark-sweep with ``cold_after`` chosen so that at least ``excess`` records are cold."""
-    if excess <= 0 or not memories:
-        return []
-    order = sorted(memories, key=_last_use)
-    cutoff = _last_use(order[min(excess, len(order)) - 1])
-    sweeper = MarkSweepCollector(cold_after=max(0.0, now - cutoff), importance_threshold=1.0)
-    return sweeper.sweep(memories, now, marked=set())
-
-
-@dataclass(slots=True)
-class TTLMarkCollector(Collector):
-    """Records idle (unused) for ``idle_ttl`` seconds, then the least recently used unreachable
-    ones, down to ``target`` live records."""
-
-    target: int = 0
-    idle_ttl: float | None = None
-    name: ClassVar[str] = "ttl_mark"
-
-    def plan(self, memories: Sequence[Memory], now: float) -> Plan:
-        idle = self.idle_ttl
-        expired = [] if idle is None else [m for m in memories if now - _last_use(m) >= idle]
-        expired = [m for m in expired if not m.pinned]
-        gone = {m.id for m in expired}
-        rest = [m for m in memories if m.id not in gone and not m.pinned]
-        collect, promote = self.shrink(rest, len(memories) - len(expired) - self.target, now)
-        return Plan(scanned=len(memories), collect=(*expired, *collect), promote=tuple(promote))
-
-    def shrink(
-        self, memories: Sequence[Memory], excess: int, now: float
-    ) -> tuple[list[Memory], list[Memory]]:
-        return _coldest(memories, excess, now), []
-
-
-@dataclass(slots=True)
-class TTLMarkGenCollector(TTLMarkCollector):
-    """As ``ttl_mark``, but first a minor collection: young records older than ``young_age``
-    are collected (never retrieved) or promoted (retrieved). When that frees too little, the
-    old generation is swept least recently used first, then, if still short, the young one."""
-
-    young_age: float = 0.0
-    name: ClassVar[str] = "ttl_mark_gen"
-
-    def shrink(
-        self, memories: Sequence[Memory], excess: int, now: float
-    ) -> tuple[list[Memory], list[Memory]]:
-        if excess <= 0:
-            return [], []
-        minor = GenerationalCollector(
-            young_age=self.young_age, importance_threshold=1.0, sessions=set()
-        ).plan(memories, now)
-        collect, promote = list(minor.collect), list(minor.promote)
-        promoted = {m.id for m in promote}
-        # Just-promoted records are old now: the major sweep may take them too.
-        old = [m for m in memories if m.generation > 0 or m.id in promoted]
-        collect += _coldest(old, excess - len(collect), now)
-        taken = {m.id for m in collect}
-        young = [m for m in memories if m.id not in taken and m.id not in promoted]
-        collect += _coldest([m for m in young if m.generation == 0], excess - len(collect), now)
-        taken = {m.id for m in collect}
-        return collect, [m for m in promote if m.id not in taken]
-
-
-COLLECTORS: dict[str, type[TTLMarkCollector]] = {
-    "ttl_mark": TTLMarkCollector,
-    "ttl_mark_gen": TTLMarkGenCollector,
-}
-
-
-def make_collector(name: str, capacity: int, query_interval: int) -> TTLMarkCollector:
-    """The collector ``name`` configured as the module docstring says for ``capacity``.
+def make_collector(name: str, capacity: int, query_interval: int) -> BoundedCollector:
+    """The library ``BoundedCollector`` configured as the module docstring says for ``capacity``.
 
     Raises:
         InvalidInput: an unknown collector.
     """
-    chooser = COLLECTORS.get(name)
-    if chooser is None:
+    if name not in COLLECTORS:
         raise InvalidInput(f"unknown collector {name!r}; use one of: {', '.join(COLLECTORS)}")
-    target = capacity - max(query_interval, capacity // 16)
-    collector = chooser(target=target, idle_ttl=4.0 * capacity)
-    if isinstance(collector, TTLMarkGenCollector):
-        collector.young_age = capacity / 2
-    return collector
+    return BoundedCollector(
+        max_records=capacity,
+        target=capacity - max(query_interval, capacity // 16),
+        idle_after=4.0 * capacity,
+        young_age=capacity / 2 if name == "ttl_mark_gen" else None,
+    )
 
 
 class _Clock:
@@ -425,7 +352,8 @@ def run_baseline(
     reuse: float = REUSE,
     plan: dict[int, int] | None = None,
 ) -> Outcome:
-    """``sliding`` or ``reservoir`` over the stream, asked ``plan`` (default: ``query_plan``).
+    """``sliding``, ``reservoir`` or ``lru`` over the stream, asked ``plan`` (default:
+    ``query_plan``).
 
     Raises:
         InvalidInput: an unknown method, or a capacity below twice the query interval.
@@ -436,6 +364,7 @@ def run_baseline(
     if plan is None:
         plan = query_plan(len(chunks), capacity, query_interval, seed, reuse)
     index = BM25Index()
+    recency: OrderedDict[int, None] = OrderedDict()  # lru: least recently used first
     window: deque[int] = deque()
     slots: list[int] = []
     sample_rng = random.Random(seed)
@@ -448,6 +377,11 @@ def run_baseline(
             index.add(position, chunk)
             if len(window) > capacity:
                 index.remove(window.popleft())
+        elif method == "lru":
+            recency[position] = None
+            index.add(position, chunk)
+            if len(recency) > capacity:
+                index.remove(recency.popitem(last=False)[0])
         elif len(slots) < capacity:
             slots.append(position)
             index.add(position, chunk)
@@ -461,7 +395,11 @@ def run_baseline(
         target = plan.get(position)
         if target is not None:
             asked.append(target)
-            ranks.append(_rank_of(target, index.top(query_span(chunks[target]), TOP_K)))
+            found = index.top(query_span(chunks[target]), TOP_K)
+            ranks.append(_rank_of(target, found))
+            if method == "lru":  # a retrieval is a use, as ms.search touches its hits
+                for doc in found:
+                    recency.move_to_end(doc)
     return Outcome(_row(method, None, capacity, seed, ranks, []), max_live, asked, ranks)
 
 
@@ -529,7 +467,7 @@ def run(
     query_interval: int = 10,
     reuse: float = REUSE,
     baselines: Sequence[str] = BASELINES,
-    collectors: Sequence[str] = tuple(COLLECTORS),
+    collectors: Sequence[str] = COLLECTORS,
     seeds: Sequence[int] = (1,),
     hot_fraction: float = HOT_FRACTION,
     embedder: Embedder | str = "hashing",

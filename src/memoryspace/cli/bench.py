@@ -366,7 +366,7 @@ def capacity(
         float, typer.Option(help="Probability that a query re-asks a recently asked chunk.")
     ] = 0.5,
     baselines: Annotated[str, typer.Option(help="Baselines, comma-separated.")] = (
-        "sliding,reservoir"
+        "sliding,reservoir,lru"
     ),
     collectors: Annotated[str, typer.Option(help="MemorySpace collectors, comma-separated.")] = (
         "ttl_mark,ttl_mark_gen"
