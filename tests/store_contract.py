@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from memoryspace.errors import Closed, Conflict, InvalidInput, NotFound, ReadOnly
-from memoryspace.models import Filter, Kind, Memory, Op
+from memoryspace.models import Filter, Kind, Link, LinkType, Memory, Op
 from memoryspace.store.base import IndexDelta, Store, Vector
 
 VectorTuple = tuple[float, ...]
@@ -230,7 +230,7 @@ class StoreContract:
                 "nested": {"list": [1, "二", None]},
             },
             tags=("travel", "straße"),
-            links=("other-1", "other-2"),
+            links=(Link.to("other-1"), Link.to("other-2", LinkType.DERIVED_FROM)),
             tokens=17,
             importance=0.875,
             pinned=True,

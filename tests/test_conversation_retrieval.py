@@ -74,7 +74,7 @@ def test_hybrid_page_ranker_finds_the_lexical_match_dense_misses(space: MemorySp
     hybrid = one_segment(space, "h", page_ranker="hybrid").retrieve(QUERY)
     assert [p.meta["user_text"] for p in dense.pages] == [DECOY]
     assert [p.meta["user_text"] for p in hybrid.pages] == [TARGET]
-    assert set(hybrid.scores) == {*(p.id for p in hybrid.stm), *hybrid.segments[0].links}
+    assert set(hybrid.scores) == {*(p.id for p in hybrid.stm), *hybrid.segments[0].link_ids()}
 
 
 def test_pages_come_only_from_the_chosen_segments(space: MemorySpace) -> None:
@@ -85,7 +85,7 @@ def test_pages_come_only_from_the_chosen_segments(space: MemorySpace) -> None:
     assert len(conv.segments) == len(FILLERS) + 2  # θ above 2: every page starts a segment
     for query in (QUERY, "bread on sundays", "Lake Constance"):
         found = conv.retrieve(query)
-        chosen = {pid for segment in found.segments for pid in segment.links}
+        chosen = {pid for segment in found.segments for pid in segment.link_ids()}
         assert len(found.segments) == 2 and found.pages
         assert {page.id for page in found.pages} <= chosen
 
@@ -126,7 +126,7 @@ def test_hybrid_segment_ranker_reaches_a_segment_through_its_best_page(
         for text in [decoy, TARGET, *FILLERS[:2], "the end"]:
             conv.add_turn(text, "ok")
         (segment,) = conv.retrieve("zeppelin flights").segments
-        return [space.get(pid).meta["user_text"] for pid in segment.links]
+        return [space.get(pid).meta["user_text"] for pid in segment.link_ids()]
 
     assert top_segment("fscore") == [decoy]
     assert top_segment("hybrid") == [TARGET]

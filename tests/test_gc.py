@@ -18,6 +18,7 @@ from memoryspace.gc import (
     TTLCollector,
     reachable,
 )
+from memoryspace.models import Link, LinkType
 from store_contract import FakeClock
 
 HOUR = 3600.0
@@ -44,13 +45,21 @@ def build(ms: MemorySpace, clock: FakeClock) -> dict[str, Memory]:
     m: dict[str, Memory] = {}
     low = {"user": "u", "importance": 0.2}
     m["persona"] = ms.add("Maren is a night-shift nurse.", kind="persona", **low)
-    m["pinned"] = ms.add("Maren is allergic to penicillin.", kind="fact", pinned=True, **low)
-    m["linked"] = ms.add(
-        "The clinic noted the allergy.", kind="note", links=[m["pinned"].id], **low
+    # a strong link keeps its target alive: the pinned fact keeps its evidence
+    m["linked"] = ms.add("The clinic noted the allergy.", kind="note", **low)
+    m["pinned"] = ms.add(
+        "Maren is allergic to penicillin.",
+        kind="fact",
+        pinned=True,
+        links=[{"id": m["linked"].id, "type": "supports"}],
+        **low,
     )
     m["t1"] = ms.add("We walked along the river on Sunday.", session="s1", **low)
     m["t2"] = ms.add("The river flooded, so we went to the harbor.", session="s1", **low)
-    m["stray"] = ms.add("A stray thought about maple syrup.", kind="note", **low)
+    # a weak link keeps nothing alive
+    m["stray"] = ms.add(
+        "A stray thought about maple syrup.", kind="note", links=[m["pinned"].id], **low
+    )
     m["important"] = ms.add(
         "Biscuit the greyhound joined in May.", kind="note", user="u", importance=0.9
     )
@@ -77,7 +86,7 @@ def test_mark_sweep_collects_unreachable_cold_records_by_kind(
         ms.get(m["scratch"].id)
     # Compaction: one summary of the session, linking its sources, which are archived.
     (summary,) = ms.scan(kind="summary")
-    assert summary.links == (m["t1"].id, m["t2"].id)
+    assert summary.link_ids(strong=True) == [m["t1"].id, m["t2"].id]
     assert (summary.user, summary.session, summary.generation) == ("u", "s1", 1)
     assert "river" in summary.content
     assert all(ms.get(m[t].id).archived for t in ("t1", "t2"))
@@ -236,7 +245,7 @@ records = st.builds(
         pinned=pinned,
         user=user,
         session=session,
-        links=tuple(links),
+        links=tuple(Link.to(target, type) for target, type in links),
         created_at=created,
         importance=importance,
         access_count=accessed,
@@ -250,7 +259,7 @@ records = st.builds(
     st.booleans(),
     st.sampled_from(["u", "v", None]),
     st.sampled_from(["s1", "s2", "s3", None]),
-    st.lists(st.sampled_from(IDS), max_size=2),
+    st.lists(st.tuples(st.sampled_from(IDS), st.sampled_from(list(LinkType))), max_size=2),
     st.sampled_from([0.0, 50_000.0, 200_000.0]),
     st.sampled_from([0.1, 0.5, 0.9]),
     st.sampled_from([0, 2]),

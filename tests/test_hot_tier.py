@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from memoryspace.errors import Closed, InvalidInput, NotFound
-from memoryspace.models import Memory
+from memoryspace.models import Link, Memory
 from memoryspace.store.sqlite import SQLiteStore
 from memoryspace.tiers import HotTier
 from subprocesses import first_line_then_sigkill
@@ -143,7 +143,8 @@ def test_read_ahead_skips_resident_records_and_never_displaces_the_fault(
 
 
 def test_promotion_batch_follows_links_without_a_session(store: SQLiteStore) -> None:
-    store.insert([(record("note", links=("r7", "gone", "r8", "r9")), None)])
+    links = tuple(Link.to(id) for id in ("r7", "gone", "r8", "r9"))
+    store.insert([(record("note", links=links), None)])
     with HotTier(store, capacity_records=10, promotion_batch=3) as hot:
         hot.get("note")
         assert "r7" in hot and "r8" not in hot  # the first two links; "gone" does not exist

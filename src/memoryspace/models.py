@@ -39,6 +39,81 @@ class Op(StrEnum):
     DELETE = "delete"
 
 
+class LinkType(StrEnum):
+    """What a link says about its target."""
+
+    RELATED = "related"
+    SUPPORTS = "supports"  # the target is evidence for this memory (note -> evidence)
+    CONTRADICTS = "contradicts"
+    FOLLOWS = "follows"  # this memory continues the target (a dialogue chain)
+    DERIVED_FROM = "derived_from"  # this memory was made from the target (summary -> source)
+    SUPERSEDES = "supersedes"  # this memory replaces the target's value
+
+
+# A strong link keeps its target alive in mark-sweep; a weak one only relates them.
+STRONG_LINK_TYPES = frozenset({LinkType.DERIVED_FROM, LinkType.SUPPORTS})
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A typed link to another memory, by id. ``strong`` links are garbage-collection edges:
+    the target stays alive while this memory does (by default ``derived_from`` and
+    ``supports``); weak links (``related``, ``contradicts``, ``follows``, ``supersedes``) only
+    relate the two."""
+
+    id: str
+    type: LinkType = LinkType.RELATED
+    strong: bool = False
+
+    @classmethod
+    def to(cls, id: str, type: LinkType | str = LinkType.RELATED) -> Link:
+        """A link of ``type`` with the type's default strength."""
+        kind = parse_link_type(type)
+        return cls(id=id, type=kind, strong=kind in STRONG_LINK_TYPES)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "type": str(self.type), "strong": self.strong}
+
+
+def parse_link_type(value: object) -> LinkType:
+    try:
+        return LinkType(str(value))
+    except ValueError:
+        valid = ", ".join(t.value for t in LinkType)
+        raise InvalidInput(f"unknown link type {value!r}; use one of: {valid}") from None
+
+
+def parse_link(value: object, *, kind: Kind | str = "turn") -> Link:
+    """A ``Link`` from a ``Link``, a dict (``{"id", "type"?, "strong"?}``) or a bare id. A bare
+    id is a weak ``related`` link, except from a summary, whose bare ids are its sources
+    (``derived_from``, strong): how links were stored before they had types.
+
+    Raises:
+        InvalidInput: not a link, an empty id, or an unknown type.
+    """
+    if isinstance(value, Link):
+        return value
+    if isinstance(value, str):
+        if not value:
+            raise InvalidInput("a link needs a non-empty id")
+        return Link.to(value, LinkType.DERIVED_FROM if kind == Kind.SUMMARY else LinkType.RELATED)
+    if isinstance(value, Mapping):
+        unknown = set(value) - {"id", "type", "strong"}
+        target = value.get("id")
+        if unknown or not isinstance(target, str) or not target:
+            raise InvalidInput(
+                f"a link is an id or a dict with 'id' and optional 'type', 'strong'; got {value!r}"
+            )
+        link = Link.to(target, value.get("type", LinkType.RELATED))
+        strong = value.get("strong")
+        if strong is not None:
+            if not isinstance(strong, bool):
+                raise InvalidInput(f"a link's 'strong' must be True or False, got {strong!r}")
+            link = replace(link, strong=strong)
+        return link
+    raise InvalidInput(f"a link is an id or a dict with 'id'; got {type(value).__name__}")
+
+
 def new_id() -> str:
     """A 24-hex-digit id that sorts by creation time (48-bit ms clock + 48 random bits)."""
     return f"{int(time.time() * 1000):012x}{os.urandom(6).hex()}"
@@ -49,8 +124,9 @@ class Memory:
     """One stored memory.
 
     Times are Unix seconds (float). ``user``, ``agent`` and ``session`` form the scope; any of
-    them may be ``None``. ``links`` are ids of related memories (dialogue chains, sources of a
-    summary, A-MEM note links). ``generation`` is 0 for the young generation and 1 once a minor
+    them may be ``None``. ``links`` are typed ``Link``s to other memories by id (dialogue
+    chains, sources of a summary, A-MEM note links); strong ones keep their targets alive in
+    GC. ``generation`` is 0 for the young generation and 1 once a minor
     collection promoted the record; ``archived`` records were collected by GC: they stay in the
     store (``get``, history, restore) but queries skip them unless ``include_archived``.
     ``version`` is the LSN of the record's last logged change: pass it back as
@@ -65,7 +141,7 @@ class Memory:
     session: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
-    links: tuple[str, ...] = ()
+    links: tuple[Link, ...] = ()
     tokens: int = 0
     importance: float = 0.5
     pinned: bool = False
@@ -85,7 +161,7 @@ class Memory:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["kind"] = str(self.kind)
         out["tags"] = list(self.tags)
-        out["links"] = list(self.links)
+        out["links"] = [link.to_dict() for link in self.links]
         out["meta"] = dict(self.meta)
         return out
 
@@ -99,12 +175,18 @@ class Memory:
         values = dict(data)
         if "kind" in values:
             values["kind"] = parse_kind(values["kind"])
-        for name in ("tags", "links"):
-            if name in values:
-                values[name] = tuple(values[name])
+        if "tags" in values:
+            values["tags"] = tuple(values["tags"])
+        if "links" in values:
+            kind = values.get("kind", Kind.TURN)
+            values["links"] = tuple(parse_link(v, kind=kind) for v in values["links"] or ())
         if "meta" in values:
             values["meta"] = dict(values["meta"] or {})
         return cls(**values)
+
+    def link_ids(self, *, strong: bool | None = None) -> list[str]:
+        """The ids this memory links to (only strong or only weak links, if asked)."""
+        return [link.id for link in self.links if strong is None or link.strong is strong]
 
     def content_state(self) -> dict[str, Any]:
         """The logged part of the record: everything but the access counters and the version
@@ -139,9 +221,11 @@ def apply_patch(memory: Memory, patch: Mapping[str, Any]) -> Memory:
     values = dict(patch)
     if "kind" in values:
         values["kind"] = parse_kind(values["kind"])
-    for name in ("tags", "links"):
-        if name in values:
-            values[name] = tuple(values[name])
+    if "tags" in values:
+        values["tags"] = tuple(values["tags"])
+    if "links" in values:
+        kind = values.get("kind", memory.kind)
+        values["links"] = tuple(parse_link(v, kind=kind) for v in values["links"])
     if "meta" in values:
         values["meta"] = dict(values["meta"])
     return replace(memory, **values)

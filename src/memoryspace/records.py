@@ -7,7 +7,7 @@ from typing import Any
 
 from memoryspace import validate
 from memoryspace.errors import InvalidInput
-from memoryspace.models import Kind, Memory, new_id, parse_kind
+from memoryspace.models import Kind, Memory, new_id, parse_kind, parse_link
 from memoryspace.settings import Settings
 from memoryspace.tokens import TokenCounter
 from memoryspace.validate import Vector
@@ -55,16 +55,17 @@ def build_memory(
     created = now if created is None else created
     ttl = validate.ttl(item.get("ttl"))
     importance = item.get("importance")
+    kind = parse_kind(item.get("kind", Kind.TURN))
     memory = Memory(
         id=str(item.get("id") or new_id()),
         content=text,
-        kind=parse_kind(item.get("kind", Kind.TURN)),
+        kind=kind,
         user=validate.scope("user", item.get("user")),
         agent=validate.scope("agent", item.get("agent")),
         session=validate.scope("session", item.get("session")),
         meta=validate.meta(item.get("meta")),
         tags=validate.strings("tags", item.get("tags")),
-        links=validate.strings("links", item.get("links")),
+        links=tuple(parse_link(link, kind=kind) for link in validate.links(item.get("links"))),
         tokens=count_tokens(text),
         importance=validate.importance(
             settings.default_importance if importance is None else importance
@@ -126,8 +127,10 @@ def edit_patch(
             patch["kind"] = parse_kind(value)
         elif name == "meta":
             patch["meta"] = validate.meta(value)
-        elif name in ("tags", "links"):
-            patch[name] = validate.strings(name, value)
+        elif name == "tags":
+            patch["tags"] = validate.strings(name, value)
+        elif name == "links":
+            patch["links"] = validate.links(value)  # typed by the record's kind when applied
         elif name == "importance":
             patch["importance"] = validate.importance(value)
         elif name == "pinned":

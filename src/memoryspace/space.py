@@ -37,10 +37,19 @@ from typing import TYPE_CHECKING, Any, Literal
 from memoryspace import validate
 from memoryspace.context import AssembledContext, ContextWindow, assemble_context
 from memoryspace.context.tokenizer import default_token_counter
+from memoryspace.conversation.pages import gc_roots as conversation_roots
 from memoryspace.embed.base import Embedder
 from memoryspace.embed.resolve import resolve_embedder
 from memoryspace.errors import Closed, Conflict, InvalidInput, ReadOnly
-from memoryspace.gc import ActionPolicy, Collector, GCEvent, make_collector, run_collection
+from memoryspace.gc import (
+    ActionPolicy,
+    Collector,
+    GCEvent,
+    Roots,
+    make_collector,
+    run_collection,
+    with_roots,
+)
 from memoryspace.gc.auto import AutoCollector, make_trigger
 from memoryspace.gc.runner import add_to_totals, gc_totals
 from memoryspace.models import Change, Checkpoint, Filter, Memory, Op, SearchHit
@@ -92,6 +101,9 @@ class MemorySpace:
         self._processors: Processors | None = None
         self._processors_lock = threading.Lock()
         self._bind_embedder()
+        # What agent structures keep alive; a collection never takes it (see gc.roots).
+        self.gc_roots = Roots()
+        self.gc_roots.register("conversation", conversation_roots)
         self.hot_tier = self._make_hot_tier()
         self.auto_gc = self._make_auto_gc()
         self.index = SyncedIndex(
@@ -600,6 +612,7 @@ class MemorySpace:
             raise InvalidInput("pass options to the collector object, not to gc()")
         else:
             chosen = collector
+        chosen = with_roots(chosen, self.gc_roots)
         self.store.flush()  # access counters are batched; collectors may read them by SQL
         event = run_collection(
             self.store,

@@ -111,6 +111,33 @@ def strings(name: str, value: Iterable[object] | None) -> tuple[str, ...]:
     return tuple(items)
 
 
+def links(value: object) -> tuple[Any, ...]:
+    """Links as given: bare ids (kept as strings: whether one is a weak ``related`` link or a
+    summary's strong source depends on the record's kind, see ``models.parse_link``), dicts and
+    ``Link``s (checked here).
+
+    Raises:
+        InvalidInput: not a list of links, or a malformed one.
+    """
+    from memoryspace.models import Link, parse_link
+
+    if value is None:
+        return ()
+    if isinstance(value, str | Link | dict):
+        value = [value]
+    if not isinstance(value, list | tuple):
+        raise InvalidInput(f"links must be a list of ids or links, got {type(value).__name__}")
+    out: list[Any] = []
+    for item in value:
+        if isinstance(item, str):
+            if not item:
+                raise InvalidInput("a link needs a non-empty id")
+            out.append(item)
+        else:
+            out.append(parse_link(item))
+    return tuple(out)
+
+
 def meta(value: object) -> dict[str, Any]:
     if value is None:
         return {}

@@ -58,7 +58,7 @@ from memoryspace.conversation.settings import ConversationSettings, Retrieval
 from memoryspace.errors import InvalidInput
 from memoryspace.llm.offline import OfflineProcessors
 from memoryspace.llm.processors import Persona, Processors
-from memoryspace.models import Memory, ScoreParts, SearchHit
+from memoryspace.models import Link, LinkType, Memory, ScoreParts, SearchHit
 
 if TYPE_CHECKING:
     from memoryspace.space import MemorySpace
@@ -144,10 +144,10 @@ class Conversation:
             for record in self.space.scan(kind="summary", meta={"segment": True}, **self._scope())
             if not is_archived(record)
         ]
-        wanted = [*self._stm, *(by_id[i] for r in records for i in r.links if i in by_id)]
+        wanted = [*self._stm, *(by_id[i] for r in records for i in r.link_ids() if i in by_id)]
         self._vectors = self._stored_vectors(wanted)
         for record in records:
-            members = [by_id[i] for i in record.links if i in by_id]
+            members = [by_id[i] for i in record.link_ids() if i in by_id]
             self._segments[record.id] = Segment.from_record(
                 record,
                 [self._vectors[page.id] for page in members],
@@ -235,7 +235,7 @@ class Conversation:
                 kind="turn",
                 timestamp=now,
                 meta=meta,
-                links=[chain] if chain else [],
+                links=[Link.to(chain, LinkType.FOLLOWS)] if chain else [],
                 vector=vector,
                 session=session,
                 **self._scope(),
@@ -258,14 +258,16 @@ class Conversation:
             segment.add_page(page.id, vector, keywords, page.content)
             segment.last_access = max(segment.last_access, now)
             segment.record = self.space.update(  # no new content: the summary is lazy
-                segment.id, links=segment.page_ids, meta=segment.meta(now, self._weights)
+                segment.id,
+                links=[Link.to(id, LinkType.DERIVED_FROM) for id in segment.page_ids],
+                meta=segment.meta(now, self._weights),
             )
         else:
             record = self.space.add(
                 self._fast.summarize([page.content], 3),
                 kind="summary",
                 timestamp=now,
-                links=[page.id],
+                links=[Link.to(page.id, LinkType.DERIVED_FROM)],
                 meta={
                     "segment": True,
                     "keywords": sorted(keywords),

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from memoryspace.models import Memory
+from memoryspace.models import Kind, Memory
 
 ARCHIVED_TAG = "archived"
 
@@ -64,6 +64,21 @@ def page_meta(
 def is_archived(memory: Memory) -> bool:
     """Whether ``memory`` was archived by mid-term eviction (meta flag or tag)."""
     return memory.meta.get("archived") is True or ARCHIVED_TAG in memory.tags
+
+
+def gc_roots(memories: Sequence[Memory]) -> list[str]:
+    """The records a conversation keeps alive itself (a GC root rule, see
+    ``memoryspace.gc.roots``): its short-term pages and its live mid-term segments, which it
+    evicts by heat on its own. Their pages stay alive through the segments' strong links."""
+    return [
+        m.id
+        for m in memories
+        if not is_archived(m)
+        and (
+            (m.meta.get("page") is True and m.meta.get("stm") is True)
+            or (m.kind is Kind.SUMMARY and m.meta.get("segment") is True)
+        )
+    ]
 
 
 def archived_fields(memory: Memory) -> dict[str, Any]:

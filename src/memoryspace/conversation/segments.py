@@ -138,7 +138,7 @@ class Segment:
         total = np.sum(vectors, axis=0) if vectors else np.zeros(dimension, dtype=np.float32)
         return cls(
             record=record,
-            page_ids=list(record.links),
+            page_ids=record.link_ids(),
             keywords={str(word) for word in meta.get("keywords") or ()},
             vector_sum=np.asarray(total, dtype=np.float32),
             visits=max(int(meta.get("visits", 0)), record.access_count),

@@ -14,7 +14,8 @@ from memoryspace.gc.collectors import (
     reachable,
 )
 from memoryspace.gc.events import GCEvent
-from memoryspace.gc.registry import COLLECTORS, make_collector
+from memoryspace.gc.registry import COLLECTORS, make_collector, with_roots
+from memoryspace.gc.roots import RootRule, Roots
 from memoryspace.gc.runner import run_collection
 from memoryspace.gc.triggers import (
     EpsilonGreedyBandit,
@@ -40,10 +41,13 @@ __all__ = [
     "MarkSweepCollector",
     "PeriodicTrigger",
     "Plan",
+    "RootRule",
+    "Roots",
     "TTLCollector",
     "Trigger",
     "make_collector",
     "make_trigger",
     "reachable",
     "run_collection",
+    "with_roots",
 ]

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from memoryspace.errors import InvalidInput
-from memoryspace.models import Kind, Memory, new_id, parse_kind
+from memoryspace.models import Kind, Link, LinkType, Memory, new_id, parse_kind
 from memoryspace.store.base import Store, Vector
 
 Action = Literal["archive", "compact", "delete"]
@@ -196,7 +196,7 @@ class Applier:
             agent=first.agent,
             session=first.session,
             meta={"gc": self.actor, "sources": len(sources)},
-            links=tuple(m.id for m in sources),
+            links=tuple(Link.to(m.id, LinkType.DERIVED_FROM) for m in sources),
             tokens=self.count_tokens(content),
             importance=max(m.importance for m in sources),
             created_at=self.now,  # a new record: it starts warm, like any other

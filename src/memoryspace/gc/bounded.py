@@ -26,6 +26,7 @@ from typing import ClassVar
 
 from memoryspace.errors import InvalidInput
 from memoryspace.gc.collectors import Collector, GenerationalCollector, Plan, reachable
+from memoryspace.gc.roots import Roots
 from memoryspace.models import Memory
 
 
@@ -56,6 +57,7 @@ class BoundedCollector(Collector):
     idle_after: float | None = None
     young_age: float | None = None
     per: str = "space"
+    roots: Roots | None = None
     name: ClassVar[str] = "bounded"
 
     def __post_init__(self) -> None:
@@ -81,7 +83,7 @@ class BoundedCollector(Collector):
             raise InvalidInput(f"per must be 'space' or 'user', got {self.per!r}")
 
     def plan(self, memories: Sequence[Memory], now: float) -> Plan:
-        marked = reachable(memories)
+        marked = reachable(memories, roots=self.roots)
         groups: dict[str | None, list[Memory]] = defaultdict(list)
         for memory in memories:
             groups[memory.user if self.per == "user" else None].append(memory)

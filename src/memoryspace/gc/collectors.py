@@ -7,10 +7,10 @@ is just a plan that is not applied, and the same plan can be tested without a st
 - ``TTLCollector``: records whose ``expires_at`` has passed (found through the expiry index, at
   most ``batch`` per collection), and with ``idle_after`` records unused for that long.
 - ``MarkSweepCollector``: marks everything reachable from the roots (pinned records, persona
-  records, the open sessions) along links (both ways), dialogue chains (consecutive memories of
-  a session), segment membership (``meta["segment"]``) and summary→sources links; what is
-  unreachable *and* cold (not accessed for ``cold_after`` seconds, importance below
-  ``importance_threshold``) is collected.
+  records, the open sessions, and the roots agent structures register, see
+  ``memoryspace.gc.roots``) along strong links (summary→sources, note→evidence) and dialogue
+  chains (consecutive memories of a session); what is unreachable *and* cold (not accessed for
+  ``cold_after`` seconds, importance below ``importance_threshold``) is collected.
 - ``GenerationalCollector``: a minor collection looks at young records older than ``young_age``:
   survivors (accessed, important, or reachable from a root) are promoted, the rest collected. A
   major collection (``major=True``) also mark-sweeps the old generation.
@@ -27,6 +27,7 @@ from itertools import pairwise
 from typing import ClassVar
 
 from memoryspace.errors import InvalidInput
+from memoryspace.gc.roots import Roots
 from memoryspace.models import Filter, Kind, Memory
 from memoryspace.store.base import Store
 
@@ -120,40 +121,32 @@ def open_sessions(memories: Iterable[Memory]) -> set[str]:
     return {session for _, session in newest.values()}
 
 
-def reachable(memories: Sequence[Memory], sessions: set[str] | None = None) -> set[str]:
-    """Ids reachable from the roots (pinned, persona, ``sessions`` or else each user's latest,
-    and a conversation's working set: its short-term pages, ``meta["stm"]``, and its live
-    mid-term segments, ``summary`` records with ``meta["segment"] is True``, which the
-    conversation evicts itself, by heat).
+def reachable(
+    memories: Sequence[Memory], sessions: set[str] | None = None, roots: Roots | None = None
+) -> set[str]:
+    """Ids reachable from the roots: pinned records, personas, the records of ``sessions`` (or
+    else each user's latest session) and whatever the registered ``roots`` rules name (e.g. a
+    conversation's short-term pages and live segments).
 
-    Edges: ``links`` in both directions (this covers summary→sources), consecutive memories of
-    one session (the dialogue chain) and shared ``meta["segment"]``.
+    Edges: strong links, from a record to its target (a summary keeps its sources alive, a note
+    its evidence; weak links such as ``related`` keep nothing alive), and consecutive memories of
+    one session in both directions (the dialogue chain).
     """
     by_id = {m.id: m for m in memories}
     edges: dict[str, set[str]] = defaultdict(set)
     for m in memories:
-        for target in m.links:
+        for target in m.link_ids(strong=True):
             if target in by_id and target != m.id:
                 edges[m.id].add(target)
-                edges[target].add(m.id)
     chains: dict[str, list[Memory]] = defaultdict(list)
-    segments: dict[str, list[str]] = defaultdict(list)
     for m in memories:
         if m.session is not None:
             chains[m.session].append(m)
-        segment = m.meta.get("segment")
-        if isinstance(segment, str | int) and not isinstance(segment, bool):
-            segments[f"{m.user}\x00{segment}"].append(m.id)
     for chain in chains.values():
         chain.sort(key=lambda m: (m.created_at, m.id))
         for left, right in pairwise(chain):
             edges[left.id].add(right.id)
             edges[right.id].add(left.id)
-    for members in segments.values():
-        # A star through the first member connects the segment with len - 1 edges.
-        for other in members[1:]:
-            edges[members[0]].add(other)
-            edges[other].add(members[0])
     live_sessions = open_sessions(memories) if sessions is None else sessions
     stack = [
         m.id
@@ -161,9 +154,9 @@ def reachable(memories: Sequence[Memory], sessions: set[str] | None = None) -> s
         if m.pinned
         or m.kind is Kind.PERSONA
         or (m.session is not None and m.session in live_sessions)
-        or m.meta.get("stm") is True
-        or (m.kind is Kind.SUMMARY and m.meta.get("segment") is True)
     ]
+    if roots is not None:
+        stack.extend(id for id in roots.ids(memories) if id in by_id)
     marked: set[str] = set(stack)
     while stack:
         for neighbour in edges[stack.pop()]:
@@ -188,6 +181,7 @@ class MarkSweepCollector(Collector):
     cold_after: float = DAY
     importance_threshold: float = 0.7
     sessions: set[str] | None = None
+    roots: Roots | None = None
     name: ClassVar[str] = "mark_sweep"
 
     def __post_init__(self) -> None:
@@ -202,7 +196,7 @@ class MarkSweepCollector(Collector):
         return [m for m in memories if m.id not in marked and not m.pinned and self.is_cold(m, now)]
 
     def plan(self, memories: Sequence[Memory], now: float) -> Plan:
-        marked = reachable(memories, self.sessions)
+        marked = reachable(memories, self.sessions, self.roots)
         return Plan(scanned=len(memories), collect=tuple(self.sweep(memories, now, marked)))
 
 
@@ -229,6 +223,7 @@ class GenerationalCollector(Collector):
     importance_threshold: float = 0.7
     major: bool = False
     sessions: set[str] | None = None
+    roots: Roots | None = None
     name: ClassVar[str] = "generational"
 
     def __post_init__(self) -> None:
@@ -237,7 +232,7 @@ class GenerationalCollector(Collector):
         _check_threshold(self.importance_threshold)
 
     def plan(self, memories: Sequence[Memory], now: float) -> Plan:
-        marked = reachable(memories, self.sessions)
+        marked = reachable(memories, self.sessions, self.roots)
         collect: list[Memory] = []
         promote: list[Memory] = []
         for m in memories:
@@ -251,7 +246,9 @@ class GenerationalCollector(Collector):
             )
             (promote if survived else collect).append(m)
         if self.major:
-            sweeper = MarkSweepCollector(self.cold_after, self.importance_threshold, self.sessions)
+            sweeper = MarkSweepCollector(
+                self.cold_after, self.importance_threshold, self.sessions, self.roots
+            )
             old = [m for m in memories if m.generation > 0]
             collect.extend(sweeper.sweep(old, now, marked))
         return Plan(scanned=len(memories), collect=tuple(collect), promote=tuple(promote))

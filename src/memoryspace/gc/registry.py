@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from memoryspace.errors import InvalidInput
 from memoryspace.gc.bounded import BoundedCollector
 from memoryspace.gc.collectors import (
@@ -10,6 +12,7 @@ from memoryspace.gc.collectors import (
     MarkSweepCollector,
     TTLCollector,
 )
+from memoryspace.gc.roots import Roots
 
 COLLECTORS: dict[str, type[Collector]] = {
     "ttl": TTLCollector,
@@ -32,3 +35,10 @@ def make_collector(name: str, **options: object) -> Collector:
         return cls(**options)
     except TypeError as exc:
         raise InvalidInput(f"bad option for the {name} collector: {exc}") from None
+
+
+def with_roots(collector: Collector, roots: Roots) -> Collector:
+    """``collector`` seeing ``roots`` (a copy), unless it has its own or takes none."""
+    if dataclasses.is_dataclass(collector) and getattr(collector, "roots", False) is None:
+        return dataclasses.replace(collector, roots=roots)  # type: ignore[call-arg]
+    return collector

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from memoryspace.errors import InvalidInput
-from memoryspace.models import Filter, Kind, Memory
+from memoryspace.models import Filter, Kind, Memory, parse_link
 from memoryspace.store.base import Vector
 
 COLUMNS = (
@@ -37,7 +37,7 @@ def row_values(memory: Memory) -> tuple[Any, ...]:
         memory.content,
         json.dumps(memory.meta, ensure_ascii=False, sort_keys=True),
         json.dumps(list(memory.tags), ensure_ascii=False),
-        json.dumps(list(memory.links), ensure_ascii=False),
+        json.dumps([link.to_dict() for link in memory.links], ensure_ascii=False),
         memory.tokens,
         memory.importance,
         int(memory.pinned),
@@ -53,16 +53,17 @@ def row_values(memory: Memory) -> tuple[Any, ...]:
 
 def memory_from_row(row: tuple[Any, ...]) -> tuple[int, Memory]:
     """(key, Memory) from a ``SELECT_MEMORY`` row."""
+    kind = Kind(row[2])
     return row[0], Memory(
         id=row[1],
-        kind=Kind(row[2]),
+        kind=kind,
         user=row[3],
         agent=row[4],
         session=row[5],
         content=row[6],
         meta=json.loads(row[7]),
         tags=tuple(json.loads(row[8])),
-        links=tuple(json.loads(row[9])),
+        links=tuple(parse_link(value, kind=kind) for value in json.loads(row[9])),
         tokens=row[10],
         importance=row[11],
         pinned=bool(row[12]),

@@ -433,7 +433,7 @@ class HotTier:
         if want == 0:
             return []
         if memory.session is None:
-            related = self._store.get_many(list(dict.fromkeys(memory.links))[:want])
+            related = self._store.get_many(list(dict.fromkeys(memory.link_ids()))[:want])
         else:
             related = self._session_neighbours(memory, want)
         return [m for m in related if m.id != memory.id and m.id not in self._records]
