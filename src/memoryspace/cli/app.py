@@ -456,5 +456,5 @@ def main() -> None:
     try:
         app()
     except MemorySpaceError as exc:
-        errors.print(f"[red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        errors.print(f"[red]error:[/] {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
         raise SystemExit(1) from None

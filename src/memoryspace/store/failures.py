@@ -96,7 +96,9 @@ def from_sqlite(exc: sqlite3.Error, path: str, doing: str) -> MemorySpaceError:
 
 def from_os(exc: OSError, path: str, doing: str) -> MemorySpaceError:
     """The typed error for a file-system failure on ``path`` (or a file beside it)."""
-    where = exc.filename if isinstance(exc.filename, str) else path
+    # A rename names its destination second: that is the file in the way or on the full disk.
+    named = exc.filename2 if isinstance(exc.filename2, str) else exc.filename
+    where = named if isinstance(named, str) else path
     if exc.errno in _FULL_ERRNOS:
         return DiskFull(full_message(where, doing))
     if exc.errno == errno.EFBIG:
