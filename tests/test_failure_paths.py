@@ -258,6 +258,10 @@ def test_a_full_disk_is_typed_and_writes_resume_once_space_is_freed(
     # Reads keep working on a full disk.
     assert ms.count() == len(acknowledged)
     assert ms.get(acknowledged[-1]).content.startswith("record")
+    with pytest.raises(DiskFull, match="taking checkpoint 'when-full'"):
+        ms.checkpoint("when-full")
+    assert ms.checkpoints() == []
+    assert not [p for p in small_filesystem.rglob("*partial*")]
     # Saving the index needs space too: close says so, and still releases every file.
     with pytest.raises(DiskFull, match=r"m\.db\.vectors"):
         ms.close()

@@ -86,6 +86,7 @@ def take(store: SQLiteStore, name: str, *, overwrite: bool) -> Checkpoint:
         with open(partial, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(partial, final)
+        _fsync_folder(folder)  # the rename too must survive a power loss
     except (OSError, sqlite3.Error) as exc:
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
@@ -95,14 +96,30 @@ def take(store: SQLiteStore, name: str, *, overwrite: bool) -> Checkpoint:
 
 def _write_copy(source: Connections, partial: Path, name: str, when: float) -> int:
     target = sqlite3.connect(partial)
+    failure: sqlite3.Error | None = None
     try:
         with source.reading() as conn:
-            conn.backup(target)  # one step: a consistent snapshot under a read lock
+            try:
+                conn.backup(target)  # one step: a consistent snapshot under a read lock
+            except sqlite3.Error as exc:
+                failure = exc  # most likely the copy's disk: reported as the checkpoint's
+        if failure is not None:
+            raise failure
         lsn = _tag(target, name, when)
         target.execute("PRAGMA journal_mode = DELETE")  # a self-contained single file
     finally:
         target.close()
     return lsn
+
+
+def _fsync_folder(folder: Path) -> None:
+    if os.name != "posix":
+        return  # Windows cannot open a folder
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _tag(conn: sqlite3.Connection, name: str, when: float) -> int:
