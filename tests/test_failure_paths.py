@@ -381,6 +381,8 @@ def test_a_read_only_file_system_reads_and_refuses_writes(small_filesystem: Path
         ms.checkpoint("daily")
     ms.close()  # the index is not saved on a read-only database, and that is no error
     assert open_files_under(small_filesystem) == []
+    with pytest.raises(ReadOnly, match="while creating the database"):
+        open_space(small_filesystem / "new.db")
 
 
 # -- identity: database ids, foreign and damaged index and checkpoint files

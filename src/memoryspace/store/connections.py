@@ -25,8 +25,8 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from memoryspace.errors import BackendUnavailable, Closed, InvalidInput, NotFound
-from memoryspace.store.failures import from_sqlite
+from memoryspace.errors import BackendUnavailable, Closed, InvalidInput, NotFound, ReadOnly
+from memoryspace.store.failures import from_sqlite, read_only_message
 
 Tracer = Callable[[str], None]
 SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
@@ -84,6 +84,10 @@ class Connections:
         try:
             conn = self._connect()
         except sqlite3.Error as exc:
+            folder = os.path.dirname(os.path.abspath(self.path))
+            new = not self.in_memory and not os.path.exists(self.path)
+            if new and not os.access(folder, os.W_OK):
+                raise ReadOnly(read_only_message(self.path, "creating the database")) from exc
             raise from_sqlite(exc, self.path, "opening the database") from exc
         if self._tracer is not None:
             conn.set_trace_callback(self._tracer)

@@ -233,7 +233,10 @@ def remove(store: SQLiteStore, name: str) -> None:
         conn, _ = store.memory_checkpoints.pop(name)
         conn.close()
     else:
-        Path(checkpoint.path).unlink()
+        try:
+            Path(checkpoint.path).unlink()
+        except OSError as exc:
+            raise translate(exc, checkpoint.path, f"deleting checkpoint {name!r}") from exc
 
 
 def _open_checkpoint(store: SQLiteStore, checkpoint: Checkpoint) -> sqlite3.Connection:
