@@ -166,6 +166,19 @@ def test_bad_paths_are_one_line_naming_the_path(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
+def test_a_damaged_checkpoint_is_listed_and_refused(db: Path) -> None:
+    cli(db, "add", "the spare key is under the blue pot")
+    made = cli_json(db, "checkpoint", "safe")
+    assert made["damaged"] is None
+    Path(made["path"]).write_bytes(b"\0" * 8192)
+    [listed] = cli_json(db, "checkpoint")
+    assert listed["name"] == "safe" and "not an SQLite file" in listed["damaged"]
+    refused = cli(db, "restore", "safe", check=False)
+    assert refused.returncode == 1
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith("error: BackendUnavailable: checkpoint 'safe'") and "damaged" in line
+
+
 def test_usage_errors_exit_2(db: Path) -> None:
     result = cli(db, "search", check=False)
     assert result.returncode == 2

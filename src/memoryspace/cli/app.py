@@ -280,14 +280,21 @@ def checkpoint(
     with opened(db, embedder) as ms:
         made = [ms.checkpoint(name, overwrite=overwrite)] if name else ms.checkpoints()
     rows = [
-        {"name": c.name, "lsn": c.lsn, "created_at": c.created_at, "path": c.path} for c in made
+        {
+            "name": c.name,
+            "lsn": c.lsn,
+            "created_at": c.created_at,
+            "path": c.path,
+            "damaged": c.damaged,
+        }
+        for c in made
     ]
     if as_json:
         emit(rows[0] if name else rows)
         return
-    table = Table("name", "lsn", "created", "path")
+    table = Table("name", "lsn", "created", "path", "damaged")
     for c in made:
-        table.add_row(c.name, str(c.lsn), when(c.created_at), str(c.path))
+        table.add_row(c.name, str(c.lsn), when(c.created_at), str(c.path), c.damaged or "-")
     console.print(table)
 
 

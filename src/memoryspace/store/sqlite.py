@@ -496,6 +496,7 @@ class SQLiteStore:
         files = [] if self.path is None else [self.path, self.path + "-wal"]
         return {
             "path": self.path or ":memory:",
+            "database_id": self.database_id,
             "memories": sum(kinds.values()),
             "by_kind": kinds,
             "pinned": pinned,
