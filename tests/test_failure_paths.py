@@ -6,6 +6,7 @@ acknowledged is ever lost.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -262,19 +263,35 @@ def test_a_full_disk_is_typed_and_writes_resume_once_space_is_freed(
         ms.checkpoint("when-full")
     assert ms.checkpoints() == []
     assert not [p for p in small_filesystem.rglob("*partial*")]
+
+    ballast.unlink()  # space is freed: the same handle writes again
+    more = [m.id for m in ms.add_many([f"after freeing space {i}" for i in range(20)])]
+    assert {m.id for m in ms.scan()} == set(acknowledged) | set(more)
+    assert [hit.memory.id for hit in ms.search("after freeing space 7", k=1)] == [more[7]]
+
+    fill_the_disk(small_filesystem / "ballast-again")
     # Saving the index needs space too: close says so, and still releases every file.
     with pytest.raises(DiskFull, match=r"m\.db\.vectors"):
         ms.close()
     assert open_files_under(small_filesystem) == []
-    ms.close()
+    ms.close()  # a no-op
 
-    ballast.unlink()
+    (small_filesystem / "ballast-again").unlink()
     with open_space(db) as ms:
-        more = [m.id for m in ms.add_many([f"after freeing space {i}" for i in range(20)])]
         assert {m.id for m in ms.scan()} == set(acknowledged) | set(more)
-        assert [hit.memory.id for hit in ms.search("after freeing space 7", k=1)] == [more[7]]
+        assert [hit.memory.id for hit in ms.search("after freeing space 3", k=1)] == [more[3]]
     assert integrity(db) == "ok"
     assert manifest_lsn(db) == len(acknowledged) + len(more)
+
+
+def fill_the_disk(path: Path) -> None:
+    """Write ``path`` until its file system has no room left."""
+    with open(path, "wb", buffering=0) as file:
+        try:
+            while True:
+                file.write(b"\0" * 4096)
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
 
 
 def test_a_file_size_limit_is_typed_and_writes_resume_when_lifted(tmp_path: Path) -> None:
