@@ -387,8 +387,12 @@ def test_a_read_only_folder_reads_and_refuses_writes(shared_folder: Path) -> Non
 def test_a_read_only_file_system_reads_and_refuses_writes(small_filesystem: Path) -> None:
     db = small_filesystem / "m.db"
     make_small_database(db)
+    conn = sqlite3.connect(db, isolation_level=None)  # as if made before databases had ids
+    conn.execute("DELETE FROM settings WHERE key = 'database.id'")
+    conn.close()
     subprocess.run(["mount", "-o", "remount,ro", str(small_filesystem)], check=True)
     ms = open_space(db, create=False)
+    assert ms.store.database_id is None  # it cannot be given one, and still reads
     assert ms.count() == 2
     assert ms.search("greyhound", k=1)[0].memory.content.startswith("Maren")
     with pytest.raises(ReadOnly, match="read-only") as raised:
@@ -420,7 +424,6 @@ def test_an_old_database_is_given_an_id(tmp_path: Path) -> None:
         ms.add("from before ids")
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("DELETE FROM settings WHERE key = 'database.id'")
-    conn.execute("PRAGMA user_version = 2")
     conn.close()
     with open_space(db) as ms:
         assert ms.store.database_id is not None and len(ms.store.database_id) == 32

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -100,6 +101,8 @@ class SQLiteStore:
                 with self._db.writing() as conn:
                     conn.execute("DELETE FROM settings WHERE key LIKE 'checkpoint.%'")
             migrate(self._db.get())
+            if not read_only:
+                self._assign_id()
         except BaseException as exc:
             self._db.close()  # a refused file (e.g. a newer schema) is not left open
             typed = translate(exc, self._path, "opening the database")
@@ -120,6 +123,20 @@ class SQLiteStore:
     @property
     def connections(self) -> Connections:
         return self._db
+
+    def _assign_id(self) -> None:
+        """Give the database its random id if it has none (new, or older than ids). A read-only
+        file that predates ids stays without one: nothing can be checked against it."""
+        if self.get_setting("database.id") is not None:
+            return
+        try:
+            with self._db.writing() as conn:  # OR IGNORE: another process may have been first
+                conn.execute(
+                    "INSERT OR IGNORE INTO settings(key, value) VALUES ('database.id', ?)",
+                    (secrets.token_hex(16),),
+                )
+        except ReadOnly:
+            pass
 
     @property
     def database_id(self) -> str | None:
