@@ -518,3 +518,17 @@ def test_a_damaged_checkpoint_is_listed_and_refused(tmp_path: Path, damage: str)
         else:
             with pytest.raises(BackendUnavailable, match="damaged"):
                 ms.as_of(made.lsn)
+
+
+def test_checkpoints_work_in_a_folder_whose_name_looks_like_a_uri(tmp_path: Path) -> None:
+    folder = tmp_path / "notes?mode=rw#1 %20"
+    folder.mkdir()
+    with open_space(folder / "m.db") as ms:
+        ms.add("kept in an oddly named folder")
+        ms.checkpoint("daily")
+        ms.add("after the checkpoint")
+        assert [(c.name, c.damaged) for c in ms.checkpoints()] == [("daily", None)]
+        with ms.as_of(1) as past:
+            assert [m.content for m in past.scan()] == ["kept in an oddly named folder"]
+        ms.restore("daily")
+        assert ms.count() == 1

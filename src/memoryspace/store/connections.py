@@ -24,6 +24,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from memoryspace.errors import BackendUnavailable, Closed, InvalidInput, NotFound, ReadOnly
 from memoryspace.store.failures import from_sqlite, read_only_message
@@ -96,7 +97,7 @@ class Connections:
         return conn
 
     def _connect(self) -> sqlite3.Connection:
-        target = f"file:{self.path}?immutable=1" if self.immutable else self.path
+        target = file_uri(self.path, "immutable=1") if self.immutable else self.path
         conn = sqlite3.connect(
             target,
             uri=self.immutable,
@@ -129,9 +130,8 @@ class Connections:
             conn.execute("PRAGMA journal_mode = WAL")
         except sqlite3.OperationalError as exc:
             # A read-only file in rollback-journal mode can still be read; a write says so.
-            if not getattr(exc, "sqlite_errorname", "").startswith("SQLITE_READONLY"):
-                raise
-            if "DIRECTORY" in getattr(exc, "sqlite_errorname", ""):
+            name = getattr(exc, "sqlite_errorname", "")
+            if not name.startswith("SQLITE_READONLY") or name == "SQLITE_READONLY_DIRECTORY":
                 raise
 
     def _forget_parent(self) -> None:
@@ -248,6 +248,12 @@ class Connections:
             return False
         folder = os.path.dirname(os.path.abspath(self.path))
         return os.access(self.path, os.W_OK) and os.access(folder, os.W_OK)
+
+
+def file_uri(path: str, query: str) -> str:
+    """An SQLite ``file:`` URI for ``path`` with ``query`` (e.g. ``mode=ro``), escaped so a
+    ``?``, ``#`` or ``%`` in a folder name stays part of the path."""
+    return f"{Path(os.path.abspath(path)).as_uri()}?{query}"
 
 
 def check_path(path: str, *, create: bool) -> None:

@@ -32,10 +32,10 @@ from memoryspace.errors import BackendUnavailable, Conflict, InvalidInput, NotFo
 from memoryspace.models import Change, Checkpoint, Memory
 from memoryspace.store.base import Vector
 from memoryspace.store.codec import blob_vector
+from memoryspace.store.connections import Connections, file_uri
 from memoryspace.store.failures import translate
 
 if TYPE_CHECKING:
-    from memoryspace.store.connections import Connections
     from memoryspace.store.sqlite import SQLiteStore
 
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
@@ -166,7 +166,7 @@ def _inspect(file: Path, own_id: str | None) -> Checkpoint:
     if expected is not None and size < expected:
         return damaged(f"truncated: {size} bytes where its header says {expected}")
     try:
-        conn = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
+        conn = sqlite3.connect(file_uri(str(file), "mode=ro"), uri=True)
         try:
             tags = dict(
                 conn.execute(
@@ -248,7 +248,7 @@ def _open_checkpoint(store: SQLiteStore, checkpoint: Checkpoint) -> sqlite3.Conn
     if checkpoint.path is None:
         return store.memory_checkpoints[checkpoint.name][0]
     check_usable(checkpoint)
-    uri = f"file:{checkpoint.path}?mode=ro"
+    uri = file_uri(checkpoint.path, "mode=ro")
     conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
     try:
         verdict = str(conn.execute("PRAGMA quick_check(1)").fetchone()[0])
