@@ -416,6 +416,7 @@ def test_each_database_gets_a_stable_random_id(tmp_path: Path) -> None:
     assert len(first) == 32 and int(first, 16) >= 0
     with open_space(tmp_path / "a.db") as again:
         assert again.store.database_id == first
+        assert again.stats()["database_id"] == first
 
 
 def test_an_old_database_is_given_an_id(tmp_path: Path) -> None:
