@@ -298,7 +298,7 @@ def test_a_file_size_limit_is_typed_and_writes_resume_when_lifted(tmp_path: Path
     db = tmp_path / "m.db"
     SQLiteStore(db).close()
     result = subprocess.run(
-        [sys.executable, str(WORKERS / "fill_until_limit.py"), str(db), str(300_000)],
+        [sys.executable, str(WORKERS / "fill_until_limit.py"), str(db), str(1_500_000)],
         capture_output=True,
         text=True,
         timeout=300,
