@@ -111,6 +111,7 @@ def test_import_locomo_shaped_conversations(db: Path, tmp_path: Path) -> None:
 
 
 def test_errors_are_one_clean_line_and_exit_1(db: Path) -> None:
+    cli(db, "add", "something to make the database exist")
     missing = cli(db, "get", "nope", check=False)
     assert missing.returncode == 1
     assert missing.stderr.strip().splitlines() == [
@@ -119,6 +120,63 @@ def test_errors_are_one_clean_line_and_exit_1(db: Path) -> None:
     empty = cli(db, "add", "   ", check=False)
     assert empty.returncode == 1 and "InvalidInput" in empty.stderr
     assert "Traceback" not in empty.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["search", "cello"],
+        ["get", "some-id"],
+        ["history", "some-id"],
+        ["changes"],
+        ["stats"],
+        ["export"],
+        ["context", "cello"],
+        ["checkpoint"],
+        ["forget", "--user", "ana"],
+        ["gc"],
+    ],
+)
+def test_read_commands_on_a_missing_database_create_nothing(
+    tmp_path: Path, command: list[str]
+) -> None:
+    db = tmp_path / "typo.db"
+    result = cli(db, *command, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: NotFound: no database at {db}; check the path (or --db), or add a memory to "
+        "create one"
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_paths_are_one_line_naming_the_path(tmp_path: Path) -> None:
+    not_a_database = tmp_path / "notes.txt"
+    not_a_database.write_text("just some notes, not a database\n" * 100)
+    for db, expected in [
+        (tmp_path, f"error: InvalidInput: {tmp_path} is a folder"),
+        (tmp_path / "missing" / "m.db", f"error: InvalidInput: the folder {tmp_path / 'missing'}"),
+        (not_a_database, f"error: InvalidInput: {not_a_database} is not a MemorySpace database"),
+    ]:
+        result = cli(db, "add", "hello", check=False)
+        assert result.returncode == 1
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(expected), result.stderr
+    assert not_a_database.read_text().startswith("just some notes")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_a_damaged_checkpoint_is_listed_and_refused(db: Path) -> None:
+    cli(db, "add", "the spare key is under the blue pot")
+    made = cli_json(db, "checkpoint", "safe")
+    assert made["damaged"] is None
+    Path(made["path"]).write_bytes(b"\0" * 8192)
+    [listed] = cli_json(db, "checkpoint")
+    assert listed["name"] == "safe" and "not an SQLite file" in listed["damaged"]
+    refused = cli(db, "restore", "safe", check=False)
+    assert refused.returncode == 1
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith("error: BackendUnavailable: checkpoint 'safe'") and "damaged" in line
 
 
 def test_usage_errors_exit_2(db: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -178,6 +179,20 @@ def test_another_model_or_dimension_loads_as_none(saved: tuple[Path, AdaptiveInd
     assert load(path, model_id="other-model") is None
     assert load(path, dimension=DIM + 1) is None
     assert load(path) is not None
+
+
+def test_another_databases_index_loads_as_none_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "memory.db.vectors"
+    save_index(build("exact"), path, lsn=42, model_id=MODEL, database_id="a" * 32)
+    assert load(path, database_id="a" * 32) is not None
+    assert load(path) is not None  # a caller that does not know its database's id
+    with caplog.at_level(logging.WARNING):
+        assert load(path, database_id="b" * 32) is None
+    assert "another database" in caplog.text
+    save_index(build("exact"), path, lsn=42, model_id=MODEL)  # saved without an id
+    assert load(path, database_id="a" * 32) is None
 
 
 def test_truncated_payload_loads_as_none(saved: tuple[Path, AdaptiveIndex]) -> None:

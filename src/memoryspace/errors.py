@@ -5,10 +5,12 @@
     ├── InvalidInput        (also ValueError)   bad content, vector, filter or argument
     ├── Conflict                                the database disagrees with the request
     │                                           (another embedder's vectors, a duplicate id)
-    ├── ReadOnly                                a write on a read-only view of the past
+    ├── ReadOnly                                a write on a read-only view of the past, or on
+    │                                           a read-only file, folder or file system
     ├── Closed                                  any use of a closed space or store
     ├── Unauthorized                            an API key without access to a namespace
     └── BackendUnavailable                      a database, model or remote API cannot be reached
+        └── DiskFull                            the disk (or quota) holding the database is full
 
 Messages say what went wrong and what to do about it.
 """
@@ -36,7 +38,7 @@ class Conflict(MemorySpaceError):
 
 
 class ReadOnly(MemorySpaceError):
-    """A write was attempted on a read-only view or a closed space."""
+    """A write was attempted on a read-only view, or on a file the process cannot write."""
 
 
 class Closed(MemorySpaceError):
@@ -49,3 +51,8 @@ class Unauthorized(MemorySpaceError):
 
 class BackendUnavailable(MemorySpaceError):
     """A database, model or remote API cannot be reached or loaded."""
+
+
+class DiskFull(BackendUnavailable):
+    """The disk or quota holding the database is full; free space and retry (nothing
+    acknowledged was lost)."""

@@ -279,12 +279,18 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
-    """A named, consistent snapshot of the whole space, tagged with the LSN it reflects."""
+    """A named, consistent snapshot of the whole space, tagged with the LSN it reflects.
+
+    ``damaged`` says why a checkpoint file cannot be used (unreadable, truncated, untagged, or
+    taken of another database); ``None`` for a sound one. A damaged checkpoint's ``lsn`` and
+    ``created_at`` are what could be read, else -1 and 0.
+    """
 
     name: str
     lsn: int
     created_at: float
     path: str | None  # None for in-memory spaces
+    damaged: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

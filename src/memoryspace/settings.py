@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from memoryspace.errors import InvalidInput
 from memoryspace.tokens import TokenCounter
 
 
@@ -31,6 +32,12 @@ class Settings:
     collects with ``BoundedCollector`` (least recently used first; pinned and rooted memories
     stay) down to ``max_records`` minus a headroom of ``max(1, max_records // 16)``, so one
     collection frees a batch (see ``memoryspace.gc.bounded``).
+    ``durability`` is ``"normal"`` (SQLite ``synchronous=NORMAL``: a committed write survives a
+    process crash; the last ones may be lost on power loss) or ``"full"`` (``synchronous=FULL``:
+    a committed write also survives power loss, at the cost of an fsync per commit).
+
+    Raises:
+        InvalidInput: ``durability`` is neither ``"normal"`` nor ``"full"``.
     """
 
     max_content_chars: int = 100_000
@@ -56,4 +63,9 @@ class Settings:
     gc_fragmentation: float = 0.5
     gc_check_every: int = 64
     max_records: int | None = None
+    durability: str = "normal"
     token_counter: TokenCounter | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.durability, str) or self.durability not in ("normal", "full"):
+            raise InvalidInput(f"durability must be 'normal' or 'full', got {self.durability!r}")

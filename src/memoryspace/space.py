@@ -40,7 +40,7 @@ from memoryspace.context.tokenizer import default_token_counter
 from memoryspace.conversation.pages import gc_roots as conversation_roots
 from memoryspace.embed.base import Embedder
 from memoryspace.embed.resolve import resolve_embedder
-from memoryspace.errors import Closed, Conflict, InvalidInput, ReadOnly
+from memoryspace.errors import Closed, Conflict, InvalidInput, MemorySpaceError, ReadOnly
 from memoryspace.gc import (
     ActionPolicy,
     Collector,
@@ -136,17 +136,28 @@ class MemorySpace:
         settings: Settings | None = None,
         clock: Callable[[], float] = time.time,
         profiler: MemoryProfiler | None = None,
+        create: bool = True,
     ) -> MemorySpace:
         """Open (or create) the space stored at ``path``; ``":memory:"`` keeps it in RAM.
 
-        ``profiler`` (off by default) records allocations, retrievals and GC events.
+        ``create=False`` opens only an existing database. ``profiler`` (off by default) records
+        allocations, retrievals and GC events.
 
         Raises:
+            NotFound: ``create`` is false and there is no database at ``path``.
+            InvalidInput: ``path`` is a folder, in a missing folder, or not a database.
             Conflict: the database was embedded by another model, or by a newer MemorySpace.
+            ReadOnly, DiskFull, BackendUnavailable: the file cannot be opened or prepared.
         """
         settings = settings or Settings()
         location = str(path)
-        store = SQLiteStore(location, clock=clock, access_flush_every=settings.access_flush_every)
+        store = SQLiteStore(
+            location,
+            clock=clock,
+            access_flush_every=settings.access_flush_every,
+            durability=settings.durability,
+            create=create,
+        )
         try:
             index_path = None if location == ":memory:" else location + ".vectors"
             return cls(
@@ -231,22 +242,40 @@ class MemorySpace:
     # -- lifecycle
 
     def close(self) -> None:
-        """Flush the hot tier and counters, save the vector index and close the database.
+        """Flush the hot tier and counters, catch the vector index up with the log and save it,
+        and close the database. A second call does nothing.
+
+        Every file is released even when a step fails (a full disk, a read-only folder, a
+        folder where the index file should be); the first failure is raised after that. The
+        index is derived state, so a failed save loses nothing: the next open rebuilds or
+        catches up. On a database this process cannot write, the save is skipped.
 
         Raises:
             MemorySpaceError: writing back the hot tier failed; the space stays open.
+            DiskFull, ReadOnly, InvalidInput, BackendUnavailable: saving the index or the
+                access counters failed; the space is closed all the same.
         """
         if self._closed:
             return
         if self.hot_tier is not None:
             self.hot_tier.close()
         self._closed = True
+        failure: BaseException | None = None
         close_llm = getattr(getattr(self._processors, "llm", None), "close", None)
-        if close_llm is not None:
-            close_llm()
-        if not self.store.read_only:
-            self.index.save()
-        self.store.close()
+        try:
+            if close_llm is not None:
+                close_llm()
+            if not self.store.read_only and self.store.writable_on_disk():
+                self.index.sync()
+                self.index.save()
+        except Exception as exc:
+            failure = exc
+        try:
+            self.store.close()
+        except Exception as exc:
+            failure = failure or exc
+        if failure is not None:
+            raise failure
 
     def __enter__(self) -> MemorySpace:
         return self
@@ -363,8 +392,16 @@ class MemorySpace:
 
     def _maybe_save_index(self) -> None:
         if self.index.lsn + self.settings.index_save_every < self.store.last_lsn():
+            self._save_index_quietly()
+
+    def _save_index_quietly(self) -> None:
+        """Catch the index up and save it; a failure is logged, not raised, because the
+        write that led here is already committed (and the index can always be rebuilt)."""
+        try:
             self.index.sync()
             self.index.save()
+        except MemorySpaceError as exc:
+            log.warning("the vector index was not saved (%s); it is caught up on next open", exc)
 
     def update(
         self,
@@ -674,11 +711,12 @@ class MemorySpace:
         self._usable()
         self._flush_hot()
         checkpoint = self.store.checkpoint(name, overwrite=overwrite)
-        self.index.sync()
-        self.index.save()
+        self._save_index_quietly()
         return checkpoint
 
     def checkpoints(self) -> list[Checkpoint]:
+        """Every checkpoint, oldest LSN first, including damaged ones or another database's
+        (``Checkpoint.damaged`` says why; ``restore`` refuses them)."""
         self._usable()
         return self.store.checkpoints()
 
@@ -688,6 +726,11 @@ class MemorySpace:
         """Bring back the state of checkpoint ``name`` (or of ``to_lsn``), as logged changes.
 
         Nothing is lost: the restore can be undone by restoring to the LSN before it.
+
+        Raises:
+            NotFound: no checkpoint of that name.
+            Conflict: the checkpoint was taken of another database.
+            BackendUnavailable: the checkpoint file is damaged.
         """
         self._writable()
         if self.hot_tier is None:
@@ -699,7 +742,15 @@ class MemorySpace:
             self.hot_tier.clear()
 
     def as_of(self, lsn: int) -> MemorySpace:
-        """A read-only space holding the state right after ``lsn``; close it when done."""
+        """A read-only space holding the state right after ``lsn``; close it when done.
+
+        Built from the newest sound checkpoint at or before ``lsn`` (damaged or foreign ones
+        are skipped with a warning) plus the log.
+
+        Raises:
+            InvalidInput: ``lsn`` is negative or after the end of the log.
+            BackendUnavailable: the checkpoint it starts from fails its page check.
+        """
         self._usable()
         self._flush_hot()
         past = self.store.as_of(lsn)

@@ -1,7 +1,9 @@
 """The ``memoryspace`` command: a thin shell over ``MemorySpace``.
 
 Every command takes ``--db PATH`` (default ``./memoryspace.db`` or ``$MEMORYSPACE_DB``) and
-``--json`` for scripts. Library errors become one line on stderr and exit status 1.
+``--json`` for scripts. Library errors become one line on stderr and exit status 1. Only the
+commands that store memories (``add``, ``import``, ``conversation``) create a missing database;
+the others fail with ``NotFound`` naming the path, and leave no file behind.
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ DEFAULT_DB = Path("memoryspace.db")
 
 
 @contextmanager
-def opened(db: Path, embedder: str = "auto") -> Iterator[MemorySpace]:
-    with MemorySpace.open(db, embedder=embedder) as ms:
+def opened(db: Path, embedder: str = "auto", *, create: bool = False) -> Iterator[MemorySpace]:
+    """The space at ``db``; a missing database is created only with ``create``."""
+    with MemorySpace.open(db, embedder=embedder, create=create) as ms:
         yield ms
 
 
@@ -131,7 +134,7 @@ def add(
     as_json: Json = False,
 ) -> None:
     """Store one memory."""
-    with opened(db, embedder) as ms:
+    with opened(db, embedder, create=True) as ms:
         memory = ms.add(
             content,
             user=user,
@@ -277,14 +280,21 @@ def checkpoint(
     with opened(db, embedder) as ms:
         made = [ms.checkpoint(name, overwrite=overwrite)] if name else ms.checkpoints()
     rows = [
-        {"name": c.name, "lsn": c.lsn, "created_at": c.created_at, "path": c.path} for c in made
+        {
+            "name": c.name,
+            "lsn": c.lsn,
+            "created_at": c.created_at,
+            "path": c.path,
+            "damaged": c.damaged,
+        }
+        for c in made
     ]
     if as_json:
         emit(rows[0] if name else rows)
         return
-    table = Table("name", "lsn", "created", "path")
+    table = Table("name", "lsn", "created", "path", "damaged")
     for c in made:
-        table.add_row(c.name, str(c.lsn), when(c.created_at), str(c.path))
+        table.add_row(c.name, str(c.lsn), when(c.created_at), str(c.path), c.damaged or "-")
     console.print(table)
 
 
@@ -426,7 +436,10 @@ def import_(
     from memoryspace.cli.importing import read_records
 
     records = read_records(file)
-    with opened(db, embedder) as ms, Progress(console=errors, disable=as_json) as progress:
+    with (
+        opened(db, embedder, create=True) as ms,
+        Progress(console=errors, disable=as_json) as progress,
+    ):
         task = progress.add_task(f"importing {file.name}", total=len(records))
         for start in range(0, len(records), batch):
             chunk = records[start : start + batch]
@@ -450,5 +463,5 @@ def main() -> None:
     try:
         app()
     except MemorySpaceError as exc:
-        errors.print(f"[red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        errors.print(f"[red]error:[/] {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
         raise SystemExit(1) from None

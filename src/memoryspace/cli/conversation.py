@@ -148,5 +148,5 @@ def resumed(db: Path, embedder: str, user: str, agent: str | None) -> Iterator[C
     """``user``'s conversation with ``agent``, resumed from the database at ``db``."""
     if not user.strip():
         raise InvalidInput("name the conversation's user with --user NAME")
-    with opened(db, embedder) as ms:
+    with opened(db, embedder, create=True) as ms:
         yield ms.conversation(user=user, agent=agent)

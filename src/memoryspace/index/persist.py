@@ -6,9 +6,9 @@ truncated, checksum mismatch), and the caller rebuilds from the store, then repl
 log from the LSN the saved index was stamped with.
 
 On disk, ``path`` (e.g. ``memory.db.vectors``) is a small JSON manifest: format version, kind,
-dimension, model id, count, LSN, HNSW options, and the name, size and SHA-256 of the payload file
-beside it, ``<name>.<16 hex>.<kind>``. Exact payloads are the int64 keys then the float32 matrix,
-little-endian; HNSW payloads are usearch's own file.
+dimension, model id, database id, count, LSN, HNSW options, and the name, size and SHA-256 of
+the payload file beside it, ``<name>.<16 hex>.<kind>``. Exact payloads are the int64 keys then
+the float32 matrix, little-endian; HNSW payloads are usearch's own file.
 
 A save is crash-safe: the payload goes to a new name and the manifest is replaced atomically
 (temp file in the same directory, fsync, ``os.replace``, fsync of the directory) only after the
@@ -56,14 +56,20 @@ class _Stale(Exception):
     """The saved index is intact but not for this model, dimension or format."""
 
 
+class _Foreign(_Stale):
+    """The saved index was built from another database (copied in, or the database replaced)."""
+
+
 def save_index(
     index: AdaptiveIndex | ExactIndex | HNSWIndex,
     path: str | os.PathLike[str],
     *,
     lsn: int,
     model_id: str,
+    database_id: str | None = None,
 ) -> None:
-    """Persist ``index`` at ``path``, stamped with the ``lsn`` it reflects and the embedding model.
+    """Persist ``index`` at ``path``, stamped with the ``lsn`` it reflects, the embedding model
+    and the id of the database it was built from.
 
     An ``AdaptiveIndex`` is held still (its lock) while its payload is written.
 
@@ -82,7 +88,13 @@ def save_index(
                 manifest = _write_payload(backend, target)
         else:
             manifest = _write_payload(index, target)
-        manifest.update(format=FORMAT, version=FORMAT_VERSION, lsn=lsn, model_id=model_id)
+        manifest.update(
+            format=FORMAT,
+            version=FORMAT_VERSION,
+            lsn=lsn,
+            model_id=model_id,
+            database_id=database_id,
+        )
         try:
             _write_atomically(target, json.dumps(manifest, indent=2, sort_keys=True).encode())
         except BaseException:
@@ -109,12 +121,14 @@ def load_index(
     *,
     dimension: int,
     model_id: str,
+    database_id: str | None = None,
     ann_threshold: int = DEFAULT_ANN_THRESHOLD,
     **hnsw_options: int,
 ) -> tuple[AdaptiveIndex, int] | None:
     """The index saved at ``path`` and the LSN it reflects, or ``None`` if it cannot be trusted.
 
     ``None`` when the files are missing, written for another model, dimension or format version,
+    built from another database than ``database_id`` (when given; logged as a warning),
     truncated, or fail the checksum: rebuild from the store then; a bad file never raises. A loaded
     exact index switches to HNSW (built with ``hnsw_options``) past ``ann_threshold``; a loaded HNSW
     index keeps the options it was built with.
@@ -125,10 +139,12 @@ def load_index(
     AdaptiveIndex(1, ann_threshold=ann_threshold, **hnsw_options)  # check the settings first
     target = Path(path)
     try:
-        backend, lsn = _load(target, dimension, model_id)
+        backend, lsn = _load(target, dimension, model_id, database_id)
         return AdaptiveIndex.wrap(backend, ann_threshold=ann_threshold, **hnsw_options), lsn
     except FileNotFoundError:
         _logger.debug("no vector index at %s; rebuilding from the store", target)
+    except _Foreign as reason:
+        _logger.warning("vector index at %s is %s; rebuilding from the store", target, reason)
     except _Stale as reason:
         _logger.info("vector index at %s is stale (%s); rebuilding from the store", target, reason)
     except Exception as error:  # the index is derived state: any doubt means rebuild
@@ -168,7 +184,9 @@ def _write_payload(backend: ExactIndex | HNSWIndex, target: Path) -> dict[str, A
     return manifest
 
 
-def _load(target: Path, dimension: int, model_id: str) -> tuple[ExactIndex | HNSWIndex, int]:
+def _load(
+    target: Path, dimension: int, model_id: str, database_id: str | None
+) -> tuple[ExactIndex | HNSWIndex, int]:
     if target.stat().st_size > _MAX_MANIFEST_BYTES:
         raise ValueError("manifest is implausibly large")
     manifest = json.loads(target.read_bytes())
@@ -180,6 +198,12 @@ def _load(target: Path, dimension: int, model_id: str) -> tuple[ExactIndex | HNS
         raise _Stale(f"dimension {manifest['dimension']}, expected {dimension}")
     if _field(manifest, "model_id", str) != model_id:
         raise _Stale(f"model {manifest['model_id']!r}, expected {model_id!r}")
+    if database_id is not None and manifest.get("database_id") != database_id:
+        if manifest.get("database_id") is None:
+            raise _Stale("saved before indexes carried a database id")
+        raise _Foreign(
+            f"from another database (id {manifest['database_id']!r}, not {database_id!r})"
+        )
     kind = _field(manifest, "kind", str)
     count, lsn = _field(manifest, "count", int), _field(manifest, "lsn", int)
     if count < 0 or lsn < 0:

@@ -1,8 +1,8 @@
 """A vector index that follows the store's operation log.
 
 The store is the source of truth. The index is loaded from beside the database (stamped with the
-LSN it reflects), rebuilt when missing or damaged, and caught up from the log before each search,
-so writes by other threads and processes are seen.
+LSN it reflects and the database's id), rebuilt when missing, damaged or another database's, and
+caught up from the log before each search, so writes by other threads and processes are seen.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from memoryspace.index import AdaptiveIndex, load_index, save_index
 from memoryspace.index.base import Keys, Scores, Vectors
 from memoryspace.models import Op
 from memoryspace.store.base import Store
+from memoryspace.store.failures import from_os
 
 
 class SyncedIndex:
@@ -37,10 +38,16 @@ class SyncedIndex:
         self._path = None if path is None else Path(path)
         self._lock = threading.RLock()
         self.rebuilt = False
+        self._database_id: str | None = getattr(store, "database_id", None)
         loaded = (
             None
             if self._path is None
-            else load_index(self._path, dimension=dimension, model_id=model_id)
+            else load_index(
+                self._path,
+                dimension=dimension,
+                model_id=model_id,
+                database_id=self._database_id,
+            )
         )
         if loaded is not None and loaded[1] <= store.last_lsn():
             self._index, self.lsn = loaded
@@ -100,11 +107,25 @@ class SyncedIndex:
             return self._index.search(query, k, allowed=allowed)
 
     def save(self) -> bool:
-        """Persist the index beside the database if it changed since the last save."""
+        """Persist the index beside the database if it changed since the last save.
+
+        Raises:
+            DiskFull, ReadOnly, InvalidInput, BackendUnavailable: the files could not be
+                written (the previous index, if any, is untouched; the store lost nothing).
+        """
         with self._lock:
             if self._path is None or self.lsn == self._saved_lsn:
                 return False
-            save_index(self._index, self._path, lsn=self.lsn, model_id=self._model_id)
+            try:
+                save_index(
+                    self._index,
+                    self._path,
+                    lsn=self.lsn,
+                    model_id=self._model_id,
+                    database_id=self._database_id,
+                )
+            except OSError as exc:
+                raise from_os(exc, str(self._path), "saving the vector index") from exc
             self._saved_lsn = self.lsn
             return True
 

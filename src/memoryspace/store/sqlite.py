@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -35,6 +36,7 @@ from memoryspace.store.codec import (
     where_clause,
 )
 from memoryspace.store.connections import Connections, Tracer
+from memoryspace.store.failures import translate
 from memoryspace.store.schema import migrate
 
 _PLACEHOLDERS = ", ".join("?" * len(COLUMNS.split(",")))
@@ -63,12 +65,30 @@ class SQLiteStore:
         busy_timeout: float = 10.0,
         access_flush_every: int = 1024,
         tracer: Tracer | None = None,
+        durability: str = "normal",
+        create: bool = True,
         _seed: sqlite3.Connection | None = None,
     ) -> None:
+        """Open (or, with ``create``, create) the database at ``path``.
+
+        ``durability`` is ``"normal"`` or ``"full"`` (SQLite ``synchronous``; see the README).
+
+        Raises:
+            NotFound: ``create`` is false and there is no database at ``path``.
+            InvalidInput: ``path`` is a folder, a missing folder's file or not a database.
+            ReadOnly: the file needs a schema upgrade but cannot be written.
+            Conflict: the file was written by a newer MemorySpace.
+        """
         self._path = str(path)
         self._read_only = read_only
         self._clock = clock
-        self._db = Connections(self._path, busy_timeout=busy_timeout, tracer=tracer)
+        self._db = Connections(
+            self._path,
+            busy_timeout=busy_timeout,
+            tracer=tracer,
+            durability=durability,
+            create=create,
+        )
         self._pending: dict[int, tuple[int, float]] = {}
         self._pending_lock = threading.Lock()
         self._flush_every = access_flush_every
@@ -81,9 +101,14 @@ class SQLiteStore:
                 with self._db.writing() as conn:
                     conn.execute("DELETE FROM settings WHERE key LIKE 'checkpoint.%'")
             migrate(self._db.get())
-        except BaseException:
+            if not read_only:
+                self._assign_id()
+        except BaseException as exc:
             self._db.close()  # a refused file (e.g. a newer schema) is not left open
-            raise
+            typed = translate(exc, self._path, "opening the database")
+            if typed is exc:
+                raise
+            raise typed from exc
 
     # -- lifecycle
 
@@ -99,15 +124,46 @@ class SQLiteStore:
     def connections(self) -> Connections:
         return self._db
 
+    def _assign_id(self) -> None:
+        """Give the database its random id if it has none (new, or older than ids). A read-only
+        file that predates ids stays without one: nothing can be checked against it."""
+        if self.get_setting("database.id") is not None:
+            return
+        try:
+            with self._db.writing() as conn:  # OR IGNORE: another process may have been first
+                conn.execute(
+                    "INSERT OR IGNORE INTO settings(key, value) VALUES ('database.id', ?)",
+                    (secrets.token_hex(16),),
+                )
+        except ReadOnly:
+            pass
+
+    @property
+    def database_id(self) -> str | None:
+        """The random id this database got at creation (``None`` for a read-only file that
+        predates ids); checkpoints and the saved vector index carry it."""
+        return self.get_setting("database.id")
+
+    def writable_on_disk(self) -> bool:
+        """Whether this process may write the database file and its folder."""
+        return self._db.writable_on_disk()
+
     def close(self) -> None:
+        """Write buffered access counts and close every connection, even if writing fails.
+
+        Raises:
+            MemorySpaceError: the access counts could not be written (after closing).
+        """
         if self._db.closed:
             return
-        if not self._read_only:
-            self.flush()
-        for conn, _ in self.memory_checkpoints.values():
-            conn.close()
-        self.memory_checkpoints.clear()
-        self._db.close()
+        try:
+            if not self._read_only:
+                self.flush()
+        finally:
+            for conn, _ in self.memory_checkpoints.values():
+                conn.close()
+            self.memory_checkpoints.clear()
+            self._db.close()
 
     def __enter__(self) -> SQLiteStore:
         return self
@@ -283,14 +339,17 @@ class SQLiteStore:
             pending, self._pending = self._pending, {}
         if not pending or self._read_only or self._db.closed:
             return
-        with self._db.writing() as conn:
-            conn.executemany(
-                "INSERT INTO access(key, count, last) SELECT ?, ?, ? "
-                "WHERE EXISTS (SELECT 1 FROM memories WHERE key = ?) "
-                "ON CONFLICT(key) DO UPDATE SET count = count + excluded.count, "
-                "last = max(last, excluded.last)",
-                [(key, count, last, key) for key, (count, last) in pending.items()],
-            )
+        try:
+            with self._db.writing() as conn:
+                conn.executemany(
+                    "INSERT INTO access(key, count, last) SELECT ?, ?, ? "
+                    "WHERE EXISTS (SELECT 1 FROM memories WHERE key = ?) "
+                    "ON CONFLICT(key) DO UPDATE SET count = count + excluded.count, "
+                    "last = max(last, excluded.last)",
+                    [(key, count, last, key) for key, (count, last) in pending.items()],
+                )
+        except ReadOnly:
+            pass  # like atime on a read-only mount: access counts of a read-only file are dropped
 
     # -- reads
 
@@ -454,6 +513,7 @@ class SQLiteStore:
         files = [] if self.path is None else [self.path, self.path + "-wal"]
         return {
             "path": self.path or ":memory:",
+            "database_id": self.database_id,
             "memories": sum(kinds.values()),
             "by_kind": kinds,
             "pinned": pinned,
