@@ -87,7 +87,7 @@ def test_the_space_records_allocations_retrievals_and_gc(tmp_path: Path) -> None
     assert [e["event"] for e in events] == ["allocation", "retrieval", "gc"]
     assert all(e["duration"] == 0.5 and e["ts"] for e in events[:2])
     assert events[0]["count"] == 2 and events[1]["hits"] == 2 and events[1]["k"] == 5
-    assert events[2]["collector"] == "ttl" and events[2]["scanned"] == 2
+    assert events[2]["collector"] == "ttl" and events[2]["scanned"] == 0  # none expired
     assert stats["profile"]["retrieval"]["count"] == 1
 
 
