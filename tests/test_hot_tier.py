@@ -15,18 +15,8 @@ from memoryspace.errors import Closed, InvalidInput, NotFound
 from memoryspace.models import Link, Memory
 from memoryspace.store.sqlite import SQLiteStore
 from memoryspace.tiers import HotTier
+from store_contract import FakeClock
 from subprocesses import first_line_then_sigkill
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def record(id: str, **fields: object) -> Memory:
@@ -235,7 +225,7 @@ def test_close_writes_back_everything_then_refuses_use(store: SQLiteStore, path:
 
 
 def test_flush_interval_flushes_on_the_first_call_after_it(store: SQLiteStore, path: Path) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     with HotTier(
         store, capacity_records=8, write_policy="write_back", flush_interval=60, clock=clock
     ) as hot:

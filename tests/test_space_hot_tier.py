@@ -18,16 +18,8 @@ from memoryspace import (
     NotFound,
     Settings,
 )
+from store_contract import FakeClock
 from subprocesses import first_line_then_sigkill
-
-
-class FakeClock:
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
 
 FACTS = [
     "Maren adopted a retired greyhound named Biscuit",
@@ -51,7 +43,10 @@ def open_space(
 ) -> MemorySpace:
     settings = Settings(hot_tier_records=records, hot_tier_write_policy=write_policy)
     return MemorySpace.open(
-        path, embedder=HashingEmbedder(), settings=settings, clock=clock or FakeClock()
+        path,
+        embedder=HashingEmbedder(),
+        settings=settings,
+        clock=clock or FakeClock(1_700_000_000.0),
     )
 
 
@@ -64,7 +59,7 @@ def ms(path: Path) -> Iterator[MemorySpace]:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1_700_000_000.0)
 
 
 @pytest.fixture

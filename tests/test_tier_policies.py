@@ -28,17 +28,7 @@ from memoryspace.tiers import (
     ReplacementPolicy,
     make_policy,
 )
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from store_contract import FakeClock
 
 
 def record(id: str, *, tokens: int = 10, pinned: bool = False, access_count: int = 0) -> Memory:
@@ -74,7 +64,7 @@ class PolicyContract:
         return HotTier(store, policy=self.policy_name, clock=clock, **options)  # type: ignore[arg-type]
 
     def test_capacity_in_records_is_respected(self, store: SQLiteStore) -> None:
-        clock = FakeClock()
+        clock = FakeClock(1_000_000.0)
         with self.tier(store, clock) as hot:
             for n in [0, 1, 2, 3, 4, 5, 1, 7, 8, 2, 9, 0, 11]:
                 clock.advance(1)
@@ -85,7 +75,7 @@ class PolicyContract:
             assert stats["evictions"] == stats["promotions"] - 4
 
     def test_capacity_in_tokens_is_respected(self, tmp_path: Path) -> None:
-        clock = FakeClock()
+        clock = FakeClock(1_000_000.0)
         with SQLiteStore(tmp_path / "tokens.db") as store:
             store.insert([(record(f"t{n}", tokens=10 * (n % 4 + 1)), None) for n in range(12)])
             with self.tier(store, clock, capacity_records=None, capacity_tokens=70) as hot:
@@ -95,7 +85,7 @@ class PolicyContract:
                     assert hot.stats()["tokens"] <= 70
 
     def test_pinned_records_are_never_evicted(self, store: SQLiteStore) -> None:
-        clock = FakeClock()
+        clock = FakeClock(1_000_000.0)
         with self.tier(store, clock) as hot:
             hot.pin("r0")
             hot.pin("r1")
@@ -110,7 +100,7 @@ class PolicyContract:
             assert "r1" in hot
 
     def test_a_tier_full_of_pinned_records_refuses_admission(self, store: SQLiteStore) -> None:
-        clock = FakeClock()
+        clock = FakeClock(1_000_000.0)
         with self.tier(store, clock, capacity_records=2) as hot:
             hot.pin("r0")
             hot.pin("r1")
@@ -123,7 +113,7 @@ class PolicyContract:
 
     def test_deterministic_under_an_injected_clock(self, tmp_path: Path) -> None:
         def replay(path: Path) -> tuple[list[str], dict[str, float]]:
-            clock = FakeClock()
+            clock = FakeClock(1_000_000.0)
             with SQLiteStore(path) as store:
                 fill(store, [f"r{n}" for n in range(12)])
                 with self.tier(store, clock) as hot:
@@ -135,7 +125,7 @@ class PolicyContract:
         assert replay(tmp_path / "a.db") == replay(tmp_path / "b.db")
 
     def test_victim_respects_can_evict_and_forgets_the_key(self) -> None:
-        clock = FakeClock()
+        clock = FakeClock(1_000_000.0)
         policy = make_policy(self.policy_name, clock=clock)
         for id in ["a", "b", "c"]:
             clock.advance(1)
@@ -190,7 +180,7 @@ def test_every_policy_has_a_contract_run() -> None:
 def test_random_accesses_never_exceed_capacity_or_evict_pinned(
     name: str, capacity: int, steps: list[tuple[str, int]]
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     with SQLiteStore(":memory:") as store:
         fill(store, [f"r{n}" for n in range(10)])
         with HotTier(store, capacity_records=capacity, policy=name, clock=clock) as hot:
@@ -225,7 +215,7 @@ def test_random_accesses_never_exceed_capacity_or_evict_pinned(
 def test_a_victim_is_always_tracked_and_evictable(
     name: str, steps: list[tuple[str, int]], locked: set[int]
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     policy = make_policy(name, clock=clock)
     tracked: set[str] = set()
     locked_ids = {f"k{n}" for n in locked}
@@ -264,7 +254,7 @@ def _anything(key: str) -> bool:
 
 
 def test_lru_evicts_the_least_recently_used() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     policy = LRUPolicy(clock=clock)
     _insert(policy, clock, "a", "b", "c")
     policy.on_access("a", record("a"))
@@ -272,7 +262,7 @@ def test_lru_evicts_the_least_recently_used() -> None:
 
 
 def test_clock_gives_a_referenced_record_a_second_chance() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     policy = ClockPolicy(clock=clock)
     _insert(policy, clock, "a", "b", "c")
     policy.on_access("a", record("a"))  # "a" is oldest, but referenced
@@ -282,7 +272,7 @@ def test_clock_gives_a_referenced_record_a_second_chance() -> None:
 
 
 def test_lfu_keeps_the_frequent_record() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     policy = LFUPolicy(clock=clock)
     _insert(policy, clock, "often", "once", "twice")
     for _ in range(5):
@@ -296,7 +286,7 @@ def test_lfu_keeps_the_frequent_record() -> None:
 
 def _scan_and_hot_hits(policy: str, tmp_path: Path) -> int:
     """Hot records used twice a round, each round followed by a scan of never-reused records."""
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     with SQLiteStore(tmp_path / f"{policy}.db") as store:
         hot_ids = ["h0", "h1", "h2"]
         scan_ids = [f"s{n}" for n in range(60)]
@@ -320,7 +310,7 @@ def test_arc_resists_a_scan_that_flushes_lru(tmp_path: Path) -> None:
 
 
 def test_arc_adapts_toward_recency_on_ghost_hits() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     policy = ARCPolicy(clock=clock)
     _insert(policy, clock, "a", "b")
     policy.on_access("b", record("b"))  # "b" moves to the frequency list T2
@@ -333,7 +323,7 @@ def test_arc_adapts_toward_recency_on_ghost_hits() -> None:
 
 
 def test_heat_evicts_the_coldest() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     policy = HeatPolicy(clock=clock)
     _insert(policy, clock, "busy", "old", "fresh")
     for _ in range(3):
@@ -346,7 +336,7 @@ def test_heat_evicts_the_coldest() -> None:
 
 
 def test_heat_formula_and_interaction_length() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     policy = HeatPolicy(alpha=1.0, beta=2.0, gamma=3.0, mu=100.0, clock=clock)
     policy.on_insert("long", record("long", tokens=512, access_count=4))
     policy.on_insert("short", record("short", tokens=64))
@@ -358,7 +348,7 @@ def test_heat_formula_and_interaction_length() -> None:
 
 
 def test_forgetting_curve_keeps_the_often_recalled_record() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     policy = ForgettingCurvePolicy(clock=clock)
     _insert(policy, clock, "often", "once")
     for _ in range(4):
@@ -371,7 +361,7 @@ def test_forgetting_curve_keeps_the_often_recalled_record() -> None:
 
 
 def test_forgetting_curve_formula_more_recalls_slower_forgetting() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     policy = ForgettingCurvePolicy(strength=10.0, growth=3.0, clock=clock)
     policy.on_insert("a", record("a"))  # one recall: S = 10
     policy.on_insert("b", record("b", access_count=2))  # three recalls: S = 10·3²

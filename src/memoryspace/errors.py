@@ -56,3 +56,19 @@ class BackendUnavailable(MemorySpaceError):
 class DiskFull(BackendUnavailable):
     """The disk or quota holding the database is full; free space and retry (nothing
     acknowledged was lost)."""
+
+
+class WindowFull(MemorySpaceError):
+    """A record does not fit in the window's free tokens; free some or raise the budget."""
+
+
+class LLMError(BackendUnavailable):
+    """An LLM call failed (unreachable, timed out, kept failing); use the offline path instead."""
+
+
+class LLMOutputError(LLMError):
+    """The model's reply could not be turned into the requested structure, even after repairs."""
+
+
+class ModeUnavailable(BackendUnavailable):
+    """A benchmark mode cannot run here (a package is missing, or it would need the network)."""

@@ -91,6 +91,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from memoryspace.bench.metrics import percentile
 from memoryspace.embed.base import Embedder
 from memoryspace.embed.resolve import resolve_embedder
 from memoryspace.errors import InvalidInput
@@ -138,14 +139,6 @@ def query_span(chunk: str, words: int = SPAN_WORDS) -> str:
     inner = chunk.split()[1:-1]
     start = max(0, (len(inner) - words) // 2)
     return " ".join(inner[start : start + words]) or chunk.strip() or chunk
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q`` quantile (0..1) by nearest rank; 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def unique_spans(chunks: Sequence[str]) -> list[bool]:
@@ -323,7 +316,7 @@ def _row(
         "hit@5": round(sum(1 for rank in ranks if 1 <= rank <= TOP_K) / queries, 4)
         if queries
         else 0.0,
-        "gc_pause_ms_p99": round(percentile(pauses, 0.99) * 1000, 3),
+        "gc_pause_ms_p99": round(percentile(pauses, 99) * 1000, 3) if pauses else 0.0,
         "page_faults": page_faults,
     }
 

@@ -42,12 +42,12 @@ from memoryspace.bench.capacity import (
     ARCHIVE,
     TOP_K,
     Progress,
-    percentile,
     query_plan,
     query_span,
     read_chunks,
     unique_spans,
 )
+from memoryspace.bench.metrics import percentile
 from memoryspace.embed.base import Embedder
 from memoryspace.embed.resolve import resolve_embedder
 from memoryspace.errors import InvalidInput
@@ -176,8 +176,8 @@ def run_one(
         "trigger": trigger,
         "capacity": capacity,
         "gc_events": len(pauses),
-        "pause_ms_p50": round(percentile(pauses, 0.5) * 1000, 3),
-        "pause_ms_p99": round(percentile(pauses, 0.99) * 1000, 3),
+        "pause_ms_p50": round(percentile(pauses, 50) * 1000, 3) if pauses else 0.0,
+        "pause_ms_p99": round(percentile(pauses, 99) * 1000, 3) if pauses else 0.0,
         "records_kept": kept,
         "max_live": max_live,
         "collected": collected,

@@ -31,8 +31,9 @@ import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
-from memoryspace.bench.modes import ModeUnavailable, Record, RetrievalMode, record_ref
+from memoryspace.bench.modes import Record, RetrievalMode, record_ref
 from memoryspace.embed.base import Embedder
+from memoryspace.errors import ModeUnavailable
 
 _INSTALL_HINT = "install the bench extra: pip install 'memoryspace[bench]'"
 

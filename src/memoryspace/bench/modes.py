@@ -29,7 +29,7 @@ import numpy as np
 
 from memoryspace.embed import HashingEmbedder
 from memoryspace.embed.base import Embedder, Vectors
-from memoryspace.errors import BackendUnavailable, InvalidInput
+from memoryspace.errors import InvalidInput, ModeUnavailable
 from memoryspace.models import Filter
 from memoryspace.retrieval.terms import query_terms
 from memoryspace.space import MemorySpace
@@ -37,10 +37,6 @@ from memoryspace.space import MemorySpace
 MODE_NAMES = ("memoryspace", "recent", "reservoir", "bm25", "dense", "mem0", "memoryos")
 
 Record = Mapping[str, Any]
-
-
-class ModeUnavailable(BackendUnavailable):
-    """A mode cannot run here (a package is missing, or it would need the network)."""
 
 
 def record_ref(record: Record, ref_key: str) -> str:

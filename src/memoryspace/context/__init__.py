@@ -36,9 +36,9 @@ from memoryspace.context.window import (
     ContextWindow,
     Layout,
     Slot,
-    WindowFull,
     WindowStats,
 )
+from memoryspace.errors import WindowFull
 
 __all__ = [
     "ALLOCATORS",

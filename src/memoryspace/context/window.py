@@ -36,12 +36,8 @@ from memoryspace.context.regions import (
     default_region,
     default_size,
 )
-from memoryspace.errors import InvalidInput, MemorySpaceError, NotFound
+from memoryspace.errors import InvalidInput, NotFound, WindowFull
 from memoryspace.models import Memory
-
-
-class WindowFull(MemorySpaceError):
-    """A record does not fit in the window's free tokens; free some or raise the budget."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,8 @@ call fails. ``llm_from_env()`` reads ``MEMORYSPACE_LLM_URL`` / ``_MODEL`` / ``_A
 returns ``None`` (offline) when no URL is set. ``ScriptedLLM`` is the honest fake for tests.
 """
 
-from memoryspace.llm.base import LLM, Completion, LLMError, LLMOutputError, LLMStats, Usage
+from memoryspace.errors import LLMError, LLMOutputError
+from memoryspace.llm.base import LLM, Completion, LLMStats, Usage
 from memoryspace.llm.fake import ScriptedLLM
 from memoryspace.llm.llm_processors import LLMProcessors
 from memoryspace.llm.offline import OfflineProcessors

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
-from memoryspace.errors import BackendUnavailable, InvalidInput
+from memoryspace.errors import InvalidInput
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -24,14 +24,6 @@ Schema: TypeAlias = "type[BaseModel] | dict[str, Any]"
 """What a structured reply must match: a pydantic model class, or a JSON schema as a dict."""
 
 ROLES = frozenset({"system", "user", "assistant"})
-
-
-class LLMError(BackendUnavailable):
-    """An LLM call failed (unreachable, timed out, kept failing); use the offline path instead."""
-
-
-class LLMOutputError(LLMError):
-    """The model's reply could not be turned into the requested structure, even after repairs."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Sequence
 
-from memoryspace.errors import MemorySpaceError
+from memoryspace.errors import LLMError, MemorySpaceError
 from memoryspace.llm.base import (
     Completion,
-    LLMError,
     LLMStats,
     Message,
     Schema,

@@ -17,7 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from memoryspace.llm.base import Completion, LLMOutputError, Schema, Usage
+from memoryspace.errors import LLMOutputError
+from memoryspace.llm.base import Completion, Schema, Usage
 
 _THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
 _FENCE = re.compile(r"```[a-zA-Z0-9_-]*\s*\n?(.*?)```", re.DOTALL)

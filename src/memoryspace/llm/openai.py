@@ -20,12 +20,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from memoryspace.errors import InvalidInput, MemorySpaceError, Unauthorized
+from memoryspace.errors import InvalidInput, LLMError, MemorySpaceError, Unauthorized
 from memoryspace.http import RetryPolicy, api_message, send_with_retries
 from memoryspace.llm.base import (
     LLM,
     Completion,
-    LLMError,
     LLMStats,
     Message,
     Schema,
