@@ -24,6 +24,15 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from memoryspace.errors import InvalidInput
+from memoryspace.maintenance import (
+    Delete,
+    Edit,
+    EditGroup,
+    EditPlan,
+    Insert,
+    Patch,
+    apply_plan,
+)
 from memoryspace.models import Kind, Link, LinkType, Memory, new_id, parse_kind
 from memoryspace.store.base import Store, Vector
 
@@ -93,19 +102,10 @@ class Outcome:
             self.action_counts[action] = self.action_counts.get(action, 0) + n
 
 
-@dataclass(frozen=True, slots=True)
-class _Steps:
-    """A plan sorted into writes: compaction groups (sources, summary), and single records."""
-
-    compact: list[tuple[list[Memory], Memory]]
-    archive: list[Memory]
-    promote: list[Memory]
-    delete: list[Memory]
-
-
 @dataclass(slots=True)
 class Applier:
-    """Applies a plan to a store with a policy; ``dry_run`` only counts.
+    """Turns a collector's plan into an ``EditPlan`` by the policy and applies it (see
+    ``memoryspace.maintenance``); ``dry_run`` only counts.
 
     ``embed`` and ``count_tokens`` give the summary record its vector and size; ``summarize``
     is ``OfflineProcessors().summarize`` unless the caller supplies an LLM's.
@@ -121,68 +121,36 @@ class Applier:
     dry_run: bool = False
 
     def apply(self, collect: Sequence[Memory], promote: Sequence[Memory]) -> Outcome:
-        steps = self._steps(collect, promote)
+        plan = self.edit_plan(collect, promote)
         if self.dry_run:
-            return _outcome(steps)
-        summaries = [summary for _, summary in steps.compact]
-        # embedded before the transaction, so the write lock is not held while a model runs
-        vectors = list(self.embed([s.content for s in summaries])) if summaries else []
-        with self.store.transaction():  # a collection happens whole or not at all
-            planned = [m for group, _ in steps.compact for m in group]
-            planned += [*steps.archive, *steps.promote, *steps.delete]
-            now = {m.id: m.version for m in self.store.get_many([m.id for m in planned])}
-
-            def unchanged(memory: Memory) -> bool:
-                return now.get(memory.id) == memory.version
-
-            kept = _Steps(
-                compact=[(g, s) for g, s in steps.compact if all(map(unchanged, g))],
-                archive=[m for m in steps.archive if unchanged(m)],
-                promote=[m for m in steps.promote if unchanged(m)],
-                delete=[m for m in steps.delete if unchanged(m)],
-            )
-            kept_vectors = [
-                v
-                for (g, _), v in zip(steps.compact, vectors, strict=True)
-                if all(map(unchanged, g))
-            ]
-            if kept.compact:
-                self.store.insert(
-                    list(zip([s for _, s in kept.compact], kept_vectors, strict=True)),
-                    actor=self.actor,
-                )
-            archived = {"archived": True, "updated_at": self.now}
-            for memory in [*(m for g, _ in kept.compact for m in g), *kept.archive]:
-                self.store.update(memory.id, archived, actor=self.actor)
-            for memory in kept.promote:
-                # GC bookkeeping, not a use: updated_at stays, so an idle TTL is not renewed
-                self.store.update(memory.id, {"generation": 1}, actor=self.actor)
-            if kept.delete:
-                self.store.delete([m.id for m in kept.delete], actor=self.actor)
-        outcome = _outcome(kept)
-        outcome.skipped = (
-            len(planned)
-            - sum(len(g) for g, _ in kept.compact)
-            - len(kept.archive)
-            - len(kept.promote)
-            - len(kept.delete)
-        )
+            return _outcome(plan.groups)
+        applied = apply_plan(self.store, plan, actor=self.actor, embed=self.embed)
+        outcome = _outcome(applied.applied)
+        outcome.skipped = sum(len(group.records) for group in applied.skipped)
         return outcome
 
-    def _steps(self, collect: Sequence[Memory], promote: Sequence[Memory]) -> _Steps:
-        groups: dict[Action, list[Memory]] = defaultdict(list)
+    def edit_plan(self, collect: Sequence[Memory], promote: Sequence[Memory]) -> EditPlan:
+        """The edits collecting ``collect`` and promoting ``promote`` mean under the policy."""
+        by_action: dict[Action, list[Memory]] = defaultdict(list)
         for memory in collect:
-            groups[self.policy.action_for(memory.kind)].append(memory)
-        archive = list(groups["archive"])
-        compact: list[tuple[list[Memory], Memory]] = []
-        for sources in _by_scope(groups["compact"]).values():
+            by_action[self.policy.action_for(memory.kind)].append(memory)
+        archive = {"archived": True, "updated_at": self.now}
+        groups: list[EditGroup] = []
+        for sources in _by_scope(by_action["compact"]).values():
             if len(sources) < self.policy.min_compact:
-                archive.extend(sources)
-            else:
-                compact.append((sources, self._summary(sources)))
-        return _Steps(
-            compact=compact, archive=archive, promote=list(promote), delete=list(groups["delete"])
-        )
+                by_action["archive"].extend(sources)
+                continue
+            edits: list[Edit] = [Insert(self._summary(sources))]
+            edits += [Patch(m, archive) for m in sources]
+            groups.append(EditGroup("compact", tuple(edits), "unreachable and cold: summarised"))
+        for memory in by_action["archive"]:
+            groups.append(EditGroup("archive", (Patch(memory, archive),), "unreachable and cold"))
+        for memory in promote:
+            # GC bookkeeping, not a use: updated_at stays, so an idle TTL is not renewed
+            groups.append(EditGroup("promote", (Patch(memory, {"generation": 1}),), "survived"))
+        for memory in by_action["delete"]:
+            groups.append(EditGroup("delete", (Delete(memory),), "collected"))
+        return EditPlan(tuple(groups))
 
     def _summary(self, sources: Sequence[Memory]) -> Memory:
         texts = [m.content for m in sources]
@@ -206,16 +174,16 @@ class Applier:
         )
 
 
-def _outcome(steps: _Steps) -> Outcome:
+def _outcome(groups: Sequence[EditGroup]) -> Outcome:
     outcome = Outcome()
-    compacted = sum(len(group) for group, _ in steps.compact)
-    outcome.count("compact", compacted)
-    outcome.count("archive", len(steps.archive))
-    outcome.count("delete", len(steps.delete))
-    outcome.count("promote", len(steps.promote))
-    outcome.collected = compacted + len(steps.archive) + len(steps.delete)
-    outcome.promoted = len(steps.promote)
-    outcome.compacted = len(steps.compact)
+    for group in groups:
+        records = len(group.records)
+        outcome.count(group.action, records)
+        if group.action == "promote":
+            outcome.promoted += records
+        else:
+            outcome.collected += records
+        outcome.compacted += group.action == "compact"
     return outcome
 
 
