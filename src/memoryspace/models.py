@@ -172,17 +172,7 @@ class Memory:
         unknown = set(data) - names
         if unknown:
             raise InvalidInput(f"unknown memory fields {sorted(unknown)}; known: {sorted(names)}")
-        values = dict(data)
-        if "kind" in values:
-            values["kind"] = parse_kind(values["kind"])
-        if "tags" in values:
-            values["tags"] = tuple(values["tags"])
-        if "links" in values:
-            kind = values.get("kind", Kind.TURN)
-            values["links"] = tuple(parse_link(v, kind=kind) for v in values["links"] or ())
-        if "meta" in values:
-            values["meta"] = dict(values["meta"] or {})
-        return cls(**values)
+        return cls(**_typed_fields(data, Kind.TURN))
 
     def link_ids(self, *, strong: bool | None = None) -> list[str]:
         """The ids this memory links to (only strong or only weak links, if asked)."""
@@ -218,17 +208,23 @@ def apply_patch(memory: Memory, patch: Mapping[str, Any]) -> Memory:
     unknown = set(patch) - PATCHABLE_FIELDS
     if unknown:
         raise InvalidInput(f"cannot patch {sorted(unknown)}; patchable: {sorted(PATCHABLE_FIELDS)}")
-    values = dict(patch)
+    return replace(memory, **_typed_fields(patch, memory.kind))
+
+
+def _typed_fields(data: Mapping[str, Any], kind: Kind) -> dict[str, Any]:
+    """Field values as ``Memory`` holds them: a ``Kind``, tuples of tags and ``Link``s (bare
+    ids typed by the record's kind, ``kind`` unless the data names one), a dict of meta."""
+    values = dict(data)
     if "kind" in values:
         values["kind"] = parse_kind(values["kind"])
     if "tags" in values:
         values["tags"] = tuple(values["tags"])
     if "links" in values:
-        kind = values.get("kind", memory.kind)
-        values["links"] = tuple(parse_link(v, kind=kind) for v in values["links"])
+        kind = values.get("kind", kind)
+        values["links"] = tuple(parse_link(v, kind=kind) for v in values["links"] or ())
     if "meta" in values:
-        values["meta"] = dict(values["meta"])
-    return replace(memory, **values)
+        values["meta"] = dict(values["meta"] or {})
+    return values
 
 
 def check_version(memory: Memory, expected: int | None) -> None:
