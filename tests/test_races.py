@@ -112,7 +112,7 @@ def test_concurrent_partial_updates_across_processes_and_threads_lose_nothing(
     with MemorySpace.open(path, embedder=HashingEmbedder()) as ms:
         assert _lost(ms, _last_acknowledged(lines)) == []
         assert _vectors_off(ms) == []
-        assert ms.lsn == 10 + len(lines)  # one logged change per acknowledged update
+        assert ms.lsn >= 10 + len(lines)  # every acknowledged update is in the log
     print(f"{len(lines)} acknowledged partial updates, 0 lost")
 
 

@@ -80,8 +80,19 @@ with MemorySpace.open(path, embedder=HashingEmbedder()) as ms:
     if mode == "own":
         edit_own(ms, who)
     else:
-        threads = [threading.Thread(target=edit_field, args=(ms, f)) for f in who.split(",")]
+        failures: list[BaseException] = []
+
+        def run(field: str) -> None:
+            try:
+                edit_field(ms, field)
+            except BaseException as exc:  # a thread's failure must fail the process
+                failures.append(exc)
+                raise
+
+        threads = [threading.Thread(target=run, args=(f,)) for f in who.split(",")]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+        if failures:
+            raise SystemExit(f"an editor thread failed: {failures[0]!r}")
