@@ -67,6 +67,7 @@ from memoryspace.validate import Vector
 if TYPE_CHECKING:
     from memoryspace.conversation import Conversation, ConversationSettings
     from memoryspace.llm.processors import Processors
+    from memoryspace.transfer import ImportResult, OnConflict
 
 log = logging.getLogger("memoryspace")
 
@@ -97,7 +98,7 @@ class MemorySpace:
         self.embedder = embedder
         self._clock = clock
         self._closed = False
-        self._counters: dict[str, int] = {"searches": 0, "adds": 0}
+        self._counters: dict[str, int] = {"searches": 0, "adds": 0, "deduplicated": 0}
         self._counter_lock = threading.Lock()
         self._bounded_estimate = (0, 64)  # (live records, adds since counted): count at first
         self._processors: Processors | None = None
@@ -842,6 +843,35 @@ class MemorySpace:
                 llm = llm_from_env()
                 self._processors = LLMProcessors(llm) if llm is not None else OfflineProcessors()
             return self._processors
+
+    def import_records(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        on_conflict: OnConflict = "skip",
+        batch: int = 256,
+        actor: str | None = "import",
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportResult:
+        """Add ``add`` records idempotently: a record whose ``id`` is taken is skipped,
+        replaced or refused (``on_conflict``); see ``memoryspace.transfer.import_records``.
+
+        Raises:
+            InvalidInput: a bad record or argument.
+            Conflict: ``on_conflict="error"`` and a record's id is taken.
+        """
+        from memoryspace.transfer import import_records
+
+        return import_records(
+            self, records, on_conflict=on_conflict, batch=batch, actor=actor, progress=progress
+        )
+
+    def export_records(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Memories matching ``filters`` as ``add`` records with ids, which
+        ``import_records`` takes back (into this space or another)."""
+        from memoryspace.transfer import export_records
+
+        return export_records(self, **filters)
 
     def stats(self) -> dict[str, Any]:
         """Sizes, counters and configuration, for humans and dashboards."""

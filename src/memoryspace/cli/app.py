@@ -397,27 +397,11 @@ def export_(
     agent: Agent = None,
     session: Session = None,
 ) -> None:
-    """Every memory as JSON lines (re-importable with `import`)."""
+    """Every memory as JSON lines with its id (re-importable with `import`, here or elsewhere)."""
     with opened(db, embedder) as ms:
         handle = open(out, "w", encoding="utf-8") if out else sys.stdout  # noqa: SIM115
         try:
-            for memory in ms.scan(**scope_filters(user, agent, session)):
-                record = memory.to_dict()
-                # GC state (generation, archived) belongs to this space, not to the export.
-                for counter in (
-                    "access_count",
-                    "last_access",
-                    "version",
-                    "updated_at",
-                    "tokens",
-                    "generation",
-                    "archived",
-                ):
-                    record.pop(counter)
-                record["timestamp"] = record.pop("created_at")
-                if record["valid_from"] == record["timestamp"]:
-                    record.pop("valid_from")
-                record.pop("expires_at")
+            for record in ms.export_records(**scope_filters(user, agent, session)):
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         finally:
             if out:
@@ -430,26 +414,44 @@ def import_(
     db: Db = DEFAULT_DB,
     embedder: Embedder = "auto",
     batch: Annotated[int, typer.Option(help="Memories per transaction.")] = 256,
+    on_conflict: Annotated[
+        str,
+        typer.Option(
+            "--on-conflict",
+            help="A record whose id the database holds: skip, replace or error.",
+        ),
+    ] = "skip",
     as_json: Json = False,
 ) -> None:
-    """Import memories from JSONL (one `add` record a line) or LoCoMo conversations."""
-    from memoryspace.cli.importing import read_records
+    """Import memories from JSONL (one `add` record a line) or LoCoMo conversations.
 
+    Importing is idempotent: records whose id is taken are skipped (or replaced), and content a
+    memory of the same scope and kind already holds is not stored twice.
+    """
+    from memoryspace.transfer import ON_CONFLICT, read_records
+
+    if on_conflict not in ON_CONFLICT:
+        raise InvalidInput(f"--on-conflict is one of {', '.join(ON_CONFLICT)}, not {on_conflict!r}")
     records = read_records(file)
     with (
         opened(db, embedder, create=True) as ms,
         Progress(console=errors, disable=as_json) as progress,
     ):
         task = progress.add_task(f"importing {file.name}", total=len(records))
-        for start in range(0, len(records), batch):
-            chunk = records[start : start + batch]
-            ms.add_many(chunk, actor="import")
-            progress.advance(task, len(chunk))
-        total = ms.count()
+        result = ms.import_records(
+            records,
+            on_conflict=on_conflict,
+            batch=batch,
+            progress=lambda n: progress.advance(task, n),
+        )
     if as_json:
-        emit({"imported": len(records), "memories": total})
+        emit(result.to_dict())
     else:
-        console.print(f"imported {len(records)} memories; the space holds {total}")
+        console.print(
+            f"read {result.imported} records: added {result.added}, already held "
+            f"{result.deduplicated}, skipped {result.skipped} (id taken), replaced "
+            f"{result.replaced}; the database holds {result.memories} memories"
+        )
 
 
 def main() -> None:
