@@ -1,9 +1,12 @@
 """The ``memoryspace`` command: a thin shell over ``MemorySpace``.
 
 Every command takes ``--db PATH`` (default ``./memoryspace.db`` or ``$MEMORYSPACE_DB``) and
-``--json`` for scripts. Library errors become one line on stderr and exit status 1. Only the
-commands that store memories (``add``, ``import``, ``conversation``) create a missing database;
-the others fail with ``NotFound`` naming the path, and leave no file behind.
+``--json`` for scripts. Library errors become one line on stderr and exit status 1; with
+``--json``, ``{"error": {"type": ..., "message": ...}}`` on stdout. Their hints are rewritten
+in CLI terms (``memoryspace.cli.hints``). Only the commands that store memories (``add``,
+``import``, ``conversation``) create a missing database; the others fail with ``NotFound``
+naming the path, and leave no file behind. Help is plain text so that flags read ``--dry-run``
+and ``--pin / --unpin``, without a type placeholder.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
+from memoryspace.cli.hints import cli_message
 from memoryspace.errors import InvalidInput, MemorySpaceError
 from memoryspace.models import Change, Memory, SearchHit
 from memoryspace.space import MemorySpace
@@ -30,6 +35,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
 console = Console()
 errors = Console(stderr=True)
@@ -117,6 +123,26 @@ def show_changes(changes: list[Change]) -> None:
             state.content[:100] if state else "",
         )
     console.print(table)
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from memoryspace import __version__
+
+        sys.stdout.write(f"memoryspace {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Memory for LLM agents, managed like an operating system manages memory."""
 
 
 @app.command()
@@ -458,12 +484,28 @@ def main() -> None:
     """Entry point: run the app, turning library errors into one clean line (exit status 1)."""
     from memoryspace.cli import (
         bench,  # noqa: F401  (registers `bench` commands)
+        browse,  # noqa: F401  (registers `list`, `count` and `update`)
         conversation,  # noqa: F401  (registers `conversation` commands)
         demo,  # noqa: F401  (registers `demo` commands)
+        housekeeping,  # noqa: F401  (registers `cache` commands)
     )
 
     try:
         app()
     except MemorySpaceError as exc:
-        errors.print(f"[red]error:[/] {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
+        report_error(exc, as_json=_wants_json(sys.argv[1:]))
         raise SystemExit(1) from None
+
+
+def _wants_json(args: list[str]) -> bool:
+    """Whether the command line asks for JSON (``--json`` before any ``--``)."""
+    return "--json" in (args[: args.index("--")] if "--" in args else args)
+
+
+def report_error(exc: MemorySpaceError, *, as_json: bool) -> None:
+    """One error, its hint in CLI terms: a JSON document on stdout, or a line on stderr."""
+    message = cli_message(str(exc))
+    if as_json:
+        emit({"error": {"type": type(exc).__name__, "message": message}})
+    else:
+        errors.print(Text.assemble(("error:", "red"), f" {type(exc).__name__}: {message}"))
