@@ -25,6 +25,7 @@ from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
+from memoryspace.cli.figures import rounded
 from memoryspace.cli.hints import cli_message
 from memoryspace.errors import InvalidInput, MemorySpaceError
 from memoryspace.models import Change, Memory, SearchHit
@@ -409,7 +410,7 @@ def stats(
         emit(numbers)
         return
     table = Table(show_header=False, box=None)
-    for key, value in numbers.items():
+    for key, value in rounded(numbers).items():
         table.add_row(f"[bold]{key}[/]", json.dumps(value, default=str))
     console.print(table)
 
