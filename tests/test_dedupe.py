@@ -175,3 +175,12 @@ def test_running_the_quick_start_three_times_keeps_one_copy(tmp_path: Path) -> N
             space.add("Tobi is allergic to hazelnuts", user="tobi", kind="fact", tags=["health"])
     with MemorySpace.open(tmp_path / "memory.db", embedder="hashing") as space:
         assert space.count() == 2
+
+
+def test_a_caller_that_owns_identity_can_opt_out(ms: MemorySpace) -> None:
+    first = ms.add("topic: tea", kind="summary")
+    second = ms.add("topic: tea", kind="summary", dedupe=False)
+    assert first.id != second.id
+    facts = [{"content": "x", "kind": "fact"}] * 2
+    assert len({m.id for m in ms.add_many(facts, dedupe=False)}) == 2
+    assert len({m.id for m in ms.add_many(facts)}) == 1

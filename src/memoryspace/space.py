@@ -313,7 +313,7 @@ class MemorySpace:
             dimension=self.embedder.dimension,
         )
 
-    def add(self, content: str, **fields: Any) -> Memory:
+    def add(self, content: str, *, dedupe: bool | None = None, **fields: Any) -> Memory:
         """Store one memory and return it (or, with ``Settings.dedupe="exact"``, the live memory
         of the same scope and kind that already says it, renewed; see ``memoryspace.dedupe``).
 
@@ -326,17 +326,22 @@ class MemorySpace:
             InvalidInput: bad content or field; nothing is stored.
             Conflict: the id is taken.
         """
-        return self.add_many([{"content": content, **fields}])[0]
+        return self.add_many([{"content": content, **fields}], dedupe=dedupe)[0]
 
     def add_many(
-        self, items: Iterable[Mapping[str, Any] | str], *, actor: str | None = None
+        self,
+        items: Iterable[Mapping[str, Any] | str],
+        *,
+        actor: str | None = None,
+        dedupe: bool | None = None,
     ) -> list[Memory]:
         """Store many memories in one transaction, embedding them in one batch.
 
         Each item is a string or a dict of ``add``'s fields with ``content``. All or nothing.
         With ``Settings.dedupe="exact"`` an item that a live memory of its scope and kind already
         says (or an earlier item of the batch) is not stored again: its place in the result holds
-        that memory, renewed (see ``memoryspace.dedupe``).
+        that memory, renewed (see ``memoryspace.dedupe``). ``dedupe=False`` stores every item
+        whatever the setting: agent structures that manage their records' identity pass it.
 
         Raises:
             InvalidInput: any item is bad; nothing is stored.
@@ -355,7 +360,8 @@ class MemorySpace:
             except InvalidInput as exc:
                 raise InvalidInput(f"item {position}: {exc}") from None
             explicit_ids.append(bool(fields.get("id")))
-        dedupe = self.settings.dedupe == "exact"
+        if dedupe is None:
+            dedupe = self.settings.dedupe == "exact"
         plan = plan_batch([m for m, _ in built], [e or not dedupe for e in explicit_ids])
         existing: dict[ContentKey, Memory] = {}
         if plan.keyed():
