@@ -118,7 +118,8 @@ def test_errors_are_one_clean_line_and_exit_1(db: Path) -> None:
     missing = cli(db, "get", "nope", check=False)
     assert missing.returncode == 1
     assert missing.stderr.strip().splitlines() == [
-        "error: NotFound: no memory with id 'nope'; search or list memories to find ids"
+        "error: NotFound: no memory with id 'nope'; "
+        "find ids with `memoryspace search` or `memoryspace list`"
     ]
     empty = cli(db, "add", "   ", check=False)
     assert empty.returncode == 1 and "InvalidInput" in empty.stderr

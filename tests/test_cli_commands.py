@@ -56,6 +56,8 @@ def test_list_pages_count_filters_and_update_edits(tmp_path: Path) -> None:
         ok(tmp_path, "add", f"fact number {n}", "--user", "ana", "--kind", "fact")
     ok(tmp_path, "add", "a turn of bo", "--user", "bo")
     again = ok(tmp_path, "add", "FACT number 0", "--user", "ana", "--kind", "fact")  # deduped
+    said = run(tmp_path, "add", "fact  number 1", "--user", "ana", "--kind", "fact").stdout
+    assert said.startswith("already held as ") and said.rstrip().endswith("(renewed)")
     first = ok(tmp_path, "list", "--user", "ana", "--limit", "2")
     second = ok(tmp_path, "list", "--user", "ana", "--limit", "2", "--offset", "2")
     newest = ok(tmp_path, "list", "--limit", "1", "--newest")

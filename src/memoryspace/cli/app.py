@@ -89,7 +89,7 @@ def show_memory(memory: Memory) -> None:
             "last_access",
         ):
             value = when(value)
-        table.add_row(f"[bold]{name}[/]", str(value))
+        table.add_row(f"[bold]{name}[/]", str(rounded(value)))
     console.print(table)
 
 
@@ -172,7 +172,12 @@ def add(
             pinned=pinned,
             ttl=ttl,
         )
-    emit(memory.to_dict()) if as_json else console.print(f"added {memory.id}")
+    if as_json:
+        emit(memory.to_dict())
+    elif memory.updated_at > memory.created_at:  # `add` here takes no timestamp: a renewal
+        console.print(f"already held as {memory.id} (renewed)")
+    else:
+        console.print(f"added {memory.id}")
 
 
 @app.command()
@@ -509,4 +514,5 @@ def report_error(exc: MemorySpaceError, *, as_json: bool) -> None:
     if as_json:
         emit({"error": {"type": type(exc).__name__, "message": message}})
     else:
-        errors.print(Text.assemble(("error:", "red"), f" {type(exc).__name__}: {message}"))
+        line = Text.assemble(("error:", "red"), f" {type(exc).__name__}: {message}")
+        errors.print(line, soft_wrap=True)  # one line, however narrow the terminal
