@@ -107,6 +107,9 @@ def test_errors_under_json_are_json_on_stdout(tmp_path: Path) -> None:
     nothing = run(tmp_path, "update", "no-such-id", "--json")
     assert nothing.returncode == 1
     assert json.loads(nothing.stdout)["error"]["type"] == "InvalidInput"
+    usage = run(tmp_path, "list", "--limit", "many", "--json")
+    assert usage.returncode == 2  # a usage error, as click reports them
+    assert json.loads(usage.stdout)["error"]["type"] == "BadParameter"
     plain = run(tmp_path, "get", "no-such-id")
     assert plain.returncode == 1 and plain.stdout == ""
     assert plain.stderr.startswith("error: NotFound: no memory with id 'no-such-id'")

@@ -2,10 +2,11 @@
 
 Every command takes ``--db PATH`` (default ``./memoryspace.db`` or ``$MEMORYSPACE_DB``) and
 ``--json`` for scripts. Library errors become one line on stderr and exit status 1; with
-``--json``, ``{"error": {"type": ..., "message": ...}}`` on stdout. Their hints are rewritten
-in CLI terms (``memoryspace.cli.hints``). Only the commands that store memories (``add``,
-``import``, ``conversation``) create a missing database; the others fail with ``NotFound``
-naming the path, and leave no file behind. Help is plain text so that flags read ``--dry-run``
+``--json``, ``{"error": {"type": ..., "message": ...}}`` on stdout (usage errors too, with
+click's exit status 2). Their hints are rewritten in CLI terms (``memoryspace.cli.hints``).
+Only the commands that store memories (``add``, ``import``, ``conversation``) create a missing
+database; the others fail with ``NotFound`` naming the path, and leave no file behind. Help is
+plain text so that flags read ``--dry-run``
 and ``--pin / --unpin``, without a type placeholder.
 """
 
@@ -496,10 +497,20 @@ def main() -> None:
         housekeeping,  # noqa: F401  (registers `cache` commands)
     )
 
+    as_json = _wants_json(sys.argv[1:])
     try:
-        app()
+        if not as_json:
+            app()
+        # Under --json, usage errors (a missing argument, a bad value) are JSON as well.
+        outcome = app(standalone_mode=False)
+        raise SystemExit(outcome if isinstance(outcome, int) else 0)
     except MemorySpaceError as exc:
-        report_error(exc, as_json=_wants_json(sys.argv[1:]))
+        report_error(exc, as_json=as_json)
+        raise SystemExit(1) from None
+    except typer.TyperException as exc:  # raised to us only under --json
+        emit({"error": {"type": type(exc).__name__, "message": exc.format_message()}})
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:  # Ctrl-C under --json (click prints "Aborted!" otherwise)
         raise SystemExit(1) from None
 
 
