@@ -931,7 +931,7 @@ class StoreContract:
                 (make_memory("c", "archived", kind=Kind.FACT, archived=True), None),
             ]
         )
-        store.update(store.get("a").evolve(content="New words"))
+        store.update("a", {"content": "New words"})
         keys = [ContentKey.of(t, "fact", None, None, None) for t in ("new words", "old words")]
         assert [m.id for m in store.find_same_content(keys, now=200.0).values()] == ["a"]
         expiring = ContentKey.of("gone soon", "fact", None, None, None)
