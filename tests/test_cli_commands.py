@@ -91,7 +91,9 @@ def test_list_pages_count_filters_and_update_edits(tmp_path: Path) -> None:
     )
     assert ok(tmp_path, "count", "--pinned") == {"count": 1}
     assert ok(tmp_path, "update", target, "--unpin", "--clear-tags")["tags"] == []
-    assert [c["op"] for c in ok(tmp_path, "history", target)] == ["add", "update", "update"]
+    history = ok(tmp_path, "history", target)  # added, renewed by the second add, edited twice
+    assert [c["op"] for c in history] == ["add", "update", "update", "update"]
+    assert history[1]["after"]["content"] == "fact number 1"
     human = run(tmp_path, "list", "--user", "ana", "--limit", "2")
     assert "showing 1-2 of 5; next page: --offset 2" in human.stderr
 
