@@ -6,8 +6,7 @@ Every command takes ``--db PATH`` (default ``./memoryspace.db`` or ``$MEMORYSPAC
 click's exit status 2). Their hints are rewritten in CLI terms (``memoryspace.cli.hints``).
 Only the commands that store memories (``add``, ``import``, ``conversation``) create a missing
 database; the others fail with ``NotFound`` naming the path, and leave no file behind. Help is
-plain text so that flags read ``--dry-run``
-and ``--pin / --unpin``, without a type placeholder.
+plain text so that flags read ``--dry-run`` and ``--pin / --unpin``, without a type placeholder.
 """
 
 from __future__ import annotations
