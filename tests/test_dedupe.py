@@ -10,19 +10,12 @@ import pytest
 from memoryspace import HashingEmbedder, InvalidInput, MemorySpace, Settings
 from memoryspace.fingerprint import content_fingerprint, normalise_content
 from memoryspace.models import Op
-
-
-class FakeClock:
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
+from store_contract import FakeClock
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(start=1_700_000_000.0)
 
 
 def open_space(path: Path, clock: FakeClock, **settings: object) -> MemorySpace:
