@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m memoryspace.demo
+	$(BIN)/memoryspace demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from memoryspace.errors import Closed, Conflict, InvalidInput, NotFound, ReadOnly
+from memoryspace.fingerprint import ContentKey
 from memoryspace.models import Filter, Kind, Link, LinkType, Memory, Op
 from memoryspace.store.base import IndexDelta, Store, Vector
 
@@ -905,6 +906,41 @@ class StoreContract:
         for call in calls:
             with pytest.raises(Closed):
                 call()
+
+    # -- finding a record by its content (one memory per fact)
+
+    def test_find_same_content_matches_scope_kind_and_normal_form(self, store: Store) -> None:
+        store.insert(
+            [
+                (make_memory("a", "Tobi likes tea", user="tobi", kind=Kind.FACT), None),
+                (make_memory("b", "tobi LIKES  tea", user="tobi", kind=Kind.FACT), None),
+                (make_memory("c", "Tobi likes tea", user="maren", kind=Kind.FACT), None),
+                (make_memory("d", "Tobi likes tea", user="tobi", kind=Kind.NOTE), None),
+            ]
+        )
+        tobi = ContentKey.of(" TOBI likes tea", "fact", "tobi", None, None)
+        nobody = ContentKey.of("Tobi likes tea", "fact", "ana", None, None)
+        found = store.find_same_content([tobi, nobody], now=200.0)
+        assert list(found) == [tobi] and found[tobi].id == "a"  # the oldest of the two
+
+    def test_find_same_content_follows_edits_and_skips_the_dead(self, store: Store) -> None:
+        store.insert(
+            [
+                (make_memory("a", "old words", kind=Kind.FACT), None),
+                (make_memory("b", "gone soon", kind=Kind.FACT, expires_at=150.0), None),
+                (make_memory("c", "archived", kind=Kind.FACT, archived=True), None),
+            ]
+        )
+        store.update("a", {"content": "New words"})
+        keys = [ContentKey.of(t, "fact", None, None, None) for t in ("new words", "old words")]
+        assert [m.id for m in store.find_same_content(keys, now=200.0).values()] == ["a"]
+        expiring = ContentKey.of("gone soon", "fact", None, None, None)
+        assert store.find_same_content([expiring], now=100.0)[expiring].id == "b"
+        assert store.find_same_content([expiring], now=200.0) == {}
+        archived = ContentKey.of("archived", "fact", None, None, None)
+        assert store.find_same_content([archived], now=100.0) == {}
+        with opened(store.as_of(store.last_lsn())) as past:  # rebuilt from the log
+            assert [m.id for m in past.find_same_content(keys, now=200.0).values()] == ["a"]
 
     def test_settings_are_stored(self, store: Store) -> None:
         assert store.get_setting("embedder") is None

@@ -70,7 +70,10 @@ def test_export_then_import_round_trips(db: Path, tmp_path: Path) -> None:
     cli(db, "export", "--out", str(dump))
     copy = tmp_path / "copy.db"
     result = cli_json(copy, "import", str(dump))
-    assert result == {"imported": 3, "memories": 3}
+    assert (result["imported"], result["added"], result["memories"]) == (3, 3, 3)
+    for target in (copy, db):  # again into the copy, and into the database it came from
+        again = cli_json(target, "import", str(dump))
+        assert (again["added"], again["skipped"], again["memories"]) == (0, 3, 3)
     originals = {m["content"]: m for m in map(json.loads, dump.read_text().splitlines())}
     cli(copy, "export", "--out", str(tmp_path / "again.jsonl"))
     again = {
@@ -115,7 +118,8 @@ def test_errors_are_one_clean_line_and_exit_1(db: Path) -> None:
     missing = cli(db, "get", "nope", check=False)
     assert missing.returncode == 1
     assert missing.stderr.strip().splitlines() == [
-        "error: NotFound: no memory with id 'nope'; search or list memories to find ids"
+        "error: NotFound: no memory with id 'nope'; "
+        "find ids with `memoryspace search` or `memoryspace list`"
     ]
     empty = cli(db, "add", "   ", check=False)
     assert empty.returncode == 1 and "InvalidInput" in empty.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from memoryspace.errors import InvalidInput
 from memoryspace.tokens import TokenCounter
@@ -35,9 +36,14 @@ class Settings:
     ``durability`` is ``"normal"`` (SQLite ``synchronous=NORMAL``: a committed write survives a
     process crash; the last ones may be lost on power loss) or ``"full"`` (``synchronous=FULL``:
     a committed write also survives power loss, at the cost of an fsync per commit).
+    ``dedupe="exact"`` makes ``add`` of content a live memory of the same scope and kind already
+    holds (equal after case folding and collapsing whitespace) return that memory, renewed,
+    instead of storing a copy; turns and records given an explicit ``id`` are exempt (see
+    ``memoryspace.dedupe``). ``"off"`` stores every ``add``.
 
     Raises:
-        InvalidInput: ``durability`` is neither ``"normal"`` nor ``"full"``.
+        InvalidInput: ``durability`` is neither ``"normal"`` nor ``"full"``, or ``dedupe``
+            neither ``"exact"`` nor ``"off"``.
     """
 
     max_content_chars: int = 100_000
@@ -65,7 +71,10 @@ class Settings:
     max_records: int | None = None
     durability: str = "normal"
     token_counter: TokenCounter | None = field(default=None, compare=False)
+    dedupe: Literal["exact", "off"] = "exact"
 
     def __post_init__(self) -> None:
         if not isinstance(self.durability, str) or self.durability not in ("normal", "full"):
             raise InvalidInput(f"durability must be 'normal' or 'full', got {self.durability!r}")
+        if self.dedupe not in ("exact", "off"):
+            raise InvalidInput(f"Settings.dedupe is 'exact' or 'off', not {self.dedupe!r}")

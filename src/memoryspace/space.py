@@ -38,9 +38,11 @@ from memoryspace import validate
 from memoryspace.context import AssembledContext, ContextWindow, assemble_context
 from memoryspace.context.tokenizer import default_token_counter
 from memoryspace.conversation.pages import gc_roots as conversation_roots
+from memoryspace.dedupe import plan_batch
 from memoryspace.embed.base import Embedder
 from memoryspace.embed.resolve import resolve_embedder
 from memoryspace.errors import Closed, Conflict, InvalidInput, MemorySpaceError, ReadOnly
+from memoryspace.fingerprint import ContentKey
 from memoryspace.gc import (
     ActionPolicy,
     Collector,
@@ -65,6 +67,7 @@ from memoryspace.validate import Vector
 if TYPE_CHECKING:
     from memoryspace.conversation import Conversation, ConversationSettings
     from memoryspace.llm.processors import Processors
+    from memoryspace.transfer import ImportResult, OnConflict
 
 log = logging.getLogger("memoryspace")
 
@@ -95,7 +98,7 @@ class MemorySpace:
         self.embedder = embedder
         self._clock = clock
         self._closed = False
-        self._counters: dict[str, int] = {"searches": 0, "adds": 0}
+        self._counters: dict[str, int] = {"searches": 0, "adds": 0, "deduplicated": 0}
         self._counter_lock = threading.Lock()
         self._bounded_estimate = (0, 64)  # (live records, adds since counted): count at first
         self._processors: Processors | None = None
@@ -310,8 +313,9 @@ class MemorySpace:
             dimension=self.embedder.dimension,
         )
 
-    def add(self, content: str, **fields: Any) -> Memory:
-        """Store one memory and return it.
+    def add(self, content: str, *, dedupe: bool | None = None, **fields: Any) -> Memory:
+        """Store one memory and return it (or, with ``Settings.dedupe="exact"``, the live memory
+        of the same scope and kind that already says it, renewed; see ``memoryspace.dedupe``).
 
         Fields: ``user``, ``agent``, ``session`` (the scope), ``kind`` (default ``"turn"``),
         ``meta``, ``tags``, ``links``, ``pinned``, ``ttl`` (seconds), ``timestamp`` (Unix time the
@@ -322,14 +326,22 @@ class MemorySpace:
             InvalidInput: bad content or field; nothing is stored.
             Conflict: the id is taken.
         """
-        return self.add_many([{"content": content, **fields}])[0]
+        return self.add_many([{"content": content, **fields}], dedupe=dedupe)[0]
 
     def add_many(
-        self, items: Iterable[Mapping[str, Any] | str], *, actor: str | None = None
+        self,
+        items: Iterable[Mapping[str, Any] | str],
+        *,
+        actor: str | None = None,
+        dedupe: bool | None = None,
     ) -> list[Memory]:
         """Store many memories in one transaction, embedding them in one batch.
 
         Each item is a string or a dict of ``add``'s fields with ``content``. All or nothing.
+        With ``Settings.dedupe="exact"`` an item that a live memory of its scope and kind already
+        says (or an earlier item of the batch) is not stored again: its place in the result holds
+        that memory, renewed (see ``memoryspace.dedupe``). ``dedupe=False`` stores every item
+        whatever the setting: agent structures that manage their records' identity pass it.
 
         Raises:
             InvalidInput: any item is bad; nothing is stored.
@@ -338,6 +350,7 @@ class MemorySpace:
         started = self.profiler.clock() if self.profiler is not None else 0.0
         now = self._clock()
         built = []
+        explicit_ids = []
         for position, item in enumerate(items):
             fields = {"content": item} if isinstance(item, str | bytes) else item
             if not isinstance(fields, Mapping):
@@ -346,28 +359,50 @@ class MemorySpace:
                 built.append(self._build(fields, now))
             except InvalidInput as exc:
                 raise InvalidInput(f"item {position}: {exc}") from None
-        todo = [i for i, (_, vector) in enumerate(built) if vector is None]
-        if todo:
-            vectors = self.embedder.embed([built[i][0].content for i in todo])
-            for i, vector in zip(todo, vectors, strict=True):
-                built[i] = (built[i][0], vector)
-        changes = self.store.insert(built, actor=actor)
-        self._count("adds", len(built))
+            explicit_ids.append(bool(fields.get("id")))
+        if dedupe is None:
+            dedupe = self.settings.dedupe == "exact"
+        plan = plan_batch([m for m, _ in built], [e or not dedupe for e in explicit_ids])
+        existing: dict[ContentKey, Memory] = {}
+        if plan.keyed():
+            self._flush_hot()
+            existing = self.store.find_same_content(plan.keyed(), now=now)
+        self._embed_missing(built, plan.to_store(existing))
+        with self.store.transaction():
+            if plan.keyed():  # look again inside the transaction: another writer may have won
+                existing = self.store.find_same_content(plan.keyed(), now=now)
+            inserted = plan.to_store(existing)
+            self._embed_missing(built, inserted)  # only after such a race
+            changes = self.store.insert([built[i] for i in inserted], actor=actor)
+            wanted = set(plan.keys)
+            renewed = {
+                key: self._renew(memory, now=now, actor=actor)
+                for key, memory in existing.items()
+                if key in wanted
+            }
+        if renewed and self.hot_tier is not None:  # after the transaction: tier lock, then store
+            self.hot_tier.discard(memory.id for memory in renewed.values())
+        results = {
+            i: built[i][0].evolve(version=change.lsn)
+            for i, change in zip(inserted, changes, strict=True)
+        }
+        self._count("adds", len(inserted))
+        self._count("deduplicated", len(built) - len(inserted))
         if self.profiler is not None:
             self.profiler.record(
                 ALLOCATION,
                 self.profiler.clock() - started,
-                count=len(built),
-                tokens=sum(memory.tokens for memory, _ in built),
+                count=len(inserted),
+                tokens=sum(built[i][0].tokens for i in inserted),
             )
         self._maybe_save_index()
         if self.auto_gc is not None:
-            self.auto_gc.wrote(len(built))
+            self.auto_gc.wrote(len(inserted))
         if self.settings.max_records is not None:
-            self._keep_bounded(self.settings.max_records, len(built))
+            self._keep_bounded(self.settings.max_records, len(inserted))
         return [
-            memory.evolve(version=change.lsn)
-            for (memory, _), change in zip(built, changes, strict=True)
+            results[leader] if leader in results else renewed[key]  # type: ignore[index]
+            for leader, key in zip(plan.leaders, plan.keys, strict=True)
         ]
 
     def _keep_bounded(self, limit: int, added: int) -> None:
@@ -389,6 +424,23 @@ class MemorySpace:
             live -= event.collected
         with self._counter_lock:
             self._bounded_estimate = (live, 0)
+
+    def _embed_missing(
+        self, built: list[tuple[Memory, Vector | None]], positions: list[int]
+    ) -> None:
+        """Embed, in one batch, the memories at ``positions`` that came without a vector."""
+        todo = [i for i in positions if built[i][1] is None]
+        if todo:
+            vectors = self.embedder.embed([built[i][0].content for i in todo])
+            for i, vector in zip(todo, vectors, strict=True):
+                built[i] = (built[i][0], vector)
+
+    def _renew(self, memory: Memory, *, now: float, actor: str | None) -> Memory:
+        """Adding what a memory already says renews it: a logged patch of ``updated_at``
+        (which an idle time to live reads). The one place a duplicate ``add`` writes."""
+        change = self.store.update(memory.id, {"updated_at": now}, actor=actor)
+        assert change.after is not None
+        return change.after.evolve(access_count=memory.access_count, last_access=memory.last_access)
 
     def _maybe_save_index(self) -> None:
         if self.index.lsn + self.settings.index_save_every < self.store.last_lsn():
@@ -797,6 +849,35 @@ class MemorySpace:
                 llm = llm_from_env()
                 self._processors = LLMProcessors(llm) if llm is not None else OfflineProcessors()
             return self._processors
+
+    def import_records(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        on_conflict: OnConflict = "skip",
+        batch: int = 256,
+        actor: str | None = "import",
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportResult:
+        """Add ``add`` records idempotently: a record whose ``id`` is taken is skipped,
+        replaced or refused (``on_conflict``); see ``memoryspace.transfer.import_records``.
+
+        Raises:
+            InvalidInput: a bad record or argument.
+            Conflict: ``on_conflict="error"`` and a record's id is taken.
+        """
+        from memoryspace.transfer import import_records
+
+        return import_records(
+            self, records, on_conflict=on_conflict, batch=batch, actor=actor, progress=progress
+        )
+
+    def export_records(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Memories matching ``filters`` as ``add`` records with ids, which
+        ``import_records`` takes back (into this space or another)."""
+        from memoryspace.transfer import export_records
+
+        return export_records(self, **filters)
 
     def stats(self) -> dict[str, Any]:
         """Sizes, counters and configuration, for humans and dashboards."""

@@ -92,6 +92,7 @@ from pathlib import Path
 from typing import Any
 
 from memoryspace.bench.metrics import percentile
+from memoryspace.datasets.sources import require_data
 from memoryspace.embed.base import Embedder
 from memoryspace.embed.resolve import resolve_embedder
 from memoryspace.errors import InvalidInput
@@ -121,9 +122,7 @@ def read_chunks(path: str | Path, chunk_size: int = 512, limit: int | None = Non
     """
     if chunk_size < 2 * SPAN_WORDS:
         raise InvalidInput(f"--chunk-size needs at least {2 * SPAN_WORDS} characters")
-    source = Path(path)
-    if not source.is_file():
-        raise InvalidInput(f"no data file at {source}; pass --data PATH (see ../shared/data)")
+    source = require_data(path, "text")
     wanted = None if not limit else limit * chunk_size
     with open(source, encoding="utf-8", errors="replace") as handle:
         text = handle.read() if wanted is None else handle.read(wanted)

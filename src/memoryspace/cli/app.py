@@ -1,9 +1,12 @@
 """The ``memoryspace`` command: a thin shell over ``MemorySpace``.
 
 Every command takes ``--db PATH`` (default ``./memoryspace.db`` or ``$MEMORYSPACE_DB``) and
-``--json`` for scripts. Library errors become one line on stderr and exit status 1. Only the
-commands that store memories (``add``, ``import``, ``conversation``) create a missing database;
-the others fail with ``NotFound`` naming the path, and leave no file behind.
+``--json`` for scripts. Library errors become one line on stderr and exit status 1; with
+``--json``, ``{"error": {"type": ..., "message": ...}}`` on stdout (usage errors too, with
+click's exit status 2). Their hints are rewritten in CLI terms (``memoryspace.cli.hints``).
+Only the commands that store memories (``add``, ``import``, ``conversation``) create a missing
+database; the others fail with ``NotFound`` naming the path, and leave no file behind. Help is
+plain text so that flags read ``--dry-run`` and ``--pin / --unpin``, without a type placeholder.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
+from memoryspace.cli.figures import rounded
+from memoryspace.cli.hints import cli_message
 from memoryspace.errors import InvalidInput, MemorySpaceError
 from memoryspace.models import Change, Memory, SearchHit
 from memoryspace.space import MemorySpace
@@ -30,6 +36,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
 console = Console()
 errors = Console(stderr=True)
@@ -82,7 +89,7 @@ def show_memory(memory: Memory) -> None:
             "last_access",
         ):
             value = when(value)
-        table.add_row(f"[bold]{name}[/]", str(value))
+        table.add_row(f"[bold]{name}[/]", str(rounded(value)))
     console.print(table)
 
 
@@ -119,6 +126,26 @@ def show_changes(changes: list[Change]) -> None:
     console.print(table)
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from memoryspace import __version__
+
+        sys.stdout.write(f"memoryspace {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Memory for LLM agents, managed like an operating system manages memory."""
+
+
 @app.command()
 def add(
     content: str,
@@ -145,7 +172,12 @@ def add(
             pinned=pinned,
             ttl=ttl,
         )
-    emit(memory.to_dict()) if as_json else console.print(f"added {memory.id}")
+    if as_json:
+        emit(memory.to_dict())
+    elif memory.updated_at > memory.created_at:  # `add` here takes no timestamp: a renewal
+        console.print(f"already held as {memory.id} (renewed)")
+    else:
+        console.print(f"added {memory.id}")
 
 
 @app.command()
@@ -383,7 +415,7 @@ def stats(
         emit(numbers)
         return
     table = Table(show_header=False, box=None)
-    for key, value in numbers.items():
+    for key, value in rounded(numbers).items():
         table.add_row(f"[bold]{key}[/]", json.dumps(value, default=str))
     console.print(table)
 
@@ -397,27 +429,11 @@ def export_(
     agent: Agent = None,
     session: Session = None,
 ) -> None:
-    """Every memory as JSON lines (re-importable with `import`)."""
+    """Every memory as JSON lines with its id (re-importable with `import`, here or elsewhere)."""
     with opened(db, embedder) as ms:
         handle = open(out, "w", encoding="utf-8") if out else sys.stdout  # noqa: SIM115
         try:
-            for memory in ms.scan(**scope_filters(user, agent, session)):
-                record = memory.to_dict()
-                # GC state (generation, archived) belongs to this space, not to the export.
-                for counter in (
-                    "access_count",
-                    "last_access",
-                    "version",
-                    "updated_at",
-                    "tokens",
-                    "generation",
-                    "archived",
-                ):
-                    record.pop(counter)
-                record["timestamp"] = record.pop("created_at")
-                if record["valid_from"] == record["timestamp"]:
-                    record.pop("valid_from")
-                record.pop("expires_at")
+            for record in ms.export_records(**scope_filters(user, agent, session)):
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         finally:
             if out:
@@ -430,38 +446,83 @@ def import_(
     db: Db = DEFAULT_DB,
     embedder: Embedder = "auto",
     batch: Annotated[int, typer.Option(help="Memories per transaction.")] = 256,
+    on_conflict: Annotated[
+        str,
+        typer.Option(
+            "--on-conflict",
+            help="A record whose id the database holds: skip, replace or error.",
+        ),
+    ] = "skip",
     as_json: Json = False,
 ) -> None:
-    """Import memories from JSONL (one `add` record a line) or LoCoMo conversations."""
-    from memoryspace.cli.importing import read_records
+    """Import memories from JSONL (one `add` record a line) or LoCoMo conversations.
 
+    Importing is idempotent: records whose id is taken are skipped (or replaced), and content a
+    memory of the same scope and kind already holds is not stored twice.
+    """
+    from memoryspace.transfer import ON_CONFLICT, read_records
+
+    if on_conflict not in ON_CONFLICT:
+        raise InvalidInput(f"--on-conflict is one of {', '.join(ON_CONFLICT)}, not {on_conflict!r}")
     records = read_records(file)
     with (
         opened(db, embedder, create=True) as ms,
         Progress(console=errors, disable=as_json) as progress,
     ):
         task = progress.add_task(f"importing {file.name}", total=len(records))
-        for start in range(0, len(records), batch):
-            chunk = records[start : start + batch]
-            ms.add_many(chunk, actor="import")
-            progress.advance(task, len(chunk))
-        total = ms.count()
+        result = ms.import_records(
+            records,
+            on_conflict=on_conflict,
+            batch=batch,
+            progress=lambda n: progress.advance(task, n),
+        )
     if as_json:
-        emit({"imported": len(records), "memories": total})
+        emit(result.to_dict())
     else:
-        console.print(f"imported {len(records)} memories; the space holds {total}")
+        console.print(
+            f"read {result.imported} records: added {result.added}, already held "
+            f"{result.deduplicated}, skipped {result.skipped} (id taken), replaced "
+            f"{result.replaced}; the database holds {result.memories} memories"
+        )
 
 
 def main() -> None:
     """Entry point: run the app, turning library errors into one clean line (exit status 1)."""
     from memoryspace.cli import (
         bench,  # noqa: F401  (registers `bench` commands)
+        browse,  # noqa: F401  (registers `list`, `count` and `update`)
         conversation,  # noqa: F401  (registers `conversation` commands)
         demo,  # noqa: F401  (registers `demo` commands)
+        housekeeping,  # noqa: F401  (registers `cache` commands)
     )
 
+    as_json = _wants_json(sys.argv[1:])
     try:
-        app()
+        if not as_json:
+            app()
+        # Under --json, usage errors (a missing argument, a bad value) are JSON as well.
+        outcome = app(standalone_mode=False)
+        raise SystemExit(outcome if isinstance(outcome, int) else 0)
     except MemorySpaceError as exc:
-        errors.print(f"[red]error:[/] {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
+        report_error(exc, as_json=as_json)
         raise SystemExit(1) from None
+    except typer.TyperException as exc:  # raised to us only under --json
+        emit({"error": {"type": type(exc).__name__, "message": exc.format_message()}})
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:  # Ctrl-C under --json (click prints "Aborted!" otherwise)
+        raise SystemExit(1) from None
+
+
+def _wants_json(args: list[str]) -> bool:
+    """Whether the command line asks for JSON (``--json`` before any ``--``)."""
+    return "--json" in (args[: args.index("--")] if "--" in args else args)
+
+
+def report_error(exc: MemorySpaceError, *, as_json: bool) -> None:
+    """One error, its hint in CLI terms: a JSON document on stdout, or a line on stderr."""
+    message = cli_message(str(exc))
+    if as_json:
+        emit({"error": {"type": type(exc).__name__, "message": message}})
+    else:
+        line = Text.assemble(("error:", "red"), f" {type(exc).__name__}: {message}")
+        errors.print(line, soft_wrap=True)  # one line, however narrow the terminal

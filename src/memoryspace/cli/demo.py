@@ -10,8 +10,36 @@ import typer
 
 from memoryspace.cli.app import app, emit
 
-demo = typer.Typer(help="Demonstrations that run offline.", no_args_is_help=True)
+demo = typer.Typer(
+    help="The tour `make demo` runs (with no subcommand), and other offline demonstrations.",
+    invoke_without_command=True,
+)
 app.add_typer(demo, name="demo")
+
+
+@demo.callback()
+def tour(
+    ctx: typer.Context,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the demo database (and say where it is).")
+    ] = False,
+    embedder: Annotated[
+        str,
+        typer.Option(
+            "--embedder",
+            envvar="MEMORYSPACE_EMBEDDER",
+            help="auto (MiniLM when installed), minilm or hashing.",
+        ),
+    ] = "auto",
+) -> None:
+    """Ingest a bundled conversation, search it, edit, checkpoint, forget and restore, offline.
+
+    The database lives in a temporary folder, removed at the end unless --keep is given.
+    """
+    if ctx.invoked_subcommand is None:
+        from memoryspace.demo.__main__ import run
+
+        run(keep=keep, embedder=embedder)
 
 
 @demo.command("persona")

@@ -265,6 +265,7 @@ class Conversation:
         else:
             record = self.space.add(
                 self._fast.summarize([page.content], 3),
+                dedupe=False,  # a segment is a topic of its own, whatever its summary says
                 kind="summary",
                 timestamp=now,
                 links=[Link.to(page.id, LinkType.DERIVED_FROM)],

@@ -97,7 +97,7 @@ class LongTermMemory:
                     adding[key] = self._fact_item(fact, key, page)
                     new.append(adding[key])
         if new:
-            for memory in self._space.add_many(new):
+            for memory in self._space.add_many(new, dedupe=False):  # keyed by fact_key above
                 self._facts[str(memory.meta["key"])] = memory
         agent_traits = [
             fact.object
@@ -171,7 +171,7 @@ class LongTermMemory:
         }
         if self._profile is None:
             self._profile = self._space.add(
-                content, kind="persona", pinned=True, meta=meta, **self._scope()
+                content, dedupe=False, kind="persona", pinned=True, meta=meta, **self._scope()
             )
         elif self._profile.content != content or self._profile.meta != meta:
             self._profile = self._space.update(self._profile.id, content=content, meta=meta)

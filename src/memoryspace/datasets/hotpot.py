@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from memoryspace.datasets.sources import require_data
 from memoryspace.errors import InvalidInput
 
 
@@ -150,7 +151,7 @@ def load_hotpot(path: str | Path, *, limit: int | None = None) -> list[HotpotQue
         InvalidInput: the file cannot be read or a row is not HotpotQA.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = require_data(path, "hotpot").read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"cannot read HotpotQA from {path}: {exc}") from None
     rows = _rows(text, path)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from memoryspace.datasets.sources import require_data
 from memoryspace.errors import InvalidInput
 
 CATEGORY_NAMES = {
@@ -136,7 +137,7 @@ def load_locomo(path: str | Path) -> list[Conversation]:
         InvalidInput: the file is not LoCoMo JSON.
     """
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(require_data(path, "locomo").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"cannot read LoCoMo JSON from {path}: {exc}") from None
     samples = data if isinstance(data, list) else [data]

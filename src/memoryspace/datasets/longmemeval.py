@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from memoryspace.datasets.sources import require_data
 from memoryspace.errors import InvalidInput
 
 
@@ -139,7 +140,7 @@ def load_longmemeval(path: str | Path) -> list[Haystack]:
         InvalidInput: the file cannot be read or is not LongMemEval.
     """
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(require_data(path, "longmemeval").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"cannot read LongMemEval JSON from {path}: {exc}") from None
     entries = data if isinstance(data, list) else [data]

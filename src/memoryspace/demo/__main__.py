@@ -1,15 +1,19 @@
-"""``python -m memoryspace.demo``: the tour ``make demo`` runs.
+"""``memoryspace demo`` (or ``python -m memoryspace.demo``): the tour ``make demo`` runs.
 
 Ingests the bundled conversation (two invented friends, seven dated sessions), asks it questions,
 edits a memory and shows its history, takes a checkpoint, forgets something, restores it, and
 prints the space's stats. Runs offline with the local all-MiniLM-L6-v2 model when installed.
+The database lives in a temporary folder that is removed at the end unless ``--keep`` is given.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
@@ -80,14 +84,37 @@ def ask(ms: MemorySpace, sample: dict[str, Any], ids: dict[tuple[int, int], str]
     console.print(f"[bold]{found} of {len(questions)} questions had evidence in the top 5.[/]\n")
 
 
-def main() -> None:
-    sample = load_sample()
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m memoryspace.demo [--keep]``."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    run(keep="--keep" in args)
+
+
+def run(*, keep: bool = False, embedder: str = "auto") -> Path | None:
+    """The whole tour in a fresh temporary folder; returns the database path when ``keep``,
+    else removes the folder (whatever happens) and returns None."""
     folder = Path(tempfile.mkdtemp(prefix="memoryspace-demo-"))
-    path = folder / "demo.db"
+    try:
+        path = tour(folder / "demo.db", embedder)
+    finally:
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    if keep:
+        console.print(
+            f"\nThe database stays at {path}; try:  memoryspace search 'cello teacher' --db {path}"
+        )
+        return path
+    console.print(f"\nRemoved {folder} (run with --keep to keep the database).")
+    return None
+
+
+def tour(path: Path, embedder: str) -> Path:
+    """Run the tour on a new database at ``path``."""
+    sample = load_sample()
     console.rule("[bold]MemorySpace demo")
     console.print(f"database: {path}")
     started = time.perf_counter()
-    with MemorySpace.open(path) as ms:
+    with MemorySpace.open(path, embedder=embedder) as ms:
         console.print(f"embedder: {ms.embedder.model_id} ({ms.embedder.dimension} dimensions)")
         ids = ingest(ms, sample)
         elapsed = time.perf_counter() - started
@@ -159,10 +186,7 @@ def main() -> None:
             "counters",
         ):
             console.print(f"  {key:>15}: {stats[key]}")
-    console.print(
-        f"\nThe database stays at {path}; try:  "
-        f".venv/bin/memoryspace search 'cello teacher' --db {path}"
-    )
+    return path
 
 
 if __name__ == "__main__":

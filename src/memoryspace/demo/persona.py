@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from memoryspace.conversation import ConversationSettings
+from memoryspace.datasets.sources import require_data
 from memoryspace.embed.base import Embedder
 from memoryspace.errors import InvalidInput
 from memoryspace.llm.processors import Persona
@@ -65,7 +66,7 @@ def load_memorybank(path: Path) -> list[UserDialogue]:
         InvalidInput: the file cannot be read or is not MemoryBank-shaped.
     """
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(require_data(path, "memorybank").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"cannot read MemoryBank data from {path}: {exc}") from None
     if not isinstance(data, dict):

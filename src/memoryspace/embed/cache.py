@@ -21,6 +21,7 @@ from types import TracebackType
 
 import numpy as np
 
+from memoryspace.cachedir import cache_dir
 from memoryspace.embed.base import Embedder, Vectors
 from memoryspace.errors import BackendUnavailable, InvalidInput
 
@@ -58,9 +59,7 @@ _FILE_NAME = "embeddings.sqlite"
 
 def default_cache_path() -> Path:
     """``$MEMORYSPACE_CACHE/embeddings.sqlite``, else ``~/.cache/memoryspace/embeddings.sqlite``."""
-    configured = os.environ.get("MEMORYSPACE_CACHE")
-    folder = Path(configured) if configured else Path.home() / ".cache" / "memoryspace"
-    return folder / _FILE_NAME
+    return cache_dir() / _FILE_NAME
 
 
 def _text_key(text: str) -> bytes:

@@ -10,6 +10,7 @@ L2. onnxruntime, onnx, tokenizers and safetensors are imported only when a model
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -21,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from memoryspace.cachedir import GRAPH_PREFIX, prune_graphs
+from memoryspace.cachedir import cache_dir as default_cache_dir
 from memoryspace.embed.base import Vectors
 from memoryspace.errors import BackendUnavailable, InvalidInput
 
@@ -69,9 +72,20 @@ def minilm_available() -> bool:
     return folder is not None and _has_model_files(folder)
 
 
-def _default_cache_dir() -> Path:
-    configured = os.environ.get("MEMORYSPACE_CACHE")
-    return Path(configured) if configured else Path.home() / ".cache" / "memoryspace"
+def _weights_digest(weights_file: Path) -> str:
+    """A hash of the weights' bytes (not their mtime: a reinstall of the same weights keeps its
+    graph), remembered per file, size and mtime so each process reads them once."""
+    stat = weights_file.stat()
+    memo = (str(weights_file), stat.st_size, stat.st_mtime_ns)
+    digest = _DIGESTS.get(memo)
+    if digest is None:
+        with weights_file.open("rb") as handle:
+            digest = hashlib.file_digest(handle, "blake2b").hexdigest()[:20]
+        _DIGESTS[memo] = digest
+    return digest
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
 
 
 def _usable_cores() -> int:
@@ -208,8 +222,9 @@ class MiniLMEmbedder:
     """Local all-MiniLM-L6-v2 sentence embeddings (384 dimensions), no network at any point.
 
     The model loads on the first ``embed`` (thread-safe); the built ONNX graph is cached under
-    ``cache_dir`` (default ``$MEMORYSPACE_CACHE`` or ``~/.cache/memoryspace``) keyed by the weights
-    file's size and mtime. Texts longer than ``max_length`` tokens are truncated, as
+    ``cache_dir`` (default ``$MEMORYSPACE_CACHE`` or ``~/.cache/memoryspace``) keyed by a hash of
+    the weights' bytes, and graphs of other weights or graph versions there are deleted (see
+    ``memoryspace.cachedir``). Texts longer than ``max_length`` tokens are truncated, as
     sentence-transformers does at its default of 256.
 
     Raises:
@@ -235,7 +250,7 @@ class MiniLMEmbedder:
             raise InvalidInput(f"num_threads must be positive, got {num_threads}")
         self._batch_size = batch_size
         self._max_length = max_length
-        self._cache_dir = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
+        self._cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self._num_threads = num_threads or _usable_cores()
         self._model_dir = Path(model_dir) if model_dir is not None else None
         self._lock = threading.Lock()
@@ -323,10 +338,8 @@ class MiniLMEmbedder:
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # errors only: the fused graph warns about nothing useful
         providers = ["CPUExecutionProvider"]
-        weights_file = folder / "model.safetensors"
-        stat = weights_file.stat()
-        key = f"minilm-l6-v2-g{_GRAPH_VERSION}-{stat.st_size}-{stat.st_mtime_ns}.onnx"
-        path = self._cache_dir / key
+        digest = _weights_digest(folder / "model.safetensors")
+        path = self._cache_dir / f"{GRAPH_PREFIX}g{_GRAPH_VERSION}-{digest}.onnx"
         if path.is_file():
             try:
                 session = onnxruntime.InferenceSession(str(path), options, providers=providers)
@@ -334,9 +347,12 @@ class MiniLMEmbedder:
                 pass
             else:
                 self._onnx_path = path
+                prune_graphs(self._cache_dir, keep=path)
                 return session, tokenizer
         serialized = _build_serialized(folder)
         self._onnx_path = _write_atomically(path, serialized)
+        if self._onnx_path is not None:
+            prune_graphs(self._cache_dir, keep=path)
         try:
             session = onnxruntime.InferenceSession(serialized, options, providers=providers)
         except Exception as exc:

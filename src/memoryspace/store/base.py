@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from memoryspace.fingerprint import ContentKey
 from memoryspace.models import Change, Checkpoint, Filter, Memory, Op
 
 Vector = npt.NDArray[np.float32]
@@ -85,6 +86,12 @@ class Store(Protocol):
     def get(self, id: str) -> Memory: ...
 
     def get_many(self, ids: Sequence[str]) -> list[Memory]: ...
+
+    def find_same_content(
+        self, wanted: Sequence[ContentKey], *, now: float
+    ) -> dict[ContentKey, Memory]:
+        """For each key, the oldest live (not archived, not expired) record it matches."""
+        ...
 
     def get_by_keys(self, keys: Sequence[int]) -> dict[int, Memory]: ...
 

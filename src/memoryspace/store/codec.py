@@ -9,12 +9,13 @@ from typing import Any
 import numpy as np
 
 from memoryspace.errors import InvalidInput
+from memoryspace.fingerprint import content_fingerprint
 from memoryspace.models import Filter, Kind, Memory, parse_link
 from memoryspace.store.base import Vector
 
 COLUMNS = (
     "id, kind, user, agent, session, content, meta, tags, links, tokens, importance, pinned, "
-    "created_at, updated_at, valid_from, valid_to, expires_at, generation, archived"
+    "created_at, updated_at, valid_from, valid_to, expires_at, generation, archived, content_hash"
 )
 SELECT_MEMORY = (
     "SELECT m.key, m.id, m.kind, m.user, m.agent, m.session, m.content, m.meta, m.tags, "
@@ -27,7 +28,7 @@ _META_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 
 def row_values(memory: Memory) -> tuple[Any, ...]:
-    """The values of ``COLUMNS`` for a record."""
+    """The values of ``COLUMNS`` for a record (``content_hash`` is derived from its content)."""
     return (
         memory.id,
         str(memory.kind),
@@ -48,6 +49,7 @@ def row_values(memory: Memory) -> tuple[Any, ...]:
         memory.expires_at,
         memory.generation,
         int(memory.archived),
+        content_fingerprint(memory.content),
     )
 
 

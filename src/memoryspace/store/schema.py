@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 
 from memoryspace.errors import Conflict
+from memoryspace.fingerprint import content_fingerprint
 
 _V1 = """
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -81,7 +82,15 @@ UPDATE memories SET version = COALESCE(
     (SELECT max(o.lsn) FROM oplog o WHERE o.id = memories.id AND o.op != 'delete'), 0);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+# Deduplication: the fingerprint of each record's normalised content (see
+# ``memoryspace.fingerprint``), filled for existing rows, and an index to find copies by it.
+_V4 = """
+ALTER TABLE memories ADD COLUMN content_hash TEXT;
+UPDATE memories SET content_hash = memoryspace_content_fingerprint(content);
+CREATE INDEX memories_content_hash ON memories(content_hash);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -92,6 +101,9 @@ def migrate(conn: sqlite3.Connection) -> None:
         Conflict: the file was written by a newer MemorySpace.
     """
     version = conn.execute("PRAGMA user_version").fetchone()[0]
+    conn.create_function(
+        "memoryspace_content_fingerprint", 1, content_fingerprint, deterministic=True
+    )
     if version > SCHEMA_VERSION:
         raise Conflict(
             f"database schema version {version} is newer than this MemorySpace supports "

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from memoryspace.errors import Conflict, NotFound, ReadOnly
+from memoryspace.fingerprint import ContentKey
 from memoryspace.models import Change, Checkpoint, Filter, Memory, Op, apply_patch, check_version
 from memoryspace.store import fts, snapshots
 from memoryspace.store.base import IndexDelta, Keys, Vector
@@ -404,6 +405,29 @@ class SQLiteStore:
                 for row in conn.execute(f"{SELECT_MEMORY} WHERE m.key IN ({marks})", chunk):
                     key, memory = memory_from_row(row)
                     found[key] = self._with_pending(key, memory)
+        return found
+
+    def find_same_content(
+        self, wanted: Sequence[ContentKey], *, now: float
+    ) -> dict[ContentKey, Memory]:
+        """For each key, the oldest live (not archived, not expired) record it matches."""
+        keys = set(wanted)
+        found: dict[ContentKey, Memory] = {}
+        with self._db.reading() as conn:
+            for chunk in _chunks(sorted({k.fingerprint for k in keys}), 500):
+                marks = ", ".join("?" * len(chunk))
+                rows = conn.execute(
+                    f"{SELECT_MEMORY} WHERE m.content_hash IN ({marks}) AND m.archived = 0 "
+                    "AND (m.expires_at IS NULL OR m.expires_at > ?) ORDER BY m.key",
+                    [*chunk, now],
+                ).fetchall()
+                for row in rows:
+                    key, memory = memory_from_row(row)
+                    same = ContentKey.of(
+                        memory.content, memory.kind, memory.user, memory.agent, memory.session
+                    )
+                    if same in keys and same not in found:
+                        found[same] = self._with_pending(key, memory)
         return found
 
     def count(self, flt: Filter | None = None, *, now: float | None = None) -> int:
