@@ -27,7 +27,8 @@ RETRIEVAL = "retrieval"
 PAGE_FAULT = "page_fault"
 EVICTION = "eviction"
 GC = "gc"
-EVENT_TYPES = (ALLOCATION, RETRIEVAL, PAGE_FAULT, EVICTION, GC)
+READ = "read"  # one chunk read by ``MemorySpace.read``
+EVENT_TYPES = (ALLOCATION, RETRIEVAL, PAGE_FAULT, EVICTION, GC, READ)
 CSV_COLUMNS = ("ts", "event", "duration", "fields")
 
 

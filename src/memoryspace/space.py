@@ -55,7 +55,7 @@ from memoryspace.gc import (
 from memoryspace.gc.auto import AutoCollector, make_trigger
 from memoryspace.gc.runner import add_to_totals, gc_totals
 from memoryspace.models import Change, Checkpoint, Filter, Memory, Op, SearchHit
-from memoryspace.profiler import ALLOCATION, GC, RETRIEVAL, MemoryProfiler
+from memoryspace.profiler import ALLOCATION, GC, READ, RETRIEVAL, MemoryProfiler
 from memoryspace.records import build_memory, edit_patch
 from memoryspace.retrieval.hybrid import HybridRetriever, RetrievalConfig
 from memoryspace.retrieval.synced import SyncedIndex
@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from memoryspace.conversation import Conversation, ConversationSettings
     from memoryspace.llm.processors import Processors
     from memoryspace.transfer import ImportResult, OnConflict
+    from memoryspace.reader import ChunkStats, Reading, ReadingPolicy
 
 log = logging.getLogger("memoryspace")
 
@@ -879,6 +880,74 @@ class MemorySpace:
 
         return export_records(self, **filters)
 
+    def read(
+        self,
+        source: object,
+        question: str | None = None,
+        *,
+        chunk_tokens: int = 2048,
+        memory_tokens: int = 1024,
+        policy: ReadingPolicy | str | None = None,
+        store: bool = False,
+        store_kind: Literal["working", "summary"] = "working",
+        progress: Callable[[int, int | None], None] | None = None,
+        **scope: Any,
+    ) -> Reading:
+        """Read ``source`` (a string, a path or any iterable of text) of any length through a
+        fixed-size memory overwritten after each chunk; see ``memoryspace.reader.read``.
+
+        ``policy`` is ``"offline"`` (default, with this space's embedder), ``"llm"`` (this
+        space's model, see ``processors()``) or a ``ReadingPolicy``. Each chunk's counters go
+        to the profiler (event ``read``) and the totals to ``stats()["counters"]``. With
+        ``store=True`` the final memory is saved, linked to a ``note`` describing the source:
+        one ``working`` record per kept sentence, or one ``summary`` (``store_kind``); ``scope``
+        (``user``, ``agent``, ``session``) applies to them. Their ids are in ``records``.
+
+        Raises:
+            InvalidInput: a bad source, question, budget, policy or scope.
+            ReadOnly: ``store=True`` on a read-only view.
+        """
+        from memoryspace.reader import read, resolve_policy
+        from memoryspace.reader.store import records_of
+
+        if store:
+            self._writable()
+        else:
+            self._usable()
+        if store_kind not in ("working", "summary"):
+            raise InvalidInput(f"store_kind must be 'working' or 'summary', got {store_kind!r}")
+        llm = getattr(self.processors(), "llm", None) if policy == "llm" else None
+        chosen = resolve_policy(
+            policy, embedder=self.embedder, llm=llm, count_tokens=self.count_tokens
+        )
+        profiler = self.profiler
+
+        def on_chunk(row: ChunkStats) -> None:
+            if profiler is not None:
+                fields = dataclasses.asdict(row)
+                profiler.record(READ, fields.pop("seconds"), **fields)
+
+        reading = read(
+            source,
+            question,
+            chunk_tokens=chunk_tokens,
+            memory_tokens=memory_tokens,
+            policy=chosen,
+            count_tokens=self.count_tokens,
+            progress=progress,
+            on_chunk=on_chunk,
+        )
+        totals = reading.totals()
+        self._count("reads")
+        self._count("read_chunks", int(totals["chunks"]))
+        self._count("read_tokens", int(totals["tokens_read"]))
+        self._count("read_fallbacks", int(totals["fallbacks"]))
+        if not store:
+            return reading
+        items = records_of(reading, _source_name(source), kind=store_kind, scope=scope)
+        added = self.add_many(items, actor="reader")
+        return dataclasses.replace(reading, records=tuple(m.id for m in added))
+
     def stats(self) -> dict[str, Any]:
         """Sizes, counters and configuration, for humans and dashboards."""
         self._usable()
@@ -906,3 +975,12 @@ class MemorySpace:
         if self.profiler is not None:
             out["profile"] = self.profiler.summary()
         return out
+
+
+def _source_name(source: object) -> str:
+    """How a stored reading names its source: the path, or the kind of input."""
+    if isinstance(source, str):
+        return "text"
+    if isinstance(source, os.PathLike):
+        return str(os.fspath(source))
+    return type(source).__name__

@@ -494,6 +494,7 @@ def main() -> None:
         conversation,  # noqa: F401  (registers `conversation` commands)
         demo,  # noqa: F401  (registers `demo` commands)
         housekeeping,  # noqa: F401  (registers `cache` commands)
+        read,  # noqa: F401  (registers `read`)
     )
 
     as_json = _wants_json(sys.argv[1:])

@@ -450,3 +450,110 @@ def gc_ablation(
         return
     for trigger, why in doc["skipped"].items():
         errors.print(f"skipped trigger {trigger}: {why}")
+
+
+# -- the reader (MemAgent): linear cost and quality on long inputs
+
+
+@bench.command("read-scaling")
+def read_scaling(
+    data: Annotated[list[Path], typer.Option("--data", help="Text file(s) to read (repeatable).")],
+    sizes: Annotated[str, typer.Option(help="Tokens to read, comma-separated.")] = (
+        "10000,100000,1000000,4000000"
+    ),
+    chunk_tokens: Annotated[int, typer.Option(help="Tokens per chunk.")] = 2048,
+    memory_tokens: Annotated[int, typer.Option(help="Tokens of the memory.")] = 1024,
+    question: Annotated[
+        str, typer.Option(help="The question the reader keeps evidence for ('' for none).")
+    ] = "Who founded it, when, and where was it based?",
+    embedder: StreamEmbedder = "hashing",
+    out: Out = None,
+    as_json: AsJson = False,
+) -> None:
+    """Read each file up to each size (repeating a short file) in a fresh process: wall time,
+    ms per 1k tokens, peak RSS, and a linear fit per file."""
+    from memoryspace.bench import read_scaling as scaling
+
+    with _progress(as_json) as progress:
+        doc = scaling.run(
+            data,
+            _ints(sizes, "--sizes", 100),
+            chunk_tokens=chunk_tokens,
+            memory_tokens=memory_tokens,
+            question=question or None,
+            embedder=embedder,
+            progress=progress,
+        )
+    _report(
+        doc,
+        doc["rows"],
+        name="read_scaling",
+        out=out,
+        as_json=as_json,
+        title=f"Reader scaling: chunk {chunk_tokens}, memory {memory_tokens} tokens",
+        plot=lambda path: scaling.plot(doc, path),
+    )
+    if not as_json:
+        from memoryspace.bench.report import print_table
+
+        print_table("Linear fit per file (seconds = a + b * tokens)", doc["fits"], _console())
+        for row in doc["rows"]:
+            if row["passes"] > 1:
+                errors.print(
+                    f"{row['data']} was read {row['passes']} times to reach {row['size']:,} tokens"
+                )
+
+
+@bench.command("read-hotpot")
+def read_hotpot(
+    data: Data,
+    tokens: Annotated[str, typer.Option(help="Input lengths in tokens, comma-separated.")] = (
+        "8000,32000,128000"
+    ),
+    filler: Annotated[
+        Path | None, typer.Option(help="enwik8 XML whose articles pad inputs past the pool.")
+    ] = None,
+    memory_tokens: Annotated[int, typer.Option(help="Tokens of every method's memory.")] = 1024,
+    chunk_tokens: Annotated[int, typer.Option(help="Tokens per chunk the reader reads.")] = 2048,
+    methods: Annotated[str, typer.Option(help="Methods, comma-separated.")] = (
+        "reader,reader-no-bridge,truncation,sliding,bm25"
+    ),
+    limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the distractor draw and shuffle.")] = 1,
+    embedder: StreamEmbedder = "hashing",
+    out: Out = None,
+    as_json: AsJson = False,
+) -> None:
+    """RULER-HotpotQA style: each question's paragraphs hidden in inputs of growing length;
+    supporting-fact recall and answer containment of the final memory, reader vs baselines."""
+    from memoryspace.bench import read_hotpot as hotpot_read
+    from memoryspace.datasets.hotpot import load_hotpot
+
+    if limit is not None and limit < 1:
+        raise InvalidInput(f"--limit needs at least 1, got {limit}")
+    questions = load_hotpot(data, limit=limit)
+    pad = hotpot_read.filler_paragraphs(filler) if filler is not None else []
+    with _progress(as_json) as progress:
+        doc = hotpot_read.run(
+            questions,
+            lengths=_ints(tokens, "--tokens", 100),
+            memory_tokens=memory_tokens,
+            chunk_tokens=chunk_tokens,
+            methods=_names(methods, "--methods"),
+            filler=pad,
+            embedder=embedder,
+            seed=seed,
+            progress=progress,
+        )
+    _report(
+        doc,
+        doc["rows"],
+        name="read_hotpot",
+        out=out,
+        as_json=as_json,
+        title=(
+            f"HotpotQA in long inputs ({doc['questions']} questions, memory {memory_tokens} "
+            f"tokens, embedder {doc['embedder']})"
+        ),
+        plot=lambda path: hotpot_read.plot(doc, path),
+    )
