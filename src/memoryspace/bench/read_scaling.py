@@ -211,8 +211,8 @@ def fit(name: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def plot(doc: dict[str, Any], path: Path) -> Path:
-    """Two panels: seconds against tokens (log-log, with the fitted line), and ms per 1k
-    tokens and peak RSS against tokens.
+    """Three panels against tokens read, one colour per file: wall (circles) and CPU
+    (triangles) seconds, log-log; ms per 1k tokens; peak RSS.
 
     Raises:
         InvalidInput: no rows.
@@ -226,33 +226,34 @@ def plot(doc: dict[str, Any], path: Path) -> Path:
     if not rows:
         raise InvalidInput("no benchmark rows to plot")
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
-    rss_axis = right.twinx()
-    for fitted in doc["fits"]:
+    figure, (seconds, per_1k, rss) = plt.subplots(1, 3, figsize=(14, 4.5))
+    for number, fitted in enumerate(doc["fits"]):
+        colour = f"C{number}"
         mine = [r for r in rows if r["data"] == fitted["data"]]
         xs = [r["tokens"] for r in mine]
-        left.loglog(xs, [r["seconds"] for r in mine], "o-", label=fitted["data"])
-        if "slope_ms_per_1k" in fitted:
-            line = [fitted["intercept_s"] + fitted["slope_ms_per_1k"] * x / 1e6 for x in xs]
-            left.loglog(xs, [max(v, 1e-3) for v in line], ":", color="grey")
-        right.semilogx(
-            xs, [r["ms_per_1k_tokens"] for r in mine], "o-", label=f"{fitted['data']} wall"
+        name = fitted["data"]
+        seconds.loglog(xs, [r["seconds"] for r in mine], "o-", color=colour, label=f"{name} wall")
+        seconds.loglog(
+            xs, [r["cpu_seconds"] for r in mine], "^:", color=colour, label=f"{name} CPU"
         )
-        right.semilogx(
-            xs, [r["cpu_ms_per_1k_tokens"] for r in mine], "^:", label=f"{fitted['data']} CPU"
+        per_1k.semilogx(
+            xs, [r["ms_per_1k_tokens"] for r in mine], "o-", color=colour, label=f"{name} wall"
         )
-        rss_axis.semilogx(xs, [r["peak_rss_mb"] for r in mine], "s--", alpha=0.6)
-    left.set_xlabel("tokens read")
-    left.set_ylabel("seconds")
-    left.set_title("read time (dotted: linear fit)")
-    left.legend(fontsize="small")
-    right.set_xlabel("tokens read")
-    right.set_ylabel("ms per 1k tokens (circles wall, triangles CPU)")
-    rss_axis.set_ylabel("peak RSS MB (squares)")
-    right.set_ylim(bottom=0)
-    rss_axis.set_ylim(bottom=0)
-    right.set_title("cost per token and memory")
-    right.legend(fontsize="small")
+        per_1k.semilogx(
+            xs, [r["cpu_ms_per_1k_tokens"] for r in mine], "^:", color=colour, label=f"{name} CPU"
+        )
+        rss.semilogx(xs, [r["peak_rss_mb"] for r in mine], "s-", color=colour, label=name)
+    seconds.set_title("time to read")
+    seconds.set_ylabel("seconds")
+    per_1k.set_title("cost per 1k tokens")
+    per_1k.set_ylabel("ms per 1k tokens")
+    per_1k.set_ylim(bottom=0)
+    rss.set_title("peak RSS of the reading process")
+    rss.set_ylabel("MB")
+    rss.set_ylim(bottom=0)
+    for axes in (seconds, per_1k, rss):
+        axes.set_xlabel("tokens read")
+        axes.legend(fontsize="small")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
