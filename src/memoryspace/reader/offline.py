@@ -42,7 +42,8 @@ _DUPLICATE = 0.92  # cosine above which a candidate repeats one already taken
 
 class OfflinePolicy:
     """The default policy (see the module docstring). ``embedder`` defaults to the hashing
-    embedder; pass the space's to score with MiniLM.
+    embedder; pass the space's to score with MiniLM. One instance can serve many reads, one at
+    a time (it remembers the features of the sentences in memory).
 
     Raises:
         InvalidInput: a negative weight (at construction).
@@ -82,6 +83,7 @@ class OfflinePolicy:
     ) -> Decision:
         """The sentences to keep after ``chunk``, best first, within ``budget`` tokens."""
         held = {s.key for s in memory}
+        self._features_of = {k: v for k, v in self._features_of.items() if k in held}
         seen = {" ".join(s.text.split()).lower() for s in memory}
         candidates = list(memory)
         for sentence in chunk.sentences:
