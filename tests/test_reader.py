@@ -234,7 +234,10 @@ def test_a_space_reads_stores_the_memory_and_counts_it(tmp_path: Path) -> None:
     assert note.meta["reader"]["tokens_read"] == reading.tokens_read
     assert [m.content for m in kept] == [s.text for s in reading.kept]
     for memory, sentence in zip(kept, reading.kept, strict=True):
-        assert memory.kind == "working" and memory.user == "ada" and memory.links == (note.id,)
+        assert memory.kind == "working" and memory.user == "ada"
+        assert [(link.id, str(link.type), link.strong) for link in memory.links] == [
+            (note.id, "derived_from", True)
+        ]
         assert memory.meta["reader"]["offset"] == sentence.offset
     assert found and found[0].memory.content == HOP2
     assert stats["counters"]["reads"] == 1
@@ -250,7 +253,7 @@ def test_a_space_can_store_the_memory_as_one_summary(tmp_path: Path) -> None:
         )
         note, summary = [ms.get(id) for id in reading.records]
         assert summary.kind == "summary" and summary.content == reading.memory
-        assert summary.links == (note.id,)
+        assert summary.link_ids(strong=True) == [note.id]
         assert len(summary.meta["reader"]["sentences"]) == len(reading.kept)
         with pytest.raises(InvalidInput, match="store_kind"):
             ms.read("Text.", store=True, store_kind="fact")  # type: ignore[arg-type]

@@ -19,8 +19,8 @@ def records_of(
 ) -> list[dict[str, Any]]:
     """The items that save ``reading``: the source note first, then the memory.
 
-    The memory records carry their provenance in ``meta["reader"]`` (chunk, offset) and link to
-    the note (strong link: the note explains where they came from).
+    The memory records carry their provenance in ``meta["reader"]`` (chunk, offset) and a
+    ``derived_from`` link to the note (strong: the note stays while they do).
     """
     scope = dict(scope or {})
     note_id = new_id()
@@ -55,7 +55,7 @@ def records_of(
         summary = {
             "content": reading.memory,
             "kind": "summary",
-            "links": [note_id],
+            "links": [{"id": note_id, "type": "derived_from"}],
             "tags": ["reader-memory"],
             "meta": {"reader": {"source": source, "sentences": spans}},
             **scope,
@@ -67,7 +67,7 @@ def records_of(
             {
                 "content": sentence.text,
                 "kind": "working",
-                "links": [note_id],
+                "links": [{"id": note_id, "type": "derived_from"}],
                 "tags": ["reader-memory"],
                 "meta": {
                     "reader": {
