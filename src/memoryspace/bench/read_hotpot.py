@@ -27,7 +27,9 @@ allows (the ``tokens`` column is the mean real length).
 
 **Scores.** ``sf_recall``: the share of the supporting sentences found in the memory (a sentence
 counts when each piece the reader's sentence splitter cuts it into appears in the memory text,
-white space normalised, case folded); ``sf_all``: all of a question's supporting sentences found;
+white space normalised, case folded), also per question type (``bridge``: two-hop questions
+whose second paragraph is reached through an entity of the first; ``comparison``); ``sf_all``:
+all of a question's supporting sentences found;
 ``answer_in_memory``: the gold answer appears in the memory, over the questions whose answer is
 not "yes"/"no" (``answerable`` counts them).
 """
@@ -262,6 +264,10 @@ def run(
             scored = results[method]
             recalls = [r for r, _, _ in scored if r is not None]
             answers = [a for _, _, a in scored if a is not None]
+            by_type = {
+                kind: [r for (r, _, _), q in zip(scored, questions, strict=True) if q.type == kind]
+                for kind in ("bridge", "comparison")
+            }
             rows.append(
                 {
                     "length": length,
@@ -269,6 +275,12 @@ def run(
                     "method": method,
                     "questions": len(scored),
                     "sf_recall": statistics.fmean(recalls) if recalls else 0.0,
+                    **{
+                        f"sf_recall_{kind}": statistics.fmean(
+                            [r for r in values if r is not None] or [0.0]
+                        )
+                        for kind, values in by_type.items()
+                    },
                     "sf_all": sum(a for _, a, _ in scored) / len(scored),
                     "answer_in_memory": sum(answers) / len(answers) if answers else 0.0,
                     "answerable": len(answers),
