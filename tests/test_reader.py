@@ -255,6 +255,8 @@ def test_a_space_can_store_the_memory_as_one_summary(tmp_path: Path) -> None:
         assert summary.kind == "summary" and summary.content == reading.memory
         assert summary.link_ids(strong=True) == [note.id]
         assert len(summary.meta["reader"]["sentences"]) == len(reading.kept)
+        with pytest.raises(InvalidInput, match="scope user, agent, session"):
+            ms.read("Text.", store=True, tags=["x"])
         with pytest.raises(InvalidInput, match="store_kind"):
             ms.read("Text.", store=True, store_kind="fact")  # type: ignore[arg-type]
         assert ms.count(kind="fact") == 0

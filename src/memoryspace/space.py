@@ -916,6 +916,9 @@ class MemorySpace:
             self._usable()
         if store_kind not in ("working", "summary"):
             raise InvalidInput(f"store_kind must be 'working' or 'summary', got {store_kind!r}")
+        unknown = sorted(set(scope) - {"user", "agent", "session"})
+        if unknown:
+            raise InvalidInput(f"read() takes the scope user, agent, session; not {unknown}")
         llm = getattr(self.processors(), "llm", None) if policy == "llm" else None
         chosen = resolve_policy(
             policy, embedder=self.embedder, llm=llm, count_tokens=self.count_tokens
