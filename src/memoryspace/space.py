@@ -67,8 +67,8 @@ from memoryspace.validate import Vector
 if TYPE_CHECKING:
     from memoryspace.conversation import Conversation, ConversationSettings
     from memoryspace.llm.processors import Processors
-    from memoryspace.transfer import ImportResult, OnConflict
     from memoryspace.reader import ChunkStats, Reading, ReadingPolicy
+    from memoryspace.transfer import ImportResult, OnConflict
 
 log = logging.getLogger("memoryspace")
 
