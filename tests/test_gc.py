@@ -159,10 +159,9 @@ def test_ttl_collects_expired_records_but_not_pinned_ones(
     lasting = ms.add("the car is blue")
     clock.advance(20)
     event = ms.gc("ttl")
-    assert (event.collected, event.action_counts) == (1, {"delete": 1})
-    with pytest.raises(NotFound):
-        ms.get(short.id)
-    assert ms.get(locked.id) and ms.get(lasting.id)
+    assert (event.collected, event.action_counts) == (1, {"archive": 1})  # a turn alone
+    assert ms.get(short.id).archived
+    assert not ms.get(locked.id).archived and not ms.get(lasting.id).archived
 
 
 def test_an_idle_ttl_is_renewed_by_every_read_and_edit(ms: MemorySpace, clock: FakeClock) -> None:
@@ -178,8 +177,7 @@ def test_an_idle_ttl_is_renewed_by_every_read_and_edit(ms: MemorySpace, clock: F
     clock.advance(20 * DAY)  # 40 days since `idle` and `pinned` were last used
     event = ms.gc("ttl", idle_after=30 * DAY)
     assert event.collected == 1
-    with pytest.raises(NotFound):
-        ms.get(idle.id)
+    assert ms.get(idle.id).archived
     assert {m.id for m in ms.scan()} == {read.id, edited.id, pinned.id}
     with pytest.raises(InvalidInput):
         ms.gc("ttl", idle_after=-1)
@@ -334,3 +332,46 @@ def test_a_collection_that_fails_half_way_changes_nothing(
     monkeypatch.undo()
     assert ms.get(doomed.id).content == "scratch"
     assert ms.count() == len(kept) + 1
+
+
+# -- every collector honours the per-kind action
+
+ROOTED = {"mark_sweep", "generational", "bounded"}  # a persona is a root for these
+
+
+@pytest.mark.parametrize("collector", ["ttl", "ttl_idle", "mark_sweep", "generational", "bounded"])
+def test_every_collector_collects_each_kind_by_its_default_action(
+    ms: MemorySpace, clock: FakeClock, collector: str
+) -> None:
+    expiry = {"ttl": 10} if collector == "ttl" else {}
+    pairs = {
+        kind: [
+            ms.add(f"{kind} record {n}", kind=kind, user="u", importance=0.1, **expiry).id
+            for n in range(2)
+        ]
+        for kind in Kind
+    }
+    clock.advance(2 * DAY)
+    options: dict[str, Any] = {
+        "ttl": {},
+        "ttl_idle": {"idle_after": DAY},
+        "mark_sweep": {"cold_after": DAY},
+        "generational": {},
+        "bounded": {"max_records": 1, "target": 0},
+    }[collector]
+    ms.gc(collector.removesuffix("_idle"), **options)
+    policy = ActionPolicy()
+    summaries = [m for m in ms.scan(kind="summary") if m.meta.get("gc")]
+    for kind, ids in pairs.items():
+        if kind is Kind.PERSONA and collector in ROOTED:
+            assert not any(ms.get(id).archived for id in ids), kind
+            continue
+        action = policy.action_for(kind)
+        if action == "delete":
+            for id in ids:
+                with pytest.raises(NotFound):
+                    ms.get(id)
+            continue
+        assert all(ms.get(id).archived for id in ids), (collector, kind)
+        compacted = [s for s in summaries if set(s.link_ids(strong=True)) == set(ids)]
+        assert len(compacted) == (action == "compact"), (collector, kind)

@@ -48,5 +48,5 @@ def test_gc_idle_days_forgets_what_was_not_used(tmp_path: Path) -> None:
     wrong = cli(db, "gc", "--collector", "mark_sweep", "--idle-days", "30", check=False)
     assert wrong.returncode == 1 and "--collector ttl" in wrong.stderr
     event = cli_json(db, "gc", "--collector", "ttl", "--idle-days", "30")
-    assert event["collected"] == 1 and event["action_counts"] == {"delete": 1}
-    assert cli_json(db, "stats")["memories"] == 1
+    assert event["collected"] == 1 and event["action_counts"] == {"archive": 1}  # by its kind
+    assert cli_json(db, "stats")["archived"] == 1

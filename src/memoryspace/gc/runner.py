@@ -8,16 +8,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from memoryspace.gc.actions import ActionPolicy, Applier, Summarize
-from memoryspace.gc.collectors import Collector, TTLCollector
+from memoryspace.gc.collectors import Collector
 from memoryspace.gc.events import GCEvent
 from memoryspace.store.base import Store, Vector
-
-
-def default_policy(collector: Collector) -> ActionPolicy:
-    """Expired records are deleted (their time is up); other collectors use the kind defaults."""
-    if isinstance(collector, TTLCollector):
-        return ActionPolicy(by_kind={}, default="delete")
-    return ActionPolicy()
 
 
 def run_collection(
@@ -45,7 +38,7 @@ def run_collection(
     plan = collector.plan(collector.candidates(store, now), now)
     applier = Applier(
         store=store,
-        policy=policy or default_policy(collector),
+        policy=policy or ActionPolicy(),
         actor=f"gc:{collector.name}",
         now=now,
         embed=embed,
