@@ -7,7 +7,7 @@ counters, like a file system's atime, and are not logged.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 import os
 import time
 from collections.abc import Mapping
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
+from memoryspace import validate
 from memoryspace.errors import Conflict, InvalidInput
 
 
@@ -242,8 +243,11 @@ def check_version(memory: Memory, expected: int | None) -> None:
 
 def parse_kind(value: object) -> Kind:
     """``Kind`` from a string, with an error that lists the valid kinds."""
+    if not isinstance(value, str):
+        valid = ", ".join(k.value for k in Kind)
+        raise InvalidInput(f"kind must be a string, got {value!r}; use one of: {valid}")
     try:
-        return Kind(str(value))
+        return Kind(value)
     except ValueError:
         valid = ", ".join(k.value for k in Kind)
         raise InvalidInput(f"unknown kind {value!r}; use one of: {valid}") from None
@@ -325,12 +329,6 @@ class SearchHit:
         }
 
 
-def check_finite(name: str, value: float | None) -> None:
-    """Reject NaN and infinities in a numeric field."""
-    if value is not None and not math.isfinite(value):
-        raise InvalidInput(f"{name} must be a finite number, got {value!r}")
-
-
 _FILTER_FIELDS = (
     "user",
     "agent",
@@ -376,40 +374,43 @@ class Filter:
         """A filter from keyword arguments as the public API takes them.
 
         Raises:
-            InvalidInput: an unknown field or a value of the wrong type.
+            InvalidInput: an unknown field or a value of the wrong type or out of range.
         """
         unknown = set(filters) - set(_FILTER_FIELDS)
         if unknown:
             raise InvalidInput(
-                f"unknown filter field(s) {sorted(unknown)}; use: {', '.join(_FILTER_FIELDS)}"
+                f"unknown filter field(s) {sorted(map(str, unknown))}; "
+                f"use: {', '.join(_FILTER_FIELDS)}"
             )
-        kind = filters.pop("kind", None)
+        kind = filters.get("kind")
         kinds: tuple[Kind, ...] = ()
         if kind is not None:
+            if not isinstance(kind, str | list | tuple | set | frozenset):
+                raise InvalidInput(f"kind must be a kind or a list of kinds, got {kind!r}")
             raw = [kind] if isinstance(kind, str) else list(kind)
             kinds = tuple(parse_kind(k) for k in raw)
-        tags = filters.pop("tags", None) or ()
-        if isinstance(tags, str):
-            tags = (tags,)
-        meta = filters.pop("meta", None) or {}
-        if not isinstance(meta, dict):
-            raise InvalidInput("meta filter must be a dict of key -> value")
-        for key, value in meta.items():
-            if not isinstance(key, str) or not key:
-                raise InvalidInput(f"meta filter keys must be non-empty strings, got {key!r}")
-            if not isinstance(value, str | int | float | bool | type(None)):
-                raise InvalidInput(f"meta filter on {key!r} takes a str, number, bool or None")
-        for name in ("since", "until", "valid_at"):
-            value = filters.get(name)
-            if value is not None:
-                if isinstance(value, bool) or not isinstance(value, int | float):
-                    raise InvalidInput(f"{name} must be a Unix time in seconds, got {value!r}")
-                check_finite(name, float(value))
-        for name in ("user", "agent", "session"):
-            value = filters.get(name)
-            if value is not None and not isinstance(value, str):
-                raise InvalidInput(f"{name} must be a string, got {type(value).__name__}")
-        return cls(kinds=kinds, tags=tuple(str(t) for t in tags), meta=dict(meta), **filters)
+        return cls(
+            user=validate.scope("user", filters.get("user")),
+            agent=validate.scope("agent", filters.get("agent")),
+            session=validate.scope("session", filters.get("session")),
+            kinds=kinds,
+            tags=validate.strings("tags", filters.get("tags")),
+            since=validate.optional_time("since", filters.get("since")),
+            until=validate.optional_time("until", filters.get("until")),
+            valid_at=validate.optional_time("valid_at", filters.get("valid_at")),
+            meta=validate.filter_meta(filters.get("meta")),
+            pinned=validate.optional_flag("pinned", filters.get("pinned")),
+            include_expired=validate.flag("include_expired", filters.get("include_expired", False)),
+            include_archived=validate.flag(
+                "include_archived", filters.get("include_archived", False)
+            ),
+        )
+
+    @property
+    def selects(self) -> bool:
+        """Whether the filter narrows the selection; ``include_expired`` and
+        ``include_archived`` only widen it."""
+        return not dataclasses.replace(self, include_expired=False, include_archived=False).is_empty
 
     @property
     def is_empty(self) -> bool:

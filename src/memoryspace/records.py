@@ -49,15 +49,19 @@ def build_memory(
     """
     unknown = set(item) - ADD_FIELDS
     if unknown:
-        raise InvalidInput(f"unknown field(s) {sorted(unknown)}; use: {sorted(ADD_FIELDS)}")
+        raise InvalidInput(
+            f"unknown field(s) {sorted(map(repr, unknown))}; use: {sorted(ADD_FIELDS)}"
+        )
     text = validate.content(item.get("content"), limit=settings.max_content_chars)
     created = validate.optional_time("timestamp", item.get("timestamp"))
     created = now if created is None else created
     ttl = validate.ttl(item.get("ttl"))
     importance = item.get("importance")
     kind = parse_kind(item.get("kind", Kind.TURN))
+    valid_from = validate.optional_time("valid_from", item.get("valid_from"))
+    memory_id = item.get("id")
     memory = Memory(
-        id=str(item.get("id") or new_id()),
+        id=new_id() if memory_id is None else validate.memory_id(memory_id),
         content=text,
         kind=kind,
         user=validate.scope("user", item.get("user")),
@@ -73,7 +77,7 @@ def build_memory(
         pinned=validate.flag("pinned", item.get("pinned", False)),
         created_at=created,
         updated_at=now,
-        valid_from=validate.optional_time("valid_from", item.get("valid_from")) or created,
+        valid_from=created if valid_from is None else valid_from,
         valid_to=validate.optional_time("valid_to", item.get("valid_to")),
         expires_at=None if ttl is None else now + ttl,
     )

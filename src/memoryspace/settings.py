@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from memoryspace import validate
 from memoryspace.errors import InvalidInput
 from memoryspace.tokens import TokenCounter
 
@@ -40,10 +41,13 @@ class Settings:
     holds (equal after case folding and collapsing whitespace) return that memory, renewed,
     instead of storing a copy; turns and records given an explicit ``id`` are exempt (see
     ``memoryspace.dedupe``). ``"off"`` stores every ``add``.
+    ``max_query_chars`` bounds the text of one search (a longer query costs seconds per search
+    and finds nothing better).
 
     Raises:
-        InvalidInput: ``durability`` is neither ``"normal"`` nor ``"full"``, or ``dedupe``
-            neither ``"exact"`` nor ``"off"``.
+        InvalidInput: a value of the wrong type or out of range (``durability`` is ``"normal"``
+            or ``"full"``, ``dedupe`` ``"exact"`` or ``"off"``). Policy, trigger and collector
+            names are checked when a space is opened with them.
     """
 
     max_content_chars: int = 100_000
@@ -70,6 +74,7 @@ class Settings:
     gc_check_every: int = 64
     max_records: int | None = None
     durability: str = "normal"
+    max_query_chars: int = 10_000
     token_counter: TokenCounter | None = field(default=None, compare=False)
     dedupe: Literal["exact", "off"] = "exact"
 
@@ -78,3 +83,42 @@ class Settings:
             raise InvalidInput(f"durability must be 'normal' or 'full', got {self.durability!r}")
         if self.dedupe not in ("exact", "off"):
             raise InvalidInput(f"Settings.dedupe is 'exact' or 'off', not {self.dedupe!r}")
+        for name in (
+            "max_content_chars",
+            "ann_threshold",
+            "candidates",
+            "access_flush_every",
+            "index_save_every",
+            "hot_tier_promotion_batch",
+            "gc_check_every",
+            "max_query_chars",
+        ):
+            validate.positive_int(name, getattr(self, name), high=_MAX_COUNT)
+        for name in ("hot_tier_records", "hot_tier_tokens", "max_records"):
+            value = getattr(self, name)
+            if value is not None:
+                validate.positive_int(name, value, high=_MAX_COUNT)
+        for name in ("dense_weight", "sparse_weight", "speaker_boost", "session_boost"):
+            _number(name, getattr(self, name), low=0.0, high=1e6)
+        _number("phrase_boost", self.phrase_boost, low=0.0, high=1e6)
+        validate.importance(self.default_importance)
+        _number("gc_every_seconds", self.gc_every_seconds, low=1e-9, high=validate.MAX_TIME)
+        _number("gc_growth_factor", self.gc_growth_factor, low=1.0, high=1e6)
+        _number("gc_fragmentation", self.gc_fragmentation, low=0.0, high=1.0)
+        for name in ("hot_tier_policy", "hot_tier_write_policy", "gc_collector"):
+            validate.name(name, getattr(self, name))
+        validate.optional_name("gc_trigger", self.gc_trigger)
+        if self.token_counter is not None and not callable(self.token_counter):
+            raise InvalidInput(
+                "token_counter must be a function from text to a number of tokens, or None"
+            )
+
+
+_MAX_COUNT = 2**40
+
+
+def _number(name: str, value: object, *, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise InvalidInput(
+            f"Settings.{name} must be a number from {low:g} to {high:g}, got {value!r}"
+        )

@@ -149,12 +149,15 @@ class MemorySpace:
 
         Raises:
             NotFound: ``create`` is false and there is no database at ``path``.
-            InvalidInput: ``path`` is a folder, in a missing folder, or not a database.
+            InvalidInput: ``path`` is a folder, in a missing folder, or not a database; a path,
+                embedder, settings or clock of the wrong type.
             Conflict: the database was embedded by another model, or by a newer MemorySpace.
             ReadOnly, DiskFull, BackendUnavailable: the file cannot be opened or prepared.
         """
+        location = validate.path(path)
+        _check_open_arguments(embedder, settings, clock, profiler)
+        create = validate.flag("create", create)
         settings = settings or Settings()
-        location = str(path)
         store = SQLiteStore(
             location,
             clock=clock,
@@ -348,11 +351,13 @@ class MemorySpace:
             InvalidInput: any item is bad; nothing is stored.
         """
         self._writable()
+        checked = validate.iterable_items(items)
+        actor = validate.actor(actor)
         started = self.profiler.clock() if self.profiler is not None else 0.0
         now = self._clock()
         built = []
         explicit_ids = []
-        for position, item in enumerate(items):
+        for position, item in enumerate(checked):
             fields = {"content": item} if isinstance(item, str | bytes) else item
             if not isinstance(fields, Mapping):
                 raise InvalidInput(f"item {position} must be a string or a dict with 'content'")
@@ -479,12 +484,10 @@ class MemorySpace:
             InvalidInput: a bad value or an unknown field; nothing changes.
         """
         self._writable()
-        if not isinstance(id, str):
-            raise InvalidInput(f"id must be a string, got {type(id).__name__}")
-        if if_version is not None and (
-            isinstance(if_version, bool) or not isinstance(if_version, int)
-        ):
-            raise InvalidInput(f"if_version must be an integer version, got {if_version!r}")
+        id, actor = validate.memory_id(id), validate.actor(actor)
+        if_version = validate.optional_integer(
+            "if_version", if_version, low=0, high=validate.MAX_LSN
+        )
         patch = edit_patch(
             fields, now=self._clock(), settings=self.settings, count_tokens=self.count_tokens
         )
@@ -514,28 +517,45 @@ class MemorySpace:
             NotFound: an id does not exist; nothing is deleted.
         """
         self._writable()
-        unique = [ids] if isinstance(ids, str) else list(dict.fromkeys(ids))
+        unique, actor = validate.ids(ids), validate.actor(actor)
         if self.hot_tier is not None:
             return self.hot_tier.delete(unique, actor=actor)
         return self.store.delete(unique, actor=actor)
 
     def forget(
-        self, query: str | None = None, *, k: int = 1, actor: str | None = None, **filters: Any
+        self,
+        query: str | None = None,
+        *,
+        k: int = 1,
+        all: bool = False,
+        actor: str | None = None,
+        **filters: Any,
     ) -> list[str]:
         """Delete what matches: the top ``k`` hits of ``query``, or every memory matching the
         filters. Returns the deleted ids.
 
+        A filter that does not narrow the selection (none, or only ``include_expired`` /
+        ``include_archived``) would forget everything, so it needs ``all=True``.
+
         Raises:
-            InvalidInput: neither a query nor a filter was given (that would forget everything).
+            InvalidInput: no query and no narrowing filter without ``all=True``; a bad value.
         """
         self._writable()
+        k, actor = validate.k(k), validate.actor(actor)
+        if validate.flag("all", all) and query is not None:
+            raise InvalidInput("all=True forgets every memory the filters select; drop the query")
+        flt = Filter.build(**filters)
+        if query is not None:
+            query = validate.query(query, limit=self.settings.max_query_chars)
+        elif not flt.selects and not all:
+            raise InvalidInput(
+                "forget needs a query or a filter that narrows the selection (user, session, "
+                "kind, tags, ...); pass all=True to forget every memory"
+            )
         self._flush_hot()
         if query is not None:
             ids = [hit.memory.id for hit in self.search(query, k=k, **filters)]
         else:
-            flt = Filter.build(**filters)
-            if flt.is_empty:
-                raise InvalidInput("forget needs a query or at least one filter")
             ids = [m.id for m in self.store.scan(flt, now=self._clock())]
         if ids:
             self.delete(ids, actor=actor)
@@ -550,6 +570,7 @@ class MemorySpace:
             NotFound: no memory has that id.
         """
         self._usable()
+        id = validate.memory_id(id)
         if self.hot_tier is not None:
             return self.hot_tier.get(id)
         return self.store.get(id)
@@ -578,13 +599,12 @@ class MemorySpace:
         ``pinned``, ``include_expired``, ``include_archived`` (records GC archived).
 
         Raises:
-            InvalidInput: an empty query, a bad ``k`` or an unknown filter.
+            InvalidInput: an empty or too long query, a bad ``k`` or an unknown filter.
         """
         self._usable()
         started = self.profiler.clock() if self.profiler is not None else 0.0
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidInput("query must be a non-empty string")
-        k = validate.positive_int("k", k)
+        query = validate.query(query, limit=self.settings.max_query_chars)
+        k, touch = validate.k(k), validate.flag("touch", touch)
         flt = Filter.build(**filters)
         self._flush_hot()
         now = self._clock()
@@ -622,7 +642,9 @@ class MemorySpace:
             InvalidInput: an empty query, a bad budget, ``k`` or format, or an unknown filter.
         """
         self._usable()
-        budget = validate.positive_int("budget", budget)
+        budget = validate.positive_int("budget", budget, high=validate.MAX_BUDGET)
+        if format not in ("text", "messages"):
+            raise InvalidInput(f"unknown context format {format!r}; use 'text' or 'messages'")
         hits = self.search(query, k=k, **filters)  # flushes the hot tier
         scope = {name: filters.get(name) for name in ("user", "agent", "session")}
         pinned = list(self.store.scan(Filter.build(pinned=True, **scope), now=self._clock()))
@@ -648,21 +670,27 @@ class MemorySpace:
         newest_first: bool = False,
         **filters: Any,
     ) -> Iterator[Memory]:
-        """Memories matching the filters, oldest first (or newest first)."""
+        """Memories matching the filters, oldest first (or newest first).
+
+        Raises:
+            InvalidInput: a bad ``limit``, ``offset`` or filter.
+        """
         self._usable()
+        flt = Filter.build(**filters)
+        limit = validate.optional_integer("limit", limit, low=0, high=validate.MAX_ROWS)
+        offset = validate.integer("offset", offset, low=0, high=validate.MAX_ROWS)
+        newest_first = validate.flag("newest_first", newest_first)
         self._flush_hot()
         return self.store.scan(
-            Filter.build(**filters),
-            now=self._clock(),
-            limit=limit,
-            offset=offset,
-            newest_first=newest_first,
+            flt, now=self._clock(), limit=limit, offset=offset, newest_first=newest_first
         )
 
     def count(self, **filters: Any) -> int:
+        """How many memories match the filters."""
         self._usable()
+        flt = Filter.build(**filters)
         self._flush_hot()
-        return self.store.count(Filter.build(**filters), now=self._clock())
+        return self.store.count(flt, now=self._clock())
 
     # -- garbage collection
 
@@ -691,18 +719,22 @@ class MemorySpace:
         """
         from memoryspace.llm.offline import OfflineProcessors
 
-        if dry_run:
+        if validate.flag("dry_run", dry_run):
             self._usable()
         else:
             self._writable()
-        self._flush_hot()
+        if policy is not None and not isinstance(policy, ActionPolicy):
+            raise InvalidInput("policy must be an ActionPolicy (see ActionPolicy.build) or None")
         if isinstance(collector, str):
             chosen = make_collector(collector, **options)
+        elif not isinstance(collector, Collector):
+            raise InvalidInput(f"collector must be a name or a Collector, got {collector!r}")
         elif options:
             raise InvalidInput("pass options to the collector object, not to gc()")
         else:
             chosen = collector
         chosen = with_roots(chosen, self.gc_roots)
+        self._flush_hot()
         self.store.flush()  # access counters are batched; collectors may read them by SQL
         event = run_collection(
             self.store,
@@ -744,12 +776,15 @@ class MemorySpace:
     def history(self, id: str) -> list[Change]:
         """Every change of one memory, oldest first."""
         self._usable()
+        id = validate.memory_id(id)
         self._flush_hot()
         return self.store.history(id)
 
     def changes(self, since_lsn: int = 0, limit: int | None = None) -> list[Change]:
         """The change feed: log entries after ``since_lsn``, oldest first."""
         self._usable()
+        since_lsn = validate.integer("since_lsn", since_lsn, low=0, high=validate.MAX_LSN)
+        limit = validate.optional_integer("limit", limit, low=0, high=validate.MAX_ROWS)
         self._flush_hot()
         return self.store.changes(since_lsn, limit)
 
@@ -760,8 +795,14 @@ class MemorySpace:
         return self.store.last_lsn()
 
     def checkpoint(self, name: str, *, overwrite: bool = False) -> Checkpoint:
-        """A named, consistent snapshot tagged with the current LSN."""
+        """A named, consistent snapshot tagged with the current LSN.
+
+        Raises:
+            InvalidInput: a name other than 1-64 letters, digits, '_', '.' or '-'.
+        """
         self._usable()
+        name = validate.checkpoint_name(name)
+        overwrite = validate.flag("overwrite", overwrite)
         self._flush_hot()
         checkpoint = self.store.checkpoint(name, overwrite=overwrite)
         self._save_index_quietly()
@@ -786,6 +827,9 @@ class MemorySpace:
             BackendUnavailable: the checkpoint file is damaged.
         """
         self._writable()
+        name = None if name is None else validate.checkpoint_name(name)
+        to_lsn = validate.optional_integer("to_lsn", to_lsn, low=0, high=validate.MAX_LSN)
+        actor = validate.actor(actor)
         if self.hot_tier is None:
             return self.store.restore(name, to_lsn, actor=actor)
         self.hot_tier.flush()
@@ -805,6 +849,7 @@ class MemorySpace:
             BackendUnavailable: the checkpoint it starts from fails its page check.
         """
         self._usable()
+        lsn = validate.integer("lsn", lsn, low=0, high=validate.MAX_LSN)
         self._flush_hot()
         past = self.store.as_of(lsn)
         return MemorySpace(past, self.embedder, settings=self.settings, clock=self._clock)
@@ -826,9 +871,12 @@ class MemorySpace:
         Raises:
             InvalidInput: an empty ``user`` or bad settings.
         """
-        from memoryspace.conversation import Conversation
+        from memoryspace.conversation import Conversation, ConversationSettings
 
         self._usable()
+        user, agent = validate.name("user", user), validate.scope("agent", agent)
+        if settings is not None and not isinstance(settings, ConversationSettings):
+            raise InvalidInput("settings must be a ConversationSettings or None")
         if processors is None:
             processors = self.processors()
         return Conversation(self, user=user, agent=agent, settings=settings, processors=processors)
@@ -987,3 +1035,23 @@ def _source_name(source: object) -> str:
     if isinstance(source, os.PathLike):
         return str(os.fspath(source))
     return type(source).__name__
+
+
+def _check_open_arguments(
+    embedder: object, settings: object, clock: object, profiler: object
+) -> None:
+    """Types of ``MemorySpace.open``'s keyword arguments (the path is ``validate.path``).
+
+    Raises:
+        InvalidInput: one of the wrong type.
+    """
+    if embedder is not None and not isinstance(embedder, str | Embedder):
+        raise InvalidInput(
+            "embedder must be a name ('auto', 'hashing', 'minilm'), an Embedder or None"
+        )
+    if settings is not None and not isinstance(settings, Settings):
+        raise InvalidInput("settings must be a Settings or None")
+    if not callable(clock):
+        raise InvalidInput("clock must be a function returning Unix seconds, e.g. time.time")
+    if profiler is not None and not isinstance(profiler, MemoryProfiler):
+        raise InvalidInput("profiler must be a MemoryProfiler or None")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import numpy as np
@@ -12,6 +11,7 @@ from memoryspace.errors import InvalidInput
 from memoryspace.fingerprint import content_fingerprint
 from memoryspace.models import Filter, Kind, Memory, parse_link
 from memoryspace.store.base import Vector
+from memoryspace.validate import META_FILTER_KEY
 
 COLUMNS = (
     "id, kind, user, agent, session, content, meta, tags, links, tokens, importance, pinned, "
@@ -24,7 +24,6 @@ SELECT_MEMORY = (
     "m.version "
     "FROM memories m LEFT JOIN access a ON a.key = m.key"
 )
-_META_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 
 def row_values(memory: Memory) -> tuple[Any, ...]:
@@ -135,7 +134,7 @@ def where_clause(flt: Filter | None, now: float | None) -> tuple[str, list[Any]]
         parts.append("(m.valid_to IS NULL OR m.valid_to > ?)")
         params.extend([flt.valid_at, flt.valid_at])
     for key, value in flt.meta.items():
-        if not _META_KEY.match(key):
+        if not META_FILTER_KEY.fullmatch(key):
             raise InvalidInput(f"meta filter key {key!r} may use only letters, digits, _ and -")
         path = f'$."{key}"'
         if value is None:

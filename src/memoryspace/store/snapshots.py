@@ -21,13 +21,13 @@ import contextlib
 import dataclasses
 import logging
 import os
-import re
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from memoryspace import validate
 from memoryspace.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
 from memoryspace.models import Change, Checkpoint, Memory
 from memoryspace.store.base import Vector
@@ -38,7 +38,6 @@ from memoryspace.store.failures import translate
 if TYPE_CHECKING:
     from memoryspace.store.sqlite import SQLiteStore
 
-_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _HEADER = b"SQLite format 3\x00"
 _FOREIGN = "taken of another database"
 _logger = logging.getLogger(__name__)
@@ -50,11 +49,7 @@ def _folder(store: SQLiteStore) -> Path:
 
 
 def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not _NAME.match(name) or name.startswith("."):
-        raise InvalidInput(
-            f"checkpoint name {name!r} must be 1-64 letters, digits, '_', '.' or '-' "
-            "and not start with '.'"
-        )
+    validate.checkpoint_name(name)
 
 
 def take(store: SQLiteStore, name: str, *, overwrite: bool) -> Checkpoint:
