@@ -1,7 +1,8 @@
 """The full-text index: each memory's words, tags and dialogue context, kept by the store.
 
 A memory's dialogue context is the text of up to ``RADIUS`` memories before and after it in its
-session, ordered by time. A question's words often sit in the turn before or after the one that
+session, ordered by time. Only memories of the same user, agent and session count, so two users
+who share a session id never see each other's words through the index. A question's words often sit in the turn before or after the one that
 answers it ("Where did you go?" / "Sweden!"), so the context column lets BM25 find the answer
 turn through its neighbours, at a lower weight than its own words. Every write refreshes the
 context of the memories around the ones it touched, in the same transaction.
@@ -27,7 +28,7 @@ def add(conn: sqlite3.Connection, key: int, memory: Memory, tags_json: str) -> N
         "INSERT INTO memories_fts(rowid, content, tags, context) VALUES (?, ?, ?, '')",
         (key, memory.content, tags_json),
     )
-    refresh_around(conn, memory.session, memory.created_at, key)
+    refresh_around(conn, memory, key)
 
 
 def change(
@@ -38,41 +39,48 @@ def change(
         "UPDATE memories_fts SET content = ?, tags = ? WHERE rowid = ?",
         (after.content, tags_json, key),
     )
-    moved = (before.session, before.created_at) != (after.session, after.created_at)
+    moved = _place(before) != _place(after)
     if moved:
-        refresh_around(conn, before.session, before.created_at, key)
+        refresh_around(conn, before, key)
     if moved or before.content != after.content:
-        refresh_around(conn, after.session, after.created_at, key)
+        refresh_around(conn, after, key)
 
 
 def remove(conn: sqlite3.Connection, key: int, before: Memory) -> None:
     """Drop a deleted memory (already gone from ``memories``); its neighbours close ranks."""
     conn.execute("DELETE FROM memories_fts WHERE rowid = ?", (key,))
-    refresh_around(conn, before.session, before.created_at, key)
+    refresh_around(conn, before, key)
 
 
-def refresh_around(
-    conn: sqlite3.Connection, session: str | None, created_at: float, key: int
-) -> None:
-    """Recompute the context of the memories within ``RADIUS`` of a place in a session."""
+def _place(memory: Memory) -> tuple[str | None, str | None, str | None, float]:
+    """Where a memory sits in a dialogue: its scope and time."""
+    return memory.user, memory.agent, memory.session, memory.created_at
+
+
+def refresh_around(conn: sqlite3.Connection, place: Memory, key: int) -> None:
+    """Recompute the context of the memories within ``RADIUS`` of ``place`` (the memory with
+    ``key``, as it is or was) among the memories of its user, agent and session."""
+    user, agent, session, created_at = _place(place)
     if session is None:
         if conn.execute("SELECT 1 FROM memories WHERE key = ?", (key,)).fetchone():
             conn.execute("UPDATE memories_fts SET context = '' WHERE rowid = ?", (key,))
         return
     reach = 2 * RADIUS
+    same = "session = ? AND user IS ? AND agent IS ?"
     before = conn.execute(
-        "SELECT key, content FROM memories WHERE session = ? AND "
+        f"SELECT key, content FROM memories WHERE {same} AND "
         "(created_at < ? OR (created_at = ? AND key < ?)) "
         "ORDER BY created_at DESC, key DESC LIMIT ?",
-        (session, created_at, created_at, key, reach),
+        (session, user, agent, created_at, created_at, key, reach),
     ).fetchall()[::-1]
     me = conn.execute(
-        "SELECT key, content FROM memories WHERE key = ? AND session = ?", (key, session)
+        f"SELECT key, content FROM memories WHERE key = ? AND {same}",
+        (key, session, user, agent),
     ).fetchall()
     after = conn.execute(
-        "SELECT key, content FROM memories WHERE session = ? AND "
+        f"SELECT key, content FROM memories WHERE {same} AND "
         "(created_at > ? OR (created_at = ? AND key > ?)) ORDER BY created_at, key LIMIT ?",
-        (session, created_at, created_at, key, reach),
+        (session, user, agent, created_at, created_at, key, reach),
     ).fetchall()
     sequence: Sequence[tuple[int, str]] = before + me + after
     centre = len(before)
