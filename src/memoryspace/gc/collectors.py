@@ -101,7 +101,7 @@ class TTLCollector(Collector):
 
 
 def _check_non_negative(name: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
         raise InvalidInput(f"{name} must be a number >= 0, got {value!r}")
 
 
@@ -187,6 +187,7 @@ class MarkSweepCollector(Collector):
     def __post_init__(self) -> None:
         _check_non_negative("cold_after", self.cold_after)
         _check_threshold(self.importance_threshold)
+        _check_sessions(self.sessions)
 
     def is_cold(self, memory: Memory, now: float) -> bool:
         last = memory.last_access if memory.last_access is not None else memory.created_at
@@ -198,6 +199,13 @@ class MarkSweepCollector(Collector):
     def plan(self, memories: Sequence[Memory], now: float) -> Plan:
         marked = reachable(memories, self.sessions, self.roots)
         return Plan(scanned=len(memories), collect=tuple(self.sweep(memories, now, marked)))
+
+
+def _check_sessions(sessions: object) -> None:
+    if sessions is None:
+        return
+    if not isinstance(sessions, set | frozenset) or not all(isinstance(s, str) for s in sessions):
+        raise InvalidInput(f"sessions must be a set of session ids or None, got {sessions!r}")
 
 
 def _check_threshold(value: float) -> None:
@@ -230,6 +238,9 @@ class GenerationalCollector(Collector):
         _check_non_negative("young_age", self.young_age)
         _check_non_negative("cold_after", self.cold_after)
         _check_threshold(self.importance_threshold)
+        _check_sessions(self.sessions)
+        if not isinstance(self.major, bool):
+            raise InvalidInput(f"major must be True or False, got {self.major!r}")
 
     def plan(self, memories: Sequence[Memory], now: float) -> Plan:
         marked = reachable(memories, self.sessions, self.roots)

@@ -2,9 +2,10 @@
 
 A memory's dialogue context is the text of up to ``RADIUS`` memories before and after it in its
 session, ordered by time. Only memories of the same user, agent and session count, so two users
-who share a session id never see each other's words through the index. A question's words often sit in the turn before or after the one that
-answers it ("Where did you go?" / "Sweden!"), so the context column lets BM25 find the answer
-turn through its neighbours, at a lower weight than its own words. Every write refreshes the
+who share a session id never see each other's words through the index. A question's words
+often sit in the turn before or after the one that answers it ("Where did you go?" /
+"Sweden!"), so the context column lets BM25 find the answer turn through its neighbours, at a
+lower weight than its own words. Every write refreshes the
 context of the memories around the ones it touched, in the same transaction.
 """
 
