@@ -215,7 +215,7 @@ CALLS: dict[str, st.SearchStrategy[Args]] = {
         ),
         fields({"actor": SCOPE}),
     ),
-    "update": open_call(IDS, **EDIT_FIELDS, actor=SCOPE),
+    "update": open_call(IDS, **EDIT_FIELDS, actor=SCOPE, if_version=maybe(st.integers(0, 40))),
     "pin": call(IDS, actor=SCOPE),
     "unpin": call(IDS, actor=SCOPE),
     "delete": call(maybe(IDS | st.lists(IDS, max_size=3)), actor=SCOPE),

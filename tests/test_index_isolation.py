@@ -3,6 +3,7 @@ its own user, agent and session, so one user's BM25 scores reveal nothing anothe
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,26 @@ def test_moving_a_turn_to_another_user_moves_its_words(ms: MemorySpace) -> None:
     ms.update(question, user="bob")
     assert sparse_hits(ms, "travel summer", user="alice") == {}
     assert question in sparse_hits(ms, "travel summer", user="bob")
+
+
+def test_opening_an_older_database_rebuilds_the_contexts_per_user(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with MemorySpace.open(path, embedder=HashingEmbedder()) as ms:
+        interleave(ms)
+        ms.add("a turn outside any session", user="alice", timestamp=START)
+        ms.add("carol's turn", user="carol", agent="bot", session="shared-1", timestamp=START + 2)
+    with sqlite3.connect(path) as conn:
+        want = contexts(conn)
+        assert any(want.values())  # the neighbours lend words
+        conn.execute("UPDATE memories_fts SET context = 'leaked words'")  # as before the fix
+        conn.execute("PRAGMA user_version = 3")
+    conn.close()
+    with MemorySpace.open(path, embedder=HashingEmbedder()) as ms:
+        assert sparse_hits(ms, "saxophone", user="alice") == {}
+    with sqlite3.connect(path) as conn:
+        assert contexts(conn) == want
+    conn.close()
+
+
+def contexts(conn: sqlite3.Connection) -> dict[int, str]:
+    return dict(conn.execute("SELECT rowid, context FROM memories_fts ORDER BY rowid"))

@@ -90,7 +90,30 @@ UPDATE memories SET content_hash = memoryspace_content_fingerprint(content);
 CREATE INDEX memories_content_hash ON memories(content_hash);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+# Dialogue context per user, agent and session: it was built per session, so users sharing a
+# session id saw each other's words through BM25. Recomputed as ``fts.refresh_around`` does
+# (the two memories before and after, in (created_at, key) order, joined by spaces; none
+# outside a session).
+_CONTEXT_PER_SCOPE = """
+CREATE TEMP TABLE context_rebuild (key INTEGER PRIMARY KEY, context TEXT NOT NULL);
+INSERT INTO context_rebuild
+SELECT key, CASE WHEN session IS NULL THEN '' ELSE substr(
+    COALESCE(' ' || p2, '') || COALESCE(' ' || p1, '') ||
+    COALESCE(' ' || n1, '') || COALESCE(' ' || n2, ''), 2) END
+FROM (
+    SELECT key, session,
+        lag(content, 2) OVER scope AS p2, lag(content, 1) OVER scope AS p1,
+        lead(content, 1) OVER scope AS n1, lead(content, 2) OVER scope AS n2
+    FROM memories
+    WINDOW scope AS (PARTITION BY user, agent, session ORDER BY created_at, key)
+);
+UPDATE memories_fts
+SET context = (SELECT c.context FROM context_rebuild c WHERE c.key = memories_fts.rowid)
+WHERE rowid IN (SELECT key FROM context_rebuild);
+DROP TABLE context_rebuild;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _CONTEXT_PER_SCOPE)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
