@@ -73,6 +73,8 @@ REJECTED: dict[str, Callable[[MemorySpace], object]] = {
     "delete(5)": lambda ms: ms.delete(5),
     "delete([[1]])": lambda ms: ms.delete([[1]]),
     "get([1, 2])": lambda ms: ms.get([1, 2]),
+    "get_many('id')": lambda ms: ms.get_many(first_id(ms)),
+    "get_many([None])": lambda ms: ms.get_many([None]),
     "history({})": lambda ms: ms.history({}),
     "forget(include_expired=True)": lambda ms: ms.forget(include_expired=True),
     "forget(include_archived=True)": lambda ms: ms.forget(include_archived=True),

@@ -221,6 +221,7 @@ CALLS: dict[str, st.SearchStrategy[Args]] = {
     "delete": call(maybe(IDS | st.lists(IDS, max_size=3)), actor=SCOPE),
     "forget": open_call(maybe(st.none() | QUERY), k=COUNT, all=FLAG, actor=SCOPE, **FILTERS),
     "get": call(IDS),
+    "get_many": call(maybe(st.lists(IDS, max_size=3))),
     "search": open_call(QUERY, k=COUNT, touch=FLAG, **FILTERS),
     "context": open_call(
         QUERY,

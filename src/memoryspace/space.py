@@ -579,8 +579,7 @@ class MemorySpace:
         """The memories that exist among ``ids``, in the order asked (through the hot tier, so
         its pending edits are seen)."""
         self._usable()
-        if isinstance(ids, str) or not all(isinstance(id, str) for id in ids):
-            raise InvalidInput("ids must be a list of string ids")
+        ids = validate.id_list(ids)
         if self.hot_tier is not None:
             return self.hot_tier.get_many(ids)
         return self.store.get_many(ids)

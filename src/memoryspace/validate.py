@@ -124,11 +124,16 @@ def ids(value: object) -> list[str]:
     """One id or a list (tuple, set) of ids, without duplicates, in the order given."""
     if isinstance(value, str):
         return [memory_id(value)]
+    return list(dict.fromkeys(id_list(value)))
+
+
+def id_list(value: object) -> list[str]:
+    """A list (tuple, set) of at most ``MAX_IDS`` ids; one string is not a list of ids."""
     if not isinstance(value, list | tuple | set | frozenset):
-        raise InvalidInput(f"ids must be an id or a list of ids, got {type(value).__name__}")
+        raise InvalidInput(f"ids must be a list of ids, got {type(value).__name__}")
     if len(value) > MAX_IDS:
-        raise InvalidInput(f"{len(value)} ids at once is over {MAX_IDS}; delete in batches")
-    return list(dict.fromkeys(memory_id(item) for item in value))
+        raise InvalidInput(f"{len(value)} ids at once is over {MAX_IDS}; pass them in batches")
+    return [memory_id(item) for item in value]
 
 
 def strings(what: str, value: object) -> tuple[str, ...]:
