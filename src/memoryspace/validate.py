@@ -23,8 +23,7 @@ from memoryspace.errors import InvalidInput
 Vector = npt.NDArray[np.float32]
 
 MAX_NAME_CHARS = 256
-MAX_NAMES = 1_000  # tags or links of one memory, ids of one delete: see MAX_IDS
-MAX_IDS = 100_000
+MAX_IDS = 100_000  # ids in one call; also tags or links of one memory (a summary links many)
 MAX_META_DEPTH = 32
 MAX_META_CHARS = 100_000
 MAX_K = 10_000
@@ -146,8 +145,8 @@ def strings(what: str, value: object) -> tuple[str, ...]:
         raise InvalidInput(
             f"{what} must be a string or a list of strings, got {type(value).__name__}"
         )
-    if len(value) > MAX_NAMES:
-        raise InvalidInput(f"{what} holds {len(value)} items, over the limit of {MAX_NAMES}")
+    if len(value) > MAX_IDS:
+        raise InvalidInput(f"{what} holds {len(value)} items, over the limit of {MAX_IDS}")
     return tuple(name(what, item) for item in value)
 
 
