@@ -187,6 +187,9 @@ def test_settings_check_their_values(fields: dict[str, Any]) -> None:
         {"path": "m.db", "settings": {}},
         {"path": "m.db", "embedder": 5},
         {"path": "m.db", "clock": 5},
+        {"path": "m.db", "settings": Settings(gc_trigger="growth", gc_collector="nope")},
+        {"path": "m.db", "settings": Settings(gc_trigger="nope")},
+        {"path": "m.db", "settings": Settings(hot_tier_policy="nope")},
     ],
     ids=str,
 )

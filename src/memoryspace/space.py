@@ -61,7 +61,8 @@ from memoryspace.retrieval.hybrid import HybridRetriever, RetrievalConfig
 from memoryspace.retrieval.synced import SyncedIndex
 from memoryspace.settings import Settings
 from memoryspace.store.sqlite import SQLiteStore
-from memoryspace.tiers.hot import HotTier
+from memoryspace.tiers.hot import WRITE_POLICIES, HotTier
+from memoryspace.tiers.policies import POLICY_NAMES
 from memoryspace.validate import Vector
 
 if TYPE_CHECKING:
@@ -158,6 +159,7 @@ class MemorySpace:
         _check_open_arguments(embedder, settings, clock, profiler)
         create = validate.flag("create", create)
         settings = settings or Settings()
+        _check_setting_names(settings)
         store = SQLiteStore(
             location,
             clock=clock,
@@ -1054,3 +1056,25 @@ def _check_open_arguments(
         raise InvalidInput("clock must be a function returning Unix seconds, e.g. time.time")
     if profiler is not None and not isinstance(profiler, MemoryProfiler):
         raise InvalidInput("profiler must be a MemoryProfiler or None")
+
+
+def _check_setting_names(settings: Settings) -> None:
+    """The policy, trigger and collector names of ``settings`` (the lower layer that holds
+    ``Settings`` cannot know them), checked before any file is opened.
+
+    Raises:
+        InvalidInput: an unknown name.
+    """
+    if settings.hot_tier_policy not in POLICY_NAMES:
+        raise InvalidInput(
+            f"unknown hot_tier_policy {settings.hot_tier_policy!r}; use one of: "
+            f"{', '.join(POLICY_NAMES)}"
+        )
+    if settings.hot_tier_write_policy not in WRITE_POLICIES:
+        raise InvalidInput(
+            f"unknown hot_tier_write_policy {settings.hot_tier_write_policy!r}; use one of: "
+            f"{', '.join(WRITE_POLICIES)}"
+        )
+    make_collector(settings.gc_collector)
+    if settings.gc_trigger is not None:
+        make_trigger(settings)
