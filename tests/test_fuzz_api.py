@@ -235,6 +235,7 @@ CALLS: dict[str, st.SearchStrategy[Args]] = {
     "gc": open_call(
         maybe(st.sampled_from(["generational", "mark_sweep", "ttl"])),
         dry_run=FLAG,
+        policy=JUNK,
         young_age=maybe(st.floats(0, 1e5)),
         cold_after=maybe(st.floats(0, 1e5)),
         importance_threshold=maybe(st.floats(0, 1)),
@@ -321,7 +322,9 @@ def digest(folder: Path) -> dict[str, str]:
     }
 
 
-def invoke(ms: MemorySpace, folder: Path, name: str, args: tuple[Any, ...], kw: dict[str, Any]):
+def invoke(
+    ms: MemorySpace, folder: Path, name: str, args: tuple[Any, ...], kw: dict[str, Any]
+) -> Any:
     """Make one call; returns what it returned (iterators consumed, opened spaces closed)."""
     if name == "Settings":
         return Settings(*args, **kw)
