@@ -57,6 +57,8 @@ def take(store: SQLiteStore, name: str, *, overwrite: bool) -> Checkpoint:
     existing = {c.name for c in listing(store)}
     if name in existing and not overwrite:
         raise Conflict(f"checkpoint {name!r} exists; pass overwrite=True or choose another name")
+    store.flush()  # batched access counters go into the copy (after the checks: a refusal
+    # writes nothing)
     when = store._clock()
     source = store.connections
     source.get()  # a closed store raises Closed here, before any file is made
@@ -312,6 +314,7 @@ def restore(
     who = actor or f"restore:{name or 'log'}@{to_lsn}"
     changes: list[Change] = []
     try:
+        store.flush()  # batched access counters first (after the checks: a refusal writes nothing)
         with store._writing():  # the diff is computed and applied under the write lock
             touched = sorted({row[3] for row in store.log_rows(to_lsn, store.last_lsn())})
             for id in touched:

@@ -646,7 +646,6 @@ class SQLiteStore:
             InvalidInput: a name with characters other than letters, digits, ``_ . -``.
             Conflict: a checkpoint of that name exists and ``overwrite`` is false.
         """
-        self.flush()
         return snapshots.take(self, name, overwrite=overwrite)
 
     def checkpoints(self) -> list[Checkpoint]:
@@ -667,7 +666,6 @@ class SQLiteStore:
             NotFound: no checkpoint of that name.
             InvalidInput: ``to_lsn`` is before the checkpoint or after the end of the log.
         """
-        self.flush()
         return snapshots.restore(self, name, to_lsn, actor=actor)
 
     def as_of(self, lsn: int) -> SQLiteStore:
