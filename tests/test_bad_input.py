@@ -8,6 +8,7 @@ plus the bounds every public call now checks. ``test_fuzz_api.py`` tries the res
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from memoryspace import HashingEmbedder, InvalidInput, MemorySpace, Settings
+from memoryspace import HashingEmbedder, InvalidInput, MemorySpace, MemorySpaceError, Settings
 from memoryspace.validate import MAX_TIME, MIN_TIME
 
 START = 1_700_000_000.0
@@ -201,3 +202,34 @@ def test_open_checks_its_arguments(
     with pytest.raises(InvalidInput):
         MemorySpace.open(path, **arguments)
     assert list(tmp_path.iterdir()) == []
+
+
+def file_digests(folder: Path) -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.endswith("-shm")
+    }
+
+
+@pytest.mark.parametrize(
+    "attempt",
+    [
+        lambda ms: ms.checkpoint("daily"),  # exists
+        lambda ms: ms.restore("weekly"),  # no such checkpoint
+        lambda ms: ms.restore("daily", to_lsn=10**6),  # past the end of the log
+    ],
+    ids=["checkpoint exists", "no such checkpoint", "LSN past the end"],
+)
+def test_a_refused_checkpoint_or_restore_writes_nothing(
+    tmp_path: Path, attempt: Callable[[MemorySpace], object]
+) -> None:
+    with MemorySpace.open(tmp_path / "m.db", embedder=HashingEmbedder()) as ms:
+        ms.add("green tea")
+        ms.checkpoint("daily")
+        ms.search("tea")  # batched access counters, waiting to be written
+        before = file_digests(tmp_path)
+        with pytest.raises(MemorySpaceError):
+            attempt(ms)
+        assert file_digests(tmp_path) == before
+        assert ms.search("tea", touch=False)[0].memory.access_count == 1  # still counted
