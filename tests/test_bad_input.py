@@ -110,6 +110,7 @@ REJECTED: dict[str, Callable[[MemorySpace], object]] = {
     "gc major='yes'": lambda ms: ms.gc("generational", major="yes"),
     "gc cold_after=NaN": lambda ms: ms.gc("mark_sweep", cold_after=math.nan),
     "gc sessions=['s']": lambda ms: ms.gc("mark_sweep", sessions=["s"]),
+    "gc bounded idle_after=NaN": lambda ms: ms.gc("bounded", max_records=1, idle_after=math.nan),
     "gc policy={}": lambda ms: ms.gc(policy={}),
     "conversation user=5": lambda ms: ms.conversation(user=5),
     "conversation settings={}": lambda ms: ms.conversation(user="u", settings={}),
@@ -170,6 +171,7 @@ def test_the_query_bound_is_a_setting(tmp_path: Path) -> None:
         {"gc_trigger": ""},
         {"hot_tier_policy": None},
         {"token_counter": 5},
+        {"max_records": 0},
     ],
     ids=str,
 )

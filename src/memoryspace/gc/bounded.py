@@ -76,8 +76,8 @@ class BoundedCollector(Collector):
         for name in ("idle_after", "young_age"):
             value = getattr(self, name)
             if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int | float) or value < 0
-            ):
+                isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0
+            ):  # "not >=" also refuses NaN
                 raise InvalidInput(f"{name} must be seconds >= 0, got {value!r}")
         if self.per not in ("space", "user"):
             raise InvalidInput(f"per must be 'space' or 'user', got {self.per!r}")
