@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from memoryspace import HashingEmbedder, MemorySpace
+from memoryspace.store.schema import MIGRATIONS
 
 START = 1_700_000_000.0
 
@@ -86,7 +87,8 @@ def test_opening_an_older_database_rebuilds_the_contexts_per_user(tmp_path: Path
         want = contexts(conn)
         assert any(want.values())  # the neighbours lend words
         conn.execute("UPDATE memories_fts SET context = 'leaked words'")  # as before the fix
-        conn.execute("PRAGMA user_version = 3")
+        rebuild = next(i for i, script in enumerate(MIGRATIONS) if "context_rebuild" in script)
+        conn.execute(f"PRAGMA user_version = {rebuild}")  # the version before the rebuild
     conn.close()
     with MemorySpace.open(path, embedder=HashingEmbedder()) as ms:
         assert sparse_hits(ms, "saxophone", user="alice") == {}
