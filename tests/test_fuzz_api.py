@@ -157,7 +157,12 @@ MEMORY_FIELDS = {
     "kind": KIND,
     "meta": META,
     "tags": TAGS,
-    "links": TAGS,
+    "links": maybe(
+        st.lists(
+            st.sampled_from(["a", {"id": "b", "type": "supports"}, {"id": "c", "strong": True}]),
+            max_size=3,
+        )
+    ),
     "pinned": FLAG,
     "ttl": maybe(st.floats(1, 1e6)),
     "timestamp": TIME,
