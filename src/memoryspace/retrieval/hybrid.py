@@ -27,14 +27,38 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from memoryspace.embed.base import Embedder
+from memoryspace.embed.base import Embedder, cosine_scale
 from memoryspace.models import Filter, Memory, ScoreParts, SearchHit
 from memoryspace.retrieval.synced import SyncedIndex
 from memoryspace.retrieval.terms import query_terms
 from memoryspace.store.base import Store
+from memoryspace.store.fts import K1
 
 Scores = npt.NDArray[np.float64]
 _WORD = re.compile(r"\w+")
+# The smallest spread z-scoring divides by, in cosine and in coverage units: with three
+# memories, a BM25 gap of 2e-7 must not weigh as much as a clear gap in cosine.
+SPREAD_FLOOR = 0.02
+_EDGE = 1e-6  # relevance stays inside (0, 1) for log-odds; 1e-6 rounds to 0 in any display
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """What both retrievers found for one query: every candidate's cosine and BM25.
+
+    ``cosine`` and ``bm25`` are arrays aligned with ``keys`` (a BM25 of 0 where no query word
+    matched); ``sparse_bound`` is the query's highest possible BM25 (``Store.text_bound``).
+    """
+
+    keys: list[int]
+    memories: dict[int, Memory]
+    dense: dict[int, float]
+    sparse: dict[int, float]
+    dense_rank: dict[int, int]
+    sparse_rank: dict[int, int]
+    sparse_bound: float
+    cosine: Scores
+    bm25: Scores
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,55 +84,93 @@ class HybridRetriever:
         self._config = config
 
     def search(
-        self, query: str, k: int, flt: Filter, now: float
+        self, query: str, k: int, flt: Filter, now: float, *, min_score: float = 0.0
     ) -> tuple[list[SearchHit], list[int]]:
-        """The ``k`` best hits, each explaining its score, and their store keys."""
+        """The ``k`` best hits scoring at least ``min_score``, each explaining its score, and
+        their store keys."""
+        found = self.candidates(query, k, flt, now)
+        if found is None:
+            return [], []
+        config = self._config
+        keys, memories = found.keys, found.memories
+        hits_of = [memories[key] for key in keys]
+        lexical = _coverage(found.bm25, found.sparse_bound)
+        fused = config.dense_weight * _z(found.cosine, SPREAD_FLOOR) + config.sparse_weight * _z(
+            lexical, SPREAD_FLOOR
+        )
+        speaker = self._speaker_boosts(query, hits_of)
+        phrase = self._phrase_boosts(query, hits_of)
+        scored = fused + speaker + phrase
+        session = self._session_boosts([m.session for m in hits_of], scored)
+        final = scored + session
+
+        dense_relevance = cosine_scale(self._embedder).relevance(found.cosine)
+        sparse_relevance = np.clip(lexical, 0.0, 1.0)
+        weights = config.dense_weight + config.sparse_weight
+        mean = (config.dense_weight * dense_relevance + config.sparse_weight * sparse_relevance) / (
+            weights if weights > 0 else 1.0
+        )
+        odds = _logit(mean) + speaker + phrase
+        lift = self._session_boosts([m.session for m in hits_of], _sigmoid(odds))
+        relevance = _sigmoid(odds + lift)
+
+        order = sorted(range(len(keys)), key=lambda i: (-final[i], keys[i]))[:k]
+        capped = np.minimum.accumulate(relevance[order]) if order else relevance[:0]
+        hits = [
+            SearchHit(
+                memory=memories[keys[i]],
+                score=float(score),
+                parts=ScoreParts(
+                    fused=float(final[i]),
+                    dense=found.dense.get(keys[i]),
+                    dense_rank=found.dense_rank.get(keys[i]),
+                    sparse=found.sparse.get(keys[i]),
+                    sparse_rank=found.sparse_rank.get(keys[i]),
+                    speaker_boost=float(speaker[i]),
+                    session_boost=float(session[i]),
+                    phrase_boost=float(phrase[i]),
+                    dense_relevance=float(dense_relevance[i]),
+                    sparse_relevance=float(sparse_relevance[i]),
+                    session_lift=float(lift[i]),
+                    relevance=float(relevance[i]),
+                ),
+            )
+            for i, score in zip(order, capped, strict=True)
+            if score >= min_score
+        ]
+        return hits, [keys[i] for i in order[: len(hits)]]
+
+    def candidates(self, query: str, k: int, flt: Filter, now: float) -> Candidates | None:
+        """The union of both retrievers' candidates with both scores each (``None``: none)."""
         n = max(self._config.candidates, k)
         vector = self._embedder.embed([query])[0]
         allowed = None if _only_visibility(flt) else self._store.filter_keys(flt, now=now)
         dense_keys, dense_scores = self._index.search(vector, n, allowed=allowed)
-        sparse = self._store.text_search(query_terms(query), n, flt, now=now)
+        terms = query_terms(query)
+        sparse = self._store.text_search(terms, n, flt, now=now)
 
         dense_rank = {int(key): rank for rank, key in enumerate(dense_keys, 1)}
         sparse_rank = {key: rank for rank, (key, _) in enumerate(sparse, 1)}
         memories = self._store.get_by_keys(list(dict.fromkeys([*dense_rank, *sparse_rank])))
         keys = [key for key, m in memories.items() if not _hidden(m, now, flt)]
         if not keys:
-            return [], []
-
+            return None
         cosine = dict(zip(dense_rank, (float(s) for s in dense_scores), strict=True))
         missing = [key for key in keys if key not in cosine]
         for key, stored in self._store.vectors(missing).items():
             cosine[key] = float(stored @ vector)
         bm25 = dict(sparse)
-        dense = np.array([cosine.get(key, 0.0) for key in keys])
-        lexical = np.array([bm25.get(key, 0.0) for key in keys])
-        fused = self._config.dense_weight * _z(dense) + self._config.sparse_weight * _z(lexical)
-        speaker = self._speaker_boosts(query, [memories[key] for key in keys])
-        phrase = self._phrase_boosts(query, [memories[key] for key in keys])
-        scored = fused + speaker + phrase
-        session = self._session_boosts([memories[key].session for key in keys], scored)
-        final = scored + session
-
-        order = sorted(range(len(keys)), key=lambda i: (-final[i], keys[i]))[:k]
-        hits = [
-            SearchHit(
-                memory=memories[keys[i]],
-                score=float(final[i]),
-                parts=ScoreParts(
-                    fused=float(final[i]),
-                    dense=cosine.get(keys[i]),
-                    dense_rank=dense_rank.get(keys[i]),
-                    sparse=bm25.get(keys[i]),
-                    sparse_rank=sparse_rank.get(keys[i]),
-                    speaker_boost=float(speaker[i]),
-                    session_boost=float(session[i]),
-                    phrase_boost=float(phrase[i]),
-                ),
-            )
-            for i in order
-        ]
-        return hits, [keys[i] for i in order]
+        return Candidates(
+            keys=keys,
+            memories=memories,
+            dense=cosine,
+            sparse=bm25,
+            dense_rank=dense_rank,
+            sparse_rank=sparse_rank,
+            sparse_bound=self._store.text_bound(terms, flt),
+            cosine=np.array([cosine.get(key, 0.0) for key in keys]),
+            bm25=np.array([bm25.get(key, 0.0) for key in keys]),
+        )
 
     def _speaker_boosts(self, query: str, memories: list[Memory]) -> Scores:
         boosts = np.zeros(len(memories))
@@ -154,9 +216,27 @@ class HybridRetriever:
         return boosts
 
 
-def _z(values: Scores) -> Scores:
-    spread = float(values.std())
-    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
+def _z(values: Scores, floor: float) -> Scores:
+    """z-scores, dividing by at least ``floor``: spreads below it are noise, not signal."""
+    spread = max(float(values.std()), floor)
+    return np.asarray((values - values.mean()) / spread, dtype=np.float64)
+
+
+def _coverage(bm25: Scores, bound: float) -> Scores:
+    """BM25 over the query's bound, times (k1 + 1): 1 for a typical-length memory holding
+    every query word once (more for repeats), the idf-weighted share of words held below."""
+    if bound <= 0:
+        return np.zeros_like(bm25)
+    return bm25 * ((K1 + 1.0) / bound)
+
+
+def _logit(p: Scores) -> Scores:
+    p = np.clip(p, _EDGE, 1.0 - _EDGE)
+    return np.asarray(np.log(p / (1.0 - p)), dtype=np.float64)
+
+
+def _sigmoid(x: Scores) -> Scores:
+    return np.asarray(1.0 / (1.0 + np.exp(-x)), dtype=np.float64)
 
 
 def _only_visibility(flt: Filter) -> bool:
