@@ -13,6 +13,8 @@ from memoryspace import InvalidInput, MemorySpace, Settings
 from memoryspace.embed.base import DEFAULT_COSINE_SCALE, CosineScale, cosine_scale
 from memoryspace.embed.hashing import HASHING_COSINE_SCALE, HashingEmbedder
 from memoryspace.embed.minilm import minilm_available
+from memoryspace.models import Filter
+from memoryspace.retrieval.terms import query_terms
 
 EMBEDDERS = [
     "hashing",
@@ -231,3 +233,20 @@ def test_forget_min_score_zero_restores_the_old_top_k(tmp_path: Path) -> None:
     with ana_space(tmp_path / "ana.db", "hashing") as ms:
         top = ms.search(UNRELATED[0], k=1, user="ana", min_score=0, touch=False)[0]
         assert ms.forget(UNRELATED[0], user="ana", min_score=0) == [top.memory.id]
+
+
+@pytest.mark.parametrize("scope", [{}, {"user": "ana"}])
+def test_bm25_never_passes_the_querys_own_bound(tmp_path: Path, scope: dict[str, str]) -> None:
+    """``text_bound`` is the sum over the query's words of idf * (k1 + 1): no memory reaches it,
+    even one repeating every word, and a memory holding each word once gets about 1/(k1 + 1)."""
+    with ana_space(tmp_path / "ana.db", "hashing") as ms:
+        ms.add("window window seats seats flights flights window seats", user="ana")
+        ms.add_many([{"content": text, "user": "bo"} for text in fillers(40)])
+        terms = query_terms("window seats flights")
+        flt = Filter.build(**scope)
+        bound = ms.store.text_bound(terms, flt)
+        found = ms.store.text_search(terms, 10, flt)
+        assert bound > 0 and found
+        assert all(0 < score < bound for _, score in found)
+        assert ms.store.text_bound(query_terms("zzyzx"), flt) > 0  # unknown words still count
+        assert ms.store.text_bound(terms, Filter.build(user="nobody")) == 0.0
