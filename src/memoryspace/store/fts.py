@@ -202,8 +202,10 @@ def _counts(
     where, params = where_clause(Filter(user=flt.user, agent=flt.agent, session=flt.session), None)
     out = []
     with db.reading() as conn:
-        documents = conn.execute(
-            f"SELECT count(*) FROM memories m WHERE {where}",
+        documents = conn.execute(  # unscoped: every row, as FTS5's own idf counts them
+            f"SELECT count(*) FROM memories m WHERE {where}"
+            if scoped
+            else "SELECT count(*) FROM memories",
             params if scoped else (),
         ).fetchone()[0]
         for term in terms:
