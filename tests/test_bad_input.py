@@ -148,7 +148,7 @@ def test_accepted_values_are_stored_as_given(ms: MemorySpace) -> None:
     assert stored.tags == ("a", "b")
     assert ms.add("y", timestamp=MIN_TIME).created_at == MIN_TIME
     assert ms.add("z", timestamp=MAX_TIME).created_at == MAX_TIME
-    assert len(ms.search("tea", k=10_000)) == ms.count() == 6
+    assert len(ms.search("tea", k=10_000, min_score=0)) == ms.count() == 6
 
 
 def test_the_query_bound_is_a_setting(tmp_path: Path) -> None:

@@ -41,9 +41,9 @@ def test_add_search_get_history(db: Path) -> None:
     hits = cli_json(db, "search", "cello lessons", "-k", "1")
     assert [h["memory"]["id"] for h in hits] == [added["id"]]
     assert hits[0]["parts"]["sparse_rank"] == 1
-    assert cli_json(db, "search", "cello", "--user", "maren", "-k", "5")[0]["memory"]["user"] == (
-        "maren"
-    )
+    scoped = cli_json(db, "search", "cello", "--user", "maren", "-k", "5", "--min-score", "0")
+    assert [hit["memory"]["user"] for hit in scoped] == ["maren"]
+    assert cli_json(db, "search", "cello", "--user", "maren") == []  # nothing relevant there
     assert cli_json(db, "get", added["id"])["tags"] == ["music"]
     cli(db, "pin", added["id"])
     history = cli_json(db, "history", added["id"])

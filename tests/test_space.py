@@ -73,8 +73,9 @@ def test_search_finds_by_words_and_explains_scores(ms: MemorySpace) -> None:
     assert hits[0].memory.content.startswith("Maren adopted")
     top = hits[0].parts
     assert top.sparse_rank == 1 and top.dense_rank is not None
-    assert hits[0].score == pytest.approx(top.fused)
+    assert hits[0].score == pytest.approx(top.relevance)  # the first hit is capped by nothing
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert [h.parts.fused for h in hits] == sorted((h.parts.fused for h in hits), reverse=True)
 
 
 def test_search_filters_by_scope_and_counts_access(ms: MemorySpace) -> None:
@@ -345,7 +346,7 @@ def test_an_exact_quote_outranks_a_better_mix_of_words_and_vectors(tmp_path: Pat
             tmp_path / f"q{len(settings)}.db", embedder="hashing", settings=Settings(**settings)
         ) as ms:
             ms.add_many([quoted, jumble, "the harbour was quiet"])
-            return ms.search(query, k=3)
+            return ms.search(query, k=3, min_score=0)
 
     without = ranking(phrase_boost=0.0)
     assert without[0].memory.content == jumble  # more of the words, more often

@@ -295,12 +295,21 @@ class Checkpoint:
 
 @dataclass(frozen=True, slots=True)
 class ScoreParts:
-    """Why a hit ranked where it did.
+    """Why a hit ranked where it did, and why it scored what it did.
 
-    ``dense`` is the cosine similarity, ``sparse`` the BM25 score (``None``: no query word
-    matched); ranks are 1-based places in each retriever's candidate list (``None``: not among
-    them). ``fused`` is the final score: the weighted sum of both scores z-normalised over the
-    candidates, plus the speaker, phrase and session boosts. Scores compare within one query only.
+    Ranking: ``dense`` is the cosine similarity, ``sparse`` the BM25 score (``None``: no query
+    word matched); ranks are 1-based places in each retriever's candidate list (``None``: not
+    among them). ``fused`` orders the hits: both scores z-normalised over the candidates (with a
+    floor on the spread, so differences below noise are not blown up), weighted and summed, plus
+    the speaker, phrase and session boosts. ``fused`` compares within one query only.
+
+    Relevance (what ``SearchHit.score`` is made of, each in [0, 1] and comparable across
+    queries and stores): ``dense_relevance`` is the cosine read on the embedder's
+    ``CosineScale``; ``sparse_relevance`` is BM25 over the query's own bound, times (k1 + 1):
+    the idf-weighted share of the query's words the memory holds (1: all of them, about once,
+    at typical length). ``relevance`` is their weighted mean with the speaker and phrase boosts
+    and ``session_lift`` added in log-odds. ``SearchHit.score`` is ``relevance`` capped by the
+    scores of the hits ranked above it.
     """
 
     fused: float
@@ -311,11 +320,19 @@ class ScoreParts:
     speaker_boost: float = 0.0
     session_boost: float = 0.0
     phrase_boost: float = 0.0
+    dense_relevance: float | None = None
+    sparse_relevance: float | None = None
+    session_lift: float = 0.0
+    relevance: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
-    """A memory returned by search, with its score and how it was made."""
+    """A memory returned by search, with its score and how it was made.
+
+    ``score`` is a relevance in [0, 1] (see ``ScoreParts``), never higher than a better-ranked
+    hit's, so a threshold on it cuts a result list at one place.
+    """
 
     memory: Memory
     score: float

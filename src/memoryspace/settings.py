@@ -18,6 +18,10 @@ class Settings:
     above which vector search switches from exact to HNSW. Retrieval takes ``candidates`` hits
     from each of dense and BM25 search, fuses their z-normalised scores with the two weights and
     adds the speaker, exact-phrase and session boosts (see ``memoryspace.retrieval.hybrid``).
+    ``min_score`` is the default relevance threshold of ``search``, ``context`` and
+    ``forget(query)``: hits scoring below it (on the [0, 1] scale of ``SearchHit.score``) are
+    left out; 0.1 keeps every evidence hit of the LoCoMo and HotpotQA dev samples (MiniLM)
+    while most queries about subjects a store never mentions return nothing.
     ``token_counter`` counts tokens for ``Memory.tokens`` and context budgets; ``None`` is the
     offline cl100k tokenizer when the ``tokens`` extra is installed, else about chars / 4.
     ``hot_tier_records`` and/or ``hot_tier_tokens`` put a ``HotTier`` of at most that many
@@ -58,6 +62,7 @@ class Settings:
     speaker_boost: float = 0.6
     session_boost: float = 0.3
     phrase_boost: float = 1.0
+    min_score: float = 0.1
     default_importance: float = 0.5
     access_flush_every: int = 1024
     index_save_every: int = 10_000

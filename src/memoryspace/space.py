@@ -530,19 +530,25 @@ class MemorySpace:
         *,
         k: int = 1,
         all: bool = False,
+        min_score: float | None = None,
+        dry_run: bool = False,
         actor: str | None = None,
         **filters: Any,
     ) -> list[str]:
-        """Delete what matches: the top ``k`` hits of ``query``, or every memory matching the
-        filters. Returns the deleted ids.
+        """Delete what matches: those of the top ``k`` hits of ``query`` whose score is at least
+        ``min_score`` (default ``settings.min_score``), or every memory matching the filters.
+        Returns the deleted ids; ``dry_run=True`` returns the ids it would delete and deletes
+        nothing. A query that matches nothing well enough forgets nothing.
 
         A filter that does not narrow the selection (none, or only ``include_expired`` /
         ``include_archived``) would forget everything, so it needs ``all=True``.
 
         Raises:
-            InvalidInput: no query and no narrowing filter without ``all=True``; a bad value.
+            InvalidInput: no query and no narrowing filter without ``all=True``; a bad value
+                (including ``min_score`` and ``dry_run``).
         """
         self._writable()
+        dry_run = validate.flag("dry_run", dry_run)
         k, actor = validate.k(k), validate.actor(actor)
         if validate.flag("all", all) and query is not None:
             raise InvalidInput("all=True forgets every memory the filters select; drop the query")
@@ -556,10 +562,11 @@ class MemorySpace:
             )
         self._flush_hot()
         if query is not None:
-            ids = [hit.memory.id for hit in self.search(query, k=k, **filters)]
+            hits = self.search(query, k=k, min_score=min_score, touch=False, **filters)
+            ids = [hit.memory.id for hit in hits]
         else:
             ids = [m.id for m in self.store.scan(flt, now=self._clock())]
-        if ids:
+        if ids and not dry_run:
             self.delete(ids, actor=actor)
         return ids
 
@@ -587,9 +594,20 @@ class MemorySpace:
         return self.store.get_many(ids)
 
     def search(
-        self, query: str, *, k: int = 10, touch: bool = True, **filters: Any
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        min_score: float | None = None,
+        touch: bool = True,
+        **filters: Any,
     ) -> list[SearchHit]:
         """The ``k`` memories that best match ``query``, best first, each with its score parts.
+
+        A hit's ``score`` is a relevance in [0, 1] that means the same in every query and store
+        (see ``memoryspace.retrieval.hybrid``); hits below ``min_score`` (default
+        ``settings.min_score``; 0 keeps all) are left out, so a query with no relevant memory
+        returns nothing.
 
         A search is a use of its hits: their access counters (which GC and the replacement
         policies read) are bumped and they are paged into the hot tier. ``touch=False`` looks
@@ -600,16 +618,18 @@ class MemorySpace:
         ``pinned``, ``include_expired``, ``include_archived`` (records GC archived).
 
         Raises:
-            InvalidInput: an empty or too long query, a bad ``k`` or an unknown filter.
+            InvalidInput: an empty or too long query, a bad ``k`` or ``min_score``, or an
+                unknown filter.
         """
         self._usable()
         started = self.profiler.clock() if self.profiler is not None else 0.0
         query = validate.query(query, limit=self.settings.max_query_chars)
         k, touch = validate.k(k), validate.flag("touch", touch)
+        threshold = validate.min_score(self.settings.min_score if min_score is None else min_score)
         flt = Filter.build(**filters)
         self._flush_hot()
         now = self._clock()
-        hits, keys = self._retriever.search(query, k, flt, now)
+        hits, keys = self._retriever.search(query, k, flt, now, min_score=threshold)
         if touch:
             self.store.touch(keys, now)
         if touch and self.hot_tier is not None:  # retrieval is the main access path: page in
@@ -629,24 +649,27 @@ class MemorySpace:
         *,
         budget: int,
         k: int = 20,
+        min_score: float | None = None,
         format: Literal["text", "messages"] = "text",
         **filters: Any,
     ) -> AssembledContext:
         """A prompt-ready context for ``query`` within ``budget`` tokens.
 
-        The scope's pinned memories come first, then the ``k`` best hits. Each scope (user,
+        The scope's pinned memories come first, then the ``k`` best hits scoring at least
+        ``min_score`` (default ``settings.min_score``; see ``search``). Each scope (user,
         agent, session) keeps one ``ContextWindow`` between calls, so memories that stay relevant
         keep their place and the prompt's prefix stays byte-identical for LLM prefix caches.
         ``format`` is ``"text"`` or ``"messages"``; each block lists its source ids.
 
         Raises:
-            InvalidInput: an empty query, a bad budget, ``k`` or format, or an unknown filter.
+            InvalidInput: an empty query, a bad budget, ``k``, ``min_score`` or format, or an
+                unknown filter.
         """
         self._usable()
         budget = validate.positive_int("budget", budget, high=validate.MAX_BUDGET)
         if format not in ("text", "messages"):
             raise InvalidInput(f"unknown context format {format!r}; use 'text' or 'messages'")
-        hits = self.search(query, k=k, **filters)  # flushes the hot tier
+        hits = self.search(query, k=k, min_score=min_score, **filters)  # flushes the hot tier
         scope = {name: filters.get(name) for name in ("user", "agent", "session")}
         pinned = list(self.store.scan(Filter.build(pinned=True, **scope), now=self._clock()))
         key = (scope["user"], scope["agent"], scope["session"])

@@ -386,3 +386,13 @@ def path(value: object) -> str:
     if not value:
         raise InvalidInput("path is empty; give a file name, or ':memory:' for a space in RAM")
     return _unicode("path", value)
+
+
+def min_score(value: object) -> float:
+    """A relevance threshold: a number from 0 to 1 (``SearchHit.score`` is on that scale)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise InvalidInput(
+            f"min_score must be a number from 0 to 1 (a hit's score is a relevance in [0, 1]), "
+            f"got {value!r}; pass 0 to keep every hit"
+        )
+    return float(value)

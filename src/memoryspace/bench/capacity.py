@@ -441,7 +441,7 @@ def run_memoryspace(
             target = plan.get(batch[-1])
             if target is not None:
                 clock.now = batch[-1] + 0.5
-                found = ms.search(query_span(chunks[target]), k=TOP_K)
+                found = ms.search(query_span(chunks[target]), k=TOP_K, min_score=0.0)
                 ranked = [int(hit.memory.id.removeprefix("chunk-")) for hit in found]
                 asked.append(target)
                 ranks.append(_rank_of(target, ranked))

@@ -199,7 +199,9 @@ def run(
         model_id = space.embedder.model_id
         hit_lists = []
         for done, question in enumerate(questions, 1):
-            hit_lists.append(space.search(question, k=k, user=conversation.sample_id))
+            hit_lists.append(
+                space.search(question, k=k, user=conversation.sample_id, min_score=0.0)
+            )
             if progress and (done % 20 == 0 or done == len(questions)):
                 progress("search", done, len(questions))
     newest = max((float(r["timestamp"]) for r in records), default=0.0)

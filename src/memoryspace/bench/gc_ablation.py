@@ -152,7 +152,7 @@ def run_one(
             target = queries.get(position)
             if target is not None:
                 clock.now = position + 0.5
-                found = ms.search(query_span(chunks[target]), k=TOP_K)
+                found = ms.search(query_span(chunks[target]), k=TOP_K, min_score=0.0)
                 ranked = [hit.memory.id for hit in found]
                 rank = ranked.index(f"chunk-{target}") + 1 if f"chunk-{target}" in ranked else 0
                 ranks.append(rank)

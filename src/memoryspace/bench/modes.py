@@ -77,7 +77,11 @@ class RetrievalMode(ABC):
 
 
 class MemorySpaceMode(RetrievalMode):
-    """MemorySpace's own hybrid search, in an in-memory space with default settings."""
+    """MemorySpace's own hybrid search, in an in-memory space with default settings.
+
+    It ranks with ``min_score=0``: recall at a depth measures the ranking, and a threshold
+    would only cut the list short (see the README for recall at the default threshold).
+    """
 
     name = "memoryspace"
 
@@ -89,7 +93,7 @@ class MemorySpaceMode(RetrievalMode):
         self.space.add_many(records)
 
     def rank(self, question: str, k: int, *, scope: str) -> list[str]:
-        hits = self.space.search(question, k=k, user=scope)
+        hits = self.space.search(question, k=k, user=scope, min_score=0.0)
         return [str(hit.memory.meta[self.ref_key]) for hit in hits]
 
     def close(self) -> None:

@@ -139,7 +139,7 @@ def run_size(n: int, queries: int, embed_sample: int, embedder_name: str) -> Sca
                 recall.append(len(set(found.tolist()) & set(exact.tolist())) / 10)
                 ms.store.text_search(query_terms(question), 10)
                 t2 = time.perf_counter()
-                ms.search(question, k=10)
+                ms.search(question, k=10, min_score=0.0)
                 t3 = time.perf_counter()
                 dense.append((t1 - t0) * 1000)
                 sparse.append((t2 - t1) * 1000)

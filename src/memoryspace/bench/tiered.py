@@ -52,12 +52,13 @@ class _SimulatedClock:
 def request_trace(
     conversation: Conversation, embedder: Embedder | str, *, k: int = 10
 ) -> tuple[list[Memory], list[list[str]]]:
-    """The conversation's records and, per question, the ids ``search(question, k)`` returns."""
+    """The conversation's records and, per question, the ids ``search(question, k)`` returns
+    (``min_score=0``: every question requests ``k`` records, however weakly they match)."""
     with MemorySpace.open(":memory:", embedder=embedder) as ms:
         ms.add_many(locomo_records(conversation))
         user = conversation.sample_id
         trace = [
-            [hit.memory.id for hit in ms.search(qa.question, k=k, user=user)]
+            [hit.memory.id for hit in ms.search(qa.question, k=k, user=user, min_score=0.0)]
             for qa in conversation.questions
             if qa.question.strip()
         ]

@@ -53,6 +53,10 @@ Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 User = Annotated[str | None, typer.Option(help="Scope: user.")]
 Agent = Annotated[str | None, typer.Option(help="Scope: agent.")]
 Session = Annotated[str | None, typer.Option(help="Scope: session.")]
+MinScore = Annotated[
+    float | None,
+    typer.Option("--min-score", help="Relevance from 0 to 1 a hit needs [default: 0.1]."),
+]
 DEFAULT_DB = Path("memoryspace.db")
 
 
@@ -191,16 +195,17 @@ def search(
     session: Session = None,
     kind: Annotated[list[str] | None, typer.Option(help="Only these kinds.")] = None,
     tag: Annotated[list[str] | None, typer.Option(help="Required tag (repeatable).")] = None,
+    min_score: MinScore = None,
     as_json: Json = False,
 ) -> None:
-    """Hybrid search (dense + BM25), with each hit's score parts."""
+    """Hybrid search (dense + BM25), with each hit's relevance score (0-1) and its parts."""
     filters = scope_filters(user, agent, session)
     if kind:
         filters["kind"] = kind
     if tag:
         filters["tags"] = tag
     with opened(db, embedder) as ms:
-        hits = ms.search(query, k=k, **filters)
+        hits = ms.search(query, k=k, min_score=min_score, **filters)
     emit([h.to_dict() for h in hits]) if as_json else show_hits(hits)
 
 
@@ -211,6 +216,7 @@ def context(
     embedder: Embedder = "auto",
     budget: Annotated[int, typer.Option(help="Token budget.")] = 2000,
     k: Annotated[int, typer.Option("-k", help="Hits to consider.")] = 20,
+    min_score: MinScore = None,
     user: User = None,
     agent: Agent = None,
     session: Session = None,
@@ -218,7 +224,9 @@ def context(
 ) -> None:
     """The prompt-ready context for a query: pinned memories first, then the best hits."""
     with opened(db, embedder) as ms:
-        assembled = ms.context(query, budget=budget, k=k, **scope_filters(user, agent, session))
+        assembled = ms.context(
+            query, budget=budget, k=k, min_score=min_score, **scope_filters(user, agent, session)
+        )
     if as_json:
         emit(assembled.to_dict())
         return
@@ -266,21 +274,77 @@ def forget(
     ids: Annotated[list[str] | None, typer.Argument(help="Ids to delete.")] = None,
     db: Db = DEFAULT_DB,
     embedder: Embedder = "auto",
-    query: Annotated[str | None, typer.Option(help="Forget the top -k hits of this.")] = None,
+    query: Annotated[
+        str | None, typer.Option(help="Forget those of the top -k hits of this above --min-score.")
+    ] = None,
     k: Annotated[int, typer.Option("-k")] = 1,
+    min_score: MinScore = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only list what would be deleted.")
+    ] = False,
     user: User = None,
     agent: Agent = None,
     session: Session = None,
     as_json: Json = False,
 ) -> None:
-    """Delete memories by id, by query, or every memory of a scope."""
+    """Delete memories by id, by query, or every memory of a scope.
+
+    A query or scope is previewed first and deleted after you confirm (or with --yes); ids
+    named on the command line are deleted at once.
+    """
     with opened(db, embedder) as ms:
         if ids:
             ms.delete(ids)
             gone = list(ids)
         else:
-            gone = ms.forget(query, k=k, **scope_filters(user, agent, session))
+            filters = scope_filters(user, agent, session)
+            planned = ms.forget(query, k=k, min_score=min_score, dry_run=True, **filters)
+            if dry_run or not planned:
+                preview(ms.get_many(planned), as_json)
+                return
+            if not yes:
+                confirm_forget(ms.get_many(planned), as_json)
+            ms.delete(planned)
+            gone = planned
     emit({"deleted": gone}) if as_json else console.print(f"forgot {len(gone)} memories")
+
+
+def preview(memories: list[Memory], as_json: bool) -> None:
+    """List what ``forget`` would delete (``--dry-run``, or nothing matched)."""
+    if as_json:
+        emit({"deleted": [], "would_delete": [m.id for m in memories]})
+        return
+    if not memories:
+        console.print("nothing matches well enough: forgot 0 memories")
+        return
+    show_forget_plan(memories, console)
+    console.print(f"would forget {len(memories)} memories (dry run: nothing deleted)")
+
+
+def show_forget_plan(memories: list[Memory], out: Console) -> None:
+    table = Table("id", "user", "content", title="to forget")
+    for memory in memories:
+        table.add_row(memory.id, memory.user or "-", memory.content[:120])
+    out.print(table)
+
+
+def confirm_forget(memories: list[Memory], as_json: bool) -> None:
+    """Show the plan and ask; refuse when nobody can answer.
+
+    Raises:
+        InvalidInput: stdin is not a terminal (a script or a pipe); nothing is deleted.
+        typer.Exit: the user said no (exit status 1; nothing is deleted).
+    """
+    if not sys.stdin.isatty():
+        raise InvalidInput(
+            f"refusing to forget {len(memories)} memories without confirmation: stdin is not "
+            "a terminal; pass --yes to delete them, or --dry-run to list them"
+        )
+    show_forget_plan(memories, errors if as_json else console)
+    if not typer.confirm(f"Forget these {len(memories)} memories?", default=False, err=as_json):
+        errors.print("nothing forgotten")
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -431,8 +431,8 @@ class Conversation:
         if self.agent is not None:
             where["agent"] = self.agent
         k = self.space.settings.candidates
-        hits = self.space.search(query, k=k, touch=False, **where)
-        found = {hit.memory.id: hit.score for hit in hits}
+        hits = self.space.search(query, k=k, min_score=0.0, touch=False, **where)
+        found = {hit.memory.id: hit.parts.fused for hit in hits}
         floor = min(found.values(), default=0.0)
         return {pid: found.get(pid, floor) for pid in live}
 

@@ -180,7 +180,9 @@ class LongTermMemory:
         """The ``k`` knowledge-base facts that best match ``query``."""
         if not self._facts or not query.strip():
             return []
-        hits = self._space.search(query, k=k, kind="fact", meta={"lpm_fact": True}, **self._scope())
+        hits = self._space.search(
+            query, k=k, min_score=0.0, kind="fact", meta={"lpm_fact": True}, **self._scope()
+        )
         return [hit.memory for hit in hits]
 
 

@@ -22,7 +22,7 @@ from types import TracebackType
 import numpy as np
 
 from memoryspace.cachedir import cache_dir
-from memoryspace.embed.base import Embedder, Vectors
+from memoryspace.embed.base import CosineScale, Embedder, Vectors, cosine_scale
 from memoryspace.errors import BackendUnavailable, InvalidInput
 
 _SCHEMA = """
@@ -319,6 +319,11 @@ class CachedEmbedder:
     def dimension(self) -> int:
         """The inner embedder's dimension."""
         return self._inner.dimension
+
+    @property
+    def cosine_scale(self) -> CosineScale:
+        """The inner embedder's scale (see ``memoryspace.embed.base.cosine_scale``)."""
+        return cosine_scale(self._inner)
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         """Return cached vectors where present and embed, store and return the rest.

@@ -24,7 +24,7 @@ import numpy as np
 
 from memoryspace.cachedir import GRAPH_PREFIX, prune_graphs
 from memoryspace.cachedir import cache_dir as default_cache_dir
-from memoryspace.embed.base import Vectors
+from memoryspace.embed.base import DEFAULT_COSINE_SCALE, CosineScale, Vectors
 from memoryspace.errors import BackendUnavailable, InvalidInput
 
 MODEL_ID = "all-MiniLM-L6-v2"
@@ -269,6 +269,11 @@ class MiniLMEmbedder:
     def dimension(self) -> int:
         """384."""
         return DIMENSION
+
+    @property
+    def cosine_scale(self) -> CosineScale:
+        """``DEFAULT_COSINE_SCALE``, which was measured on this model."""
+        return DEFAULT_COSINE_SCALE
 
     @property
     def onnx_path(self) -> Path | None:

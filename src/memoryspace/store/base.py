@@ -131,6 +131,10 @@ class Store(Protocol):
         searches each memory's dialogue context (its session neighbours) at a lower weight.
         """
 
+    def text_bound(self, terms: Sequence[str], flt: Filter | None = None) -> float:
+        """An upper bound of ``text_search``'s scores for ``terms`` in the filter's scope, so
+        that a score divided by it is in [0, 1] (0 when the scope holds no memory)."""
+
     def vectors(self, keys: Sequence[int]) -> Mapping[int, Vector]: ...
 
     def iter_vectors(self, batch: int = 4096) -> Iterator[tuple[Keys, npt.NDArray[np.float32]]]: ...

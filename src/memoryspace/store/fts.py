@@ -21,6 +21,7 @@ from memoryspace.store.connections import Connections
 
 RADIUS = 2
 WEIGHTS = {"content": 1.0, "tags": 0.5, "context": 0.3}
+K1 = 1.2  # FTS5's bm25() constants
 
 
 def add(conn: sqlite3.Connection, key: int, memory: Memory, tags_json: str) -> None:
@@ -162,32 +163,80 @@ def _scoped(
     rank. A one-term ``bm25()`` is ``idf(term) * tf-part(doc)``, so each term's scores are
     rescaled by ``idf within the scope / idf over the table`` and summed.
     """
-    scope = Filter(user=flt.user, agent=flt.agent, session=flt.session)
-    where, params = where_clause(scope, None)
-    with db.reading() as conn:
-        total = conn.execute("SELECT count(*) FROM memories").fetchone()[0]
-        in_scope = conn.execute(
-            f"SELECT count(*) FROM memories m WHERE {where}", params
-        ).fetchone()[0]
     scores: dict[int, float] = {}
-    for term in terms:
-        match = match_expression([term], with_context=with_context)
-        with db.reading() as conn:
-            everywhere = conn.execute(
-                "SELECT count(*) FROM memories_fts WHERE memories_fts MATCH ?", (match,)
-            ).fetchone()[0]
-            here = conn.execute(
-                "SELECT count(*) FROM memories_fts f CROSS JOIN memories m ON m.key = f.rowid "
-                f"WHERE memories_fts MATCH ? AND {where}",
-                [match, *params],
-            ).fetchone()[0]
+    for term, (here, idf_here, idf_everywhere) in zip(
+        terms, _idfs(db, terms, flt, with_context), strict=True
+    ):
         if not here:
             continue
-        ratio = _idf(in_scope, here) / _idf(total, everywhere)
+        match = match_expression([term], with_context=with_context)
         for key, score in _bm25(db, match, max(k, 200), flt, now):
-            scores[key] = scores.get(key, 0.0) + score * ratio
+            scores[key] = scores.get(key, 0.0) + score * (idf_here / idf_everywhere)
     ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
     return ranked[:k]
+
+
+def max_score(
+    db: Connections, terms: Sequence[str], flt: Filter, *, with_context: bool = True
+) -> float:
+    """The most BM25 that ``search`` could give any memory for ``terms``: the query's own bound.
+
+    One term adds at most ``idf * (k1 + 1)`` (when its frequency in a memory grows without
+    limit), so ``search``'s scores divided by this lie in [0, 1]. Terms no memory holds count as
+    if one did: a query whose words are missing from the store is not fully matched by the one
+    memory holding its only known word. Idfs are those ``search`` uses (inside the scope when
+    the filter names one); an empty scope's bound is 0.
+    """
+    return (K1 + 1.0) * sum(
+        _idf(documents, max(matching, 1))
+        for matching, documents in _counts(db, terms, flt, with_context)
+        if documents
+    )
+
+
+def _counts(
+    db: Connections, terms: Sequence[str], flt: Filter, with_context: bool
+) -> list[tuple[int, int]]:
+    """(documents holding the term, documents) per term, in the scope ``search`` counts in."""
+    scoped = (flt.user, flt.agent, flt.session) != (None, None, None)
+    where, params = where_clause(Filter(user=flt.user, agent=flt.agent, session=flt.session), None)
+    out = []
+    with db.reading() as conn:
+        documents = conn.execute(  # unscoped: every row, as FTS5's own idf counts them
+            f"SELECT count(*) FROM memories m WHERE {where}"
+            if scoped
+            else "SELECT count(*) FROM memories",
+            params if scoped else (),
+        ).fetchone()[0]
+        for term in terms:
+            match = match_expression([term], with_context=with_context)
+            if scoped:
+                row = conn.execute(
+                    "SELECT count(*) FROM memories_fts f CROSS JOIN memories m "
+                    f"ON m.key = f.rowid WHERE memories_fts MATCH ? AND {where}",
+                    [match, *params],
+                ).fetchone()
+            else:
+                row = conn.execute(
+                    "SELECT count(*) FROM memories_fts WHERE memories_fts MATCH ?", (match,)
+                ).fetchone()
+            out.append((int(row[0]), int(documents)))
+    return out
+
+
+def _idfs(
+    db: Connections, terms: Sequence[str], flt: Filter, with_context: bool
+) -> list[tuple[int, float, float]]:
+    """Per term: documents holding it in the scope, its idf there and over the whole table."""
+    unscoped = Filter()
+    return [
+        (here, _idf(in_scope, here), _idf(total, everywhere))
+        for (here, in_scope), (everywhere, total) in zip(
+            _counts(db, terms, flt, with_context),
+            _counts(db, terms, unscoped, with_context),
+            strict=True,
+        )
+    ]
 
 
 def _idf(documents: int, matching: int) -> float:

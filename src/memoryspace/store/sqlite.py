@@ -493,6 +493,10 @@ class SQLiteStore:
         """
         return fts.search(self._db, terms, k, flt or Filter(), now, with_context=with_context)
 
+    def text_bound(self, terms: Sequence[str], flt: Filter | None = None) -> float:
+        """The highest score ``text_search`` could give for ``terms`` (see ``fts.max_score``)."""
+        return fts.max_score(self._db, terms, flt or Filter())
+
     def vectors(self, keys: Sequence[int]) -> Mapping[int, Vector]:
         out: dict[int, Vector] = {}
         with self._db.reading() as conn:
