@@ -193,7 +193,6 @@ class Memory:
 
 UNLOGGED_FIELDS = frozenset({"access_count", "last_access", "version"})
 LOGGED_FIELDS = frozenset(f.name for f in fields(Memory)) - UNLOGGED_FIELDS
-EDITABLE_FIELDS = LOGGED_FIELDS - {"id", "created_at", "updated_at"}
 PATCHABLE_FIELDS = LOGGED_FIELDS - {"id"}  # what a store patch may set
 
 

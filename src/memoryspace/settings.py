@@ -103,9 +103,14 @@ class Settings:
             value = getattr(self, name)
             if value is not None:
                 validate.positive_int(name, value, high=_MAX_COUNT)
-        for name in ("dense_weight", "sparse_weight", "speaker_boost", "session_boost"):
+        for name in (
+            "dense_weight",
+            "sparse_weight",
+            "speaker_boost",
+            "session_boost",
+            "phrase_boost",
+        ):
             _number(name, getattr(self, name), low=0.0, high=1e6)
-        _number("phrase_boost", self.phrase_boost, low=0.0, high=1e6)
         validate.importance(self.default_importance)
         _number("gc_every_seconds", self.gc_every_seconds, low=1e-9, high=validate.MAX_TIME)
         _number("gc_growth_factor", self.gc_growth_factor, low=1.0, high=1e6)
