@@ -170,8 +170,12 @@ def test_if_version_through_a_hot_tier(tmp_path: Path, write_policy: str) -> Non
         with pytest.raises(Conflict):
             ms.update("x", if_version=seen.version, content="stale")
         ms.flush()
-        got = ms.store.get("x")
+        got = ms.backing.get("x")  # the database itself
         assert (got.importance, got.tags, got.content) == (0.3, ("theirs",), "a plan")
+        # "read it again and retry" works through the tier: the conflict refreshed its copy
+        again = ms.get("x")
+        assert again.tags == ("theirs",)
+        assert ms.update("x", if_version=again.version, content="fresh").content == "fresh"
 
 
 def test_a_write_back_of_a_record_deleted_elsewhere_never_poisons_the_handle(

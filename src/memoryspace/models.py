@@ -120,6 +120,36 @@ def new_id() -> str:
     return f"{int(time.time() * 1000):012x}{os.urandom(6).hex()}"
 
 
+def given_links(value: object) -> tuple[Any, ...]:
+    """Links as given: bare ids (kept as strings: whether one is a weak ``related`` link or a
+    summary's strong source depends on the record's kind, see ``parse_link``), dicts and
+    ``Link``s (checked here); every id is a name (see ``validate.name``), at most
+    ``validate.MAX_IDS`` links.
+
+    Raises:
+        InvalidInput: not a list of links, or a malformed one.
+    """
+    if value is None:
+        return ()
+    if isinstance(value, str | Link | dict):
+        value = [value]
+    if not isinstance(value, list | tuple):
+        raise InvalidInput(f"links must be a list of ids or links, got {type(value).__name__}")
+    if len(value) > validate.MAX_IDS:
+        raise InvalidInput(f"links holds {len(value)} items, over the limit of {validate.MAX_IDS}")
+    out: list[Any] = []
+    for item in value:
+        if isinstance(item, str):
+            out.append(validate.name("a link's id", item))
+            continue
+        link = parse_link(item)
+        validate.name("a link's id", link.id)
+        if not isinstance(link.strong, bool):
+            raise InvalidInput(f"a link's 'strong' must be True or False, got {link.strong!r}")
+        out.append(link)
+    return tuple(out)
+
+
 @dataclass(frozen=True, slots=True)
 class Memory:
     """One stored memory.

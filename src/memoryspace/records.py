@@ -7,7 +7,7 @@ from typing import Any
 
 from memoryspace import validate
 from memoryspace.errors import InvalidInput
-from memoryspace.models import Kind, Memory, new_id, parse_kind, parse_link
+from memoryspace.models import Kind, Memory, given_links, new_id, parse_kind, parse_link
 from memoryspace.settings import Settings
 from memoryspace.tokens import TokenCounter
 from memoryspace.validate import Vector
@@ -69,7 +69,7 @@ def build_memory(
         session=validate.scope("session", item.get("session")),
         meta=validate.meta(item.get("meta")),
         tags=validate.strings("tags", item.get("tags")),
-        links=tuple(parse_link(link, kind=kind) for link in validate.links(item.get("links"))),
+        links=tuple(parse_link(link, kind=kind) for link in given_links(item.get("links"))),
         tokens=count_tokens(text),
         importance=validate.importance(
             settings.default_importance if importance is None else importance
@@ -134,7 +134,7 @@ def edit_patch(
         elif name == "tags":
             patch["tags"] = validate.strings(name, value)
         elif name == "links":
-            patch["links"] = validate.links(value)  # typed by the record's kind when applied
+            patch["links"] = given_links(value)  # typed by the record's kind when applied
         elif name == "importance":
             patch["importance"] = validate.importance(value)
         elif name == "pinned":

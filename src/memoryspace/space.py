@@ -5,22 +5,16 @@ the vector index that follows the store's log; it validates input, logs every ch
 searches with hybrid retrieval.
 
 With ``Settings(hot_tier_records=N)`` (and/or ``hot_tier_tokens=T``) a ``HotTier`` (L2) of N
-records (T tokens) sits in front of the store (L3): ``get``, ``update`` and the memories of
-search hits go through it, so repeated reads are hits and a first read is a page fault that
-promotes the record. Coherence rules:
-
-* Content edits always write through (the vector and full-text index must follow the content);
-  in write-back mode only edits of other fields (pinned, importance, tags, meta, valid_to, ...)
-  stay dirty in RAM. A content edit first writes back the record's pending edits.
-* Read-your-writes: in write-back mode every operation that reads the store through SQL
-  (``search``, ``context``, ``scan``, ``count``, ``forget``, ``history``, ``changes``,
-  ``checkpoint``, ``as_of``, ``gc``, ``restore``) flushes dirty records first, so write-back
-  batches the edits made between two such reads. ``stats()`` does not flush.
-* ``delete``/``forget`` drop the ids from the tier; ``gc`` drops the records it changed and
-  ``restore`` clears it (writing back first). ``close()`` flushes before closing. The tier does
-  not see other handles' writes.
-* A crash in write-back mode loses the non-content edits made since the last flush; the store
-  itself stays consistent.
+records (T tokens) sits in front of the store (L3) as a ``TieredStore``
+(``memoryspace.tiers.store``), and ``space.store`` is that tiered store: the facade, retrieval, GC
+and agent structures all read and write through it, so it stays coherent by construction. Reads
+by id are hits or page faults; a search reads resident candidates from RAM and pages its hits in;
+queries the database answers (search, scan, count, history, checkpoints, ...) see every pending
+edit first. Content edits and ``if_version`` edits are logged before they return; in write-back
+mode other edits (pinned, importance, tags, meta, valid_to, ...) stay dirty in RAM until a query,
+an eviction, ``flush()`` or ``close()`` writes them back, so a crash loses only those. The tier
+does not see other handles' writes; ``stats()["store"]`` counts the rows the database read and
+wrote, so what the tier saves is visible. ``space.backing`` is the database itself.
 """
 
 from __future__ import annotations
@@ -60,9 +54,11 @@ from memoryspace.records import build_memory, edit_patch
 from memoryspace.retrieval.hybrid import HybridRetriever, RetrievalConfig
 from memoryspace.retrieval.synced import SyncedIndex
 from memoryspace.settings import Settings
+from memoryspace.store.base import Store
 from memoryspace.store.sqlite import SQLiteStore
 from memoryspace.tiers.hot import WRITE_POLICIES, HotTier
 from memoryspace.tiers.policies import POLICY_NAMES
+from memoryspace.tiers.store import TieredStore
 from memoryspace.validate import Vector
 
 if TYPE_CHECKING:
@@ -96,7 +92,8 @@ class MemorySpace:
         self.count_tokens = self.settings.token_counter or default_token_counter()
         self._windows: dict[tuple[str | None, ...], ContextWindow] = {}
         self._windows_lock = threading.Lock()
-        self.store = store
+        self.backing = store  # the database itself; ``store`` may put the hot tier in front
+        self.store: Store = store
         self.embedder = embedder
         self._clock = clock
         self._closed = False
@@ -110,16 +107,19 @@ class MemorySpace:
         self.gc_roots = Roots()
         self.gc_roots.register("conversation", conversation_roots)
         self.hot_tier = self._make_hot_tier()
+        self.tiered = None if self.hot_tier is None else TieredStore(store, self.hot_tier)
+        if self.tiered is not None:
+            self.store = self.tiered  # everything above reads and writes through the tier
         self.auto_gc = self._make_auto_gc()
         self.index = SyncedIndex(
-            store,
+            store,  # follows the log: vectors never wait in the tier
             dimension=embedder.dimension,
             model_id=embedder.model_id,
             ann_threshold=self.settings.ann_threshold,
             path=index_path,
         )
         self._retriever = HybridRetriever(
-            store,
+            self.store,
             self.index,
             embedder,
             RetrievalConfig(
@@ -201,7 +201,7 @@ class MemorySpace:
         if wanted == (None, None) or self.store.read_only:
             return None
         return HotTier(
-            self.store,
+            self.backing,
             capacity_records=self.settings.hot_tier_records,
             capacity_tokens=self.settings.hot_tier_tokens,
             policy=self.settings.hot_tier_policy,
@@ -240,13 +240,7 @@ class MemorySpace:
         """Write the hot tier's dirty records to the store; returns how many (0 without a
         write-back tier)."""
         self._usable()
-        return self._flush_hot()
-
-    def _flush_hot(self) -> int:
-        """Read-your-writes: called before anything that reads the store through SQL."""
-        if self.hot_tier is None or self.hot_tier.write_policy != "write_back":
-            return 0
-        return self.hot_tier.flush()
+        return 0 if self.tiered is None else self.tiered.write_back()
 
     # -- lifecycle
 
@@ -274,7 +268,7 @@ class MemorySpace:
         try:
             if close_llm is not None:
                 close_llm()
-            if not self.store.read_only and self.store.writable_on_disk():
+            if not self.store.read_only and self.backing.writable_on_disk():
                 self.index.sync()
                 self.index.save()
         except Exception as exc:
@@ -300,7 +294,7 @@ class MemorySpace:
         self._usable()
         if self.store.read_only:
             raise ReadOnly(
-                f"this is a read-only view of LSN {self.store.as_of_lsn}; "
+                f"this is a read-only view of LSN {self.backing.as_of_lsn}; "
                 "call restore(None, to_lsn=...) on the live space to bring it back"
             )
 
@@ -373,7 +367,6 @@ class MemorySpace:
         plan = plan_batch([m for m, _ in built], [e or not dedupe for e in explicit_ids])
         existing: dict[ContentKey, Memory] = {}
         if plan.keyed():
-            self._flush_hot()
             existing = self.store.find_same_content(plan.keyed(), now=now)
         self._embed_missing(built, plan.to_store(existing))
         with self.store.transaction():
@@ -388,8 +381,6 @@ class MemorySpace:
                 for key, memory in existing.items()
                 if key in wanted
             }
-        if renewed and self.hot_tier is not None:  # after the transaction: tier lock, then store
-            self.hot_tier.discard(memory.id for memory in renewed.values())
         results = {
             i: built[i][0].evolve(version=change.lsn)
             for i, change in zip(inserted, changes, strict=True)
@@ -496,10 +487,8 @@ class MemorySpace:
         # Embedded before the transaction: the write lock is never held while a model runs.
         # Content and its vector travel in one patch, so they always match in the store.
         vector = self.embedder.embed([patch["content"]])[0] if "content" in patch else None
-        if self.hot_tier is not None:
-            if vector is None and if_version is None:
-                return self.hot_tier.update(id, patch, actor=actor)  # by the write policy
-            return self.hot_tier.write(id, patch, vector=vector, actor=actor, if_version=if_version)
+        if self.tiered is not None:  # by the tier's write policy where it can be lazy
+            return self.tiered.edit(id, patch, vector=vector, actor=actor, if_version=if_version)
         change = self.store.update(id, patch, vector=vector, actor=actor, if_version=if_version)
         assert change.after is not None
         current = self.store.get(id)  # the same version, with its access counters
@@ -520,8 +509,6 @@ class MemorySpace:
         """
         self._writable()
         unique, actor = validate.ids(ids), validate.actor(actor)
-        if self.hot_tier is not None:
-            return self.hot_tier.delete(unique, actor=actor)
         return self.store.delete(unique, actor=actor)
 
     def forget(
@@ -560,7 +547,6 @@ class MemorySpace:
                 "forget needs a query or a filter that narrows the selection (user, session, "
                 "kind, tags, ...); pass all=True to forget every memory"
             )
-        self._flush_hot()
         if query is not None:
             hits = self.search(query, k=k, min_score=min_score, touch=False, **filters)
             ids = [hit.memory.id for hit in hits]
@@ -579,19 +565,13 @@ class MemorySpace:
             NotFound: no memory has that id.
         """
         self._usable()
-        id = validate.memory_id(id)
-        if self.hot_tier is not None:
-            return self.hot_tier.get(id)
-        return self.store.get(id)
+        return self.store.get(validate.memory_id(id))
 
     def get_many(self, ids: Sequence[str]) -> list[Memory]:
         """The memories that exist among ``ids``, in the order asked (through the hot tier, so
         its pending edits are seen)."""
         self._usable()
-        ids = validate.id_list(ids)
-        if self.hot_tier is not None:
-            return self.hot_tier.get_many(ids)
-        return self.store.get_many(ids)
+        return self.store.get_many(validate.id_list(ids))
 
     def search(
         self,
@@ -627,17 +607,12 @@ class MemorySpace:
         k, touch = validate.k(k), validate.flag("touch", touch)
         threshold = validate.min_score(self.settings.min_score if min_score is None else min_score)
         flt = Filter.build(**filters)
-        self._flush_hot()
         now = self._clock()
         hits, keys = self._retriever.search(query, k, flt, now, min_score=threshold)
         if touch:
+            if self.tiered is not None:  # retrieval is the main access path: page the hits in
+                self.tiered.page_in([hit.memory for hit in hits])
             self.store.touch(keys, now)
-        if touch and self.hot_tier is not None:  # retrieval is the main access path: page in
-            resident = {m.id: m for m in self.hot_tier.get_many([hit.memory.id for hit in hits])}
-            hits = [
-                dataclasses.replace(hit, memory=resident.get(hit.memory.id, hit.memory))
-                for hit in hits
-            ]
         self._count("searches")
         if self.profiler is not None:
             self.profiler.record(RETRIEVAL, self.profiler.clock() - started, k=k, hits=len(hits))
@@ -704,7 +679,6 @@ class MemorySpace:
         limit = validate.optional_integer("limit", limit, low=0, high=validate.MAX_ROWS)
         offset = validate.integer("offset", offset, low=0, high=validate.MAX_ROWS)
         newest_first = validate.flag("newest_first", newest_first)
-        self._flush_hot()
         return self.store.scan(
             flt, now=self._clock(), limit=limit, offset=offset, newest_first=newest_first
         )
@@ -713,7 +687,6 @@ class MemorySpace:
         """How many memories match the filters."""
         self._usable()
         flt = Filter.build(**filters)
-        self._flush_hot()
         return self.store.count(flt, now=self._clock())
 
     # -- garbage collection
@@ -758,7 +731,6 @@ class MemorySpace:
         else:
             chosen = collector
         chosen = with_roots(chosen, self.gc_roots)
-        self._flush_hot()
         self.store.flush()  # access counters are batched; collectors may read them by SQL
         event = run_collection(
             self.store,
@@ -779,11 +751,9 @@ class MemorySpace:
         return event
 
     def _after_gc(self, event: GCEvent) -> None:
-        """Drop the records the collection changed from the hot tier (the store has their new
-        versions), the collected ones from the context windows, and add to the GC totals."""
+        """Drop the collected records from the context windows and add to the GC totals (the
+        tiered store dropped the records the collection changed from the hot tier)."""
         changes = self.store.changes(event.lsn_before) if event.lsn_after > event.lsn_before else []
-        if self.hot_tier is not None:
-            self.hot_tier.discard(c.id for c in changes)
         gone = {
             c.id for c in changes if c.op is Op.DELETE or (c.after is not None and c.after.archived)
         }
@@ -800,16 +770,13 @@ class MemorySpace:
     def history(self, id: str) -> list[Change]:
         """Every change of one memory, oldest first."""
         self._usable()
-        id = validate.memory_id(id)
-        self._flush_hot()
-        return self.store.history(id)
+        return self.store.history(validate.memory_id(id))
 
     def changes(self, since_lsn: int = 0, limit: int | None = None) -> list[Change]:
         """The change feed: log entries after ``since_lsn``, oldest first."""
         self._usable()
         since_lsn = validate.integer("since_lsn", since_lsn, low=0, high=validate.MAX_LSN)
         limit = validate.optional_integer("limit", limit, low=0, high=validate.MAX_ROWS)
-        self._flush_hot()
         return self.store.changes(since_lsn, limit)
 
     @property
@@ -827,7 +794,6 @@ class MemorySpace:
         self._usable()
         name = validate.checkpoint_name(name)
         overwrite = validate.flag("overwrite", overwrite)
-        self._flush_hot()
         checkpoint = self.store.checkpoint(name, overwrite=overwrite)
         self._save_index_quietly()
         return checkpoint
@@ -854,13 +820,7 @@ class MemorySpace:
         name = None if name is None else validate.checkpoint_name(name)
         to_lsn = validate.optional_integer("to_lsn", to_lsn, low=0, high=validate.MAX_LSN)
         actor = validate.actor(actor)
-        if self.hot_tier is None:
-            return self.store.restore(name, to_lsn, actor=actor)
-        self.hot_tier.flush()
-        try:
-            return self.store.restore(name, to_lsn, actor=actor)
-        finally:
-            self.hot_tier.clear()
+        return self.store.restore(name, to_lsn, actor=actor)
 
     def as_of(self, lsn: int) -> MemorySpace:
         """A read-only space holding the state right after ``lsn``; close it when done.
@@ -874,8 +834,8 @@ class MemorySpace:
         """
         self._usable()
         lsn = validate.integer("lsn", lsn, low=0, high=validate.MAX_LSN)
-        self._flush_hot()
         past = self.store.as_of(lsn)
+        assert isinstance(past, SQLiteStore)
         return MemorySpace(past, self.embedder, settings=self.settings, clock=self._clock)
 
     def conversation(
@@ -1033,6 +993,7 @@ class MemorySpace:
             "dimension": self.embedder.dimension,
             "index": {"kind": self.index.kind, "vectors": len(self.index), "lsn": self.index.lsn},
             "counters": dict(self._counters),
+            "store": self.store.io_stats(),
         }
         cache = getattr(self.embedder, "cache", None)
         if cache is not None and hasattr(cache, "stats"):

@@ -344,37 +344,6 @@ def iterable_items(value: object) -> Iterable[object]:
     return value
 
 
-def links(value: object) -> tuple[Any, ...]:
-    """Links as given: bare ids (kept as strings: whether one is a weak ``related`` link or a
-    summary's strong source depends on the record's kind, see ``models.parse_link``), dicts and
-    ``Link``s (checked here); every id is a name (see ``name``), at most ``MAX_IDS`` links.
-
-    Raises:
-        InvalidInput: not a list of links, or a malformed one.
-    """
-    from memoryspace.models import Link, parse_link
-
-    if value is None:
-        return ()
-    if isinstance(value, str | Link | dict):
-        value = [value]
-    if not isinstance(value, list | tuple):
-        raise InvalidInput(f"links must be a list of ids or links, got {type(value).__name__}")
-    if len(value) > MAX_IDS:
-        raise InvalidInput(f"links holds {len(value)} items, over the limit of {MAX_IDS}")
-    out: list[Any] = []
-    for item in value:
-        if isinstance(item, str):
-            out.append(name("a link's id", item))
-            continue
-        link = parse_link(item)
-        name("a link's id", link.id)
-        if not isinstance(link.strong, bool):
-            raise InvalidInput(f"a link's 'strong' must be True or False, got {link.strong!r}")
-        out.append(link)
-    return tuple(out)
-
-
 def path(value: object) -> str:
     """A database path: a ``str`` or ``os.PathLike`` of text, or ``":memory:"``."""
     if isinstance(value, os.PathLike):

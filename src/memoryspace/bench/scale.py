@@ -126,7 +126,7 @@ def run_size(n: int, queries: int, embed_sample: int, embedder_name: str) -> Sca
             picks = rng.integers(0, n, size=queries)
             questions = [query_from(texts[i], common) for i in picks]
             query_vectors = hashing.embed(questions)
-            with ms.store.connections.reading() as conn:
+            with ms.backing.connections.reading() as conn:
                 keys = np.array(
                     [r[0] for r in conn.execute("SELECT key FROM memories ORDER BY key")]
                 )

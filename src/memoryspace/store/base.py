@@ -139,6 +139,11 @@ class Store(Protocol):
 
     def iter_vectors(self, batch: int = 4096) -> Iterator[tuple[Keys, npt.NDArray[np.float32]]]: ...
 
+    def io_stats(self) -> dict[str, int]:
+        """``rows_read`` and ``rows_written``: records this object has read for its callers and
+        written, since it was opened (what a cache in front of it saves is visible here)."""
+        ...
+
     def summary(self) -> dict[str, Any]:
         """Counts by kind, pinned, archived and generation, the LSN, checkpoints and bytes."""
 

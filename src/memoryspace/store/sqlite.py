@@ -93,6 +93,10 @@ class SQLiteStore:
         self._pending: dict[int, tuple[int, float]] = {}
         self._pending_lock = threading.Lock()
         self._flush_every = access_flush_every
+        # Records decoded and written through this object (``io_stats``); approximate when
+        # threads race, exact otherwise.
+        self._rows_read = 0
+        self._rows_written = 0
         self.as_of_lsn: int | None = None
         # Checkpoints of an in-memory store live as long as the store.
         self.memory_checkpoints: dict[str, tuple[sqlite3.Connection, Checkpoint]] = {}
@@ -230,6 +234,7 @@ class SQLiteStore:
                         "INSERT INTO vectors(key, vector) VALUES (?, ?)", (key, vector_blob(vector))
                     )
                 changes.append(self._log(conn, Op.ADD, key, None, memory, vector, actor))
+        self._rows_written += len(changes)
         return changes
 
     def update(
@@ -264,7 +269,9 @@ class SQLiteStore:
                     "INSERT OR REPLACE INTO vectors(key, vector) VALUES (?, ?)",
                     (key, vector_blob(vector)),
                 )
-            return self._log(conn, Op.UPDATE, key, before, after, vector, actor)
+            change = self._log(conn, Op.UPDATE, key, before, after, vector, actor)
+        self._rows_written += 1
+        return change
 
     def delete(self, ids: Sequence[str], *, actor: str | None = None) -> list[Change]:
         """Delete records in one transaction.
@@ -280,6 +287,7 @@ class SQLiteStore:
                     conn.execute(f"DELETE FROM {table} WHERE key = ?", (key,))
                 fts.remove(conn, key, before)
                 changes.append(self._log(conn, Op.DELETE, key, before, None, None, actor))
+        self._rows_written += len(changes)
         return changes  # buffered access counts of deleted keys are dropped by flush()
 
     def _log(
@@ -361,6 +369,7 @@ class SQLiteStore:
         return memory_from_row(row)
 
     def _with_pending(self, key: int, memory: Memory) -> Memory:
+        self._rows_read += 1  # every record a read returns passes here
         pending = self._pending.get(key)
         if pending is None:
             return memory
@@ -525,6 +534,11 @@ class SQLiteStore:
             matrix = np.vstack([np.frombuffer(r[1], dtype="<f4") for r in rows]).astype(np.float32)
             yield keys, matrix
             last = int(keys[-1])
+
+    def io_stats(self) -> dict[str, int]:
+        """Records this object has read (decoded for a caller) and written (inserted, updated
+        or deleted) since it was opened."""
+        return {"rows_read": self._rows_read, "rows_written": self._rows_written}
 
     def summary(self) -> dict[str, Any]:
         """Counts by kind, pinned, archived and generation, the LSN, checkpoints and bytes."""

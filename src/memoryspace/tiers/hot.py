@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import zip_longest
 from typing import Any
 
-from memoryspace.errors import Closed, InvalidInput, NotFound
+from memoryspace.errors import Closed, Conflict, InvalidInput, NotFound
 from memoryspace.models import Change, Filter, Memory, apply_patch
 from memoryspace.store.base import Store, Vector
 from memoryspace.tiers.policies import ReplacementPolicy, make_policy
@@ -237,11 +237,11 @@ class HotTier:
         with self._lock:
             self._usable()
             if self.write_policy == "write_through":
-                return self._write_through(id, patch, actor=actor)
+                return self._write_through(id, patch, actor=actor)[1]
             current = self._records.get(id) or self._store.get(id)  # never ack a missing record
             memory = apply_patch(current, patch)
             if not self._can_hold([memory]):  # refused admission: written straight through
-                return self._write_through(id, patch, actor=actor)
+                return self._write_through(id, patch, actor=actor)[1]
             pending, _ = self._dirty.get(id, ({}, None))
             self._dirty[id] = ({**pending, **patch}, actor)
             self._hold(memory)
@@ -258,7 +258,27 @@ class HotTier:
     ) -> Memory:
         """Apply ``patch`` (and ``vector``) to the store now, whatever the write policy, merged
         with the record's pending patch into one logged change; ``if_version`` is compared with
-        the store's version. On ``Conflict`` the pending patch stays dirty.
+        the store's version. On ``Conflict`` the hot copy takes the store's version (after writing
+        the pending patch back), so reading it again and retrying can succeed.
+
+        Raises:
+            NotFound: the store has no record ``id``.
+            Conflict: ``if_version`` differs from the stored version.
+            Closed: the tier was closed.
+        """
+        return self.apply(id, patch, vector=vector, actor=actor, if_version=if_version)[1]
+
+    def apply(
+        self,
+        id: str,
+        patch: Mapping[str, Any],
+        *,
+        vector: Vector | None = None,
+        actor: str | None = None,
+        if_version: int | None = None,
+    ) -> tuple[Change, Memory]:
+        """``write``, returning the store's logged change beside the hot copy (which keeps its
+        access counters; the log leaves them out).
 
         Raises:
             NotFound: the store has no record ``id``.
@@ -268,6 +288,41 @@ class HotTier:
         with self._lock:
             self._usable()
             return self._write_through(id, patch, vector=vector, actor=actor, if_version=if_version)
+
+    def page_in(self, memories: Iterable[Memory]) -> None:
+        """Count a use of records the caller has just read from the store (e.g. search hits):
+        a resident one is a hit; another is a page fault served by that read (no second read),
+        promoted with its read-ahead batch.
+
+        Raises:
+            Closed: the tier was closed.
+        """
+        with self._lock:
+            self._usable()
+            for memory in memories:
+                resident = self._records.get(memory.id)
+                if resident is not None:
+                    self._hit(resident)
+                else:
+                    self._fault(memory, 0.0)
+
+    def count_access(self, ids: Iterable[str], when: float) -> None:
+        """Add one access at ``when`` to the resident copies among ``ids`` (once per mention),
+        as the store does for ``touch``: a hot copy's counters stay the store's."""
+        with self._lock:
+            for id in ids:
+                memory = self._records.get(id)
+                if memory is not None:
+                    self._records[id] = memory.evolve(
+                        access_count=memory.access_count + 1,
+                        last_access=max(memory.last_access or when, when),
+                    )
+
+    def peek(self, ids: Iterable[str]) -> dict[str, Memory]:
+        """The resident copies among ``ids``, without counting a use or reading the store."""
+        with self._lock:
+            self._usable()
+            return {id: self._records[id] for id in ids if id in self._records}
 
     def put(self, memory: Memory, *, actor: str | None = None) -> None:
         """``update`` with the fields in which ``memory`` differs from the tier's copy (or the
@@ -530,13 +585,17 @@ class HotTier:
         vector: Vector | None = None,
         actor: str | None = None,
         if_version: int | None = None,
-    ) -> Memory:
+    ) -> tuple[Change, Memory]:
         pending, _ = self._dirty.get(id, ({}, None))
         old = self._records.get(id)
         counters = old or self._store.get(id)  # the log leaves access counters out
-        change = self._store.update(
-            id, {**pending, **patch}, vector=vector, actor=actor, if_version=if_version
-        )
+        try:
+            change = self._store.update(
+                id, {**pending, **patch}, vector=vector, actor=actor, if_version=if_version
+            )
+        except Conflict:
+            self._reload(id)  # so that "read it again and retry" reads the store's version
+            raise
         self._dirty.pop(id, None)
         self._counters["store_writes"] += 1
         assert change.after is not None
@@ -550,7 +609,23 @@ class HotTier:
                 self.policy.on_remove(id)
                 self._unplace(id)
             self._counters["bypasses"] += 1
-        return memory
+        return change, memory
+
+    def _reload(self, id: str) -> None:
+        """Write ``id``'s pending patch back, else take the store's version of it."""
+        if id in self._dirty:
+            self._write_back(id)
+            return
+        old = self._records.get(id)
+        if old is None:
+            return
+        self._unplace(id)
+        try:
+            fresh = self._store.get(id)
+        except NotFound:
+            self.policy.on_remove(id)
+            return
+        self._place(fresh.evolve(access_count=old.access_count, last_access=old.last_access))
 
     def _refresh(self, change: Change) -> None:
         """The resident copy takes the version the store just wrote (counters kept)."""
