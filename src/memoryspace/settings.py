@@ -1,12 +1,25 @@
-"""Settings of a ``MemorySpace``: one typed, frozen object with defaults."""
+"""Settings of a ``MemorySpace``: one typed, frozen object with defaults.
+
+Some settings change what every process sharing a database must agree on: how memories rank,
+whether ``add`` deduplicates, how many memories are kept, when garbage is collected
+(``SHARED_SETTINGS``). Those are stored in the database and merged in this order: the defaults,
+then the stored values, then the values a caller passes (a value that differs from the default
+counts as passed). A database stores the first non-default value it is opened with; a process
+that then passes another value gets ``Conflict`` saying how to change the stored one
+(``MemorySpace.configure`` or ``memoryspace config set``). The others (caches, tiers, limits of
+one request, durability) belong to each process.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from memoryspace import validate
-from memoryspace.errors import InvalidInput
+from memoryspace.errors import Conflict, InvalidInput
 from memoryspace.tokens import TokenCounter
 
 
@@ -132,3 +145,79 @@ def _number(name: str, value: object, *, low: float, high: float) -> None:
         raise InvalidInput(
             f"Settings.{name} must be a number from {low:g} to {high:g}, got {value!r}"
         )
+
+
+SHARED_SETTINGS = (
+    "candidates",
+    "dense_weight",
+    "sparse_weight",
+    "speaker_boost",
+    "session_boost",
+    "phrase_boost",
+    "min_score",
+    "default_importance",
+    "dedupe",
+    "max_records",
+    "gc_trigger",
+    "gc_collector",
+    "gc_every_seconds",
+    "gc_growth_factor",
+    "gc_fragmentation",
+    "gc_check_every",
+)
+_PREFIX = "shared."
+_DEFAULTS = Settings()
+
+
+def setting_key(name: str) -> str:
+    """The database settings key that stores the shared setting ``name``."""
+    return _PREFIX + name
+
+
+def merge_stored(
+    given: Settings, read: Callable[[str], str | None]
+) -> tuple[Settings, dict[str, str]]:
+    """``given`` merged with the shared settings a database stores (``read(key)``), and the
+    keys and values to store: the non-default values the database does not hold yet.
+
+    Raises:
+        Conflict: ``given`` passes a value that differs from the stored one.
+    """
+    merged: dict[str, Any] = {}
+    to_store: dict[str, str] = {}
+    for name in SHARED_SETTINGS:
+        value, default = getattr(given, name), getattr(_DEFAULTS, name)
+        raw = read(setting_key(name))
+        if raw is None:
+            if value != default:
+                to_store[setting_key(name)] = json.dumps(value)
+            continue
+        stored = json.loads(raw)
+        if value != default and value != stored:
+            raise Conflict(
+                f"this database stores {name}={stored!r}, and every process that opens it uses "
+                f"that; open it without {name} (or with {stored!r}), or change the stored value "
+                f"with MemorySpace.configure({name}=...) or `memoryspace config set {name} ...`"
+            )
+        merged[name] = stored
+    return dataclasses.replace(given, **merged), to_store
+
+
+def shared_changes(current: Settings, changes: Mapping[str, Any]) -> Settings:
+    """``current`` with ``changes`` to shared settings, validated.
+
+    Raises:
+        InvalidInput: a name that is not a shared setting, or a bad value.
+    """
+    unknown = sorted(set(changes) - set(SHARED_SETTINGS))
+    if unknown:
+        raise InvalidInput(
+            f"{unknown} cannot be stored in the database; shared settings are: "
+            f"{', '.join(SHARED_SETTINGS)} (pass the others to Settings when opening)"
+        )
+    return dataclasses.replace(current, **changes)  # validated by Settings.__post_init__
+
+
+def shared_values(settings: Settings) -> dict[str, object]:
+    """The shared settings of ``settings``, by name."""
+    return {name: getattr(settings, name) for name in SHARED_SETTINGS}

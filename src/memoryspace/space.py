@@ -20,6 +20,7 @@ wrote, so what the tier saves is visible. ``space.backing`` is the database itse
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import threading
@@ -53,7 +54,7 @@ from memoryspace.profiler import ALLOCATION, GC, READ, RETRIEVAL, MemoryProfiler
 from memoryspace.records import build_memory, edit_patch
 from memoryspace.retrieval.hybrid import HybridRetriever, RetrievalConfig
 from memoryspace.retrieval.synced import SyncedIndex
-from memoryspace.settings import Settings
+from memoryspace.settings import Settings, merge_stored, setting_key, shared_changes
 from memoryspace.store.base import Store
 from memoryspace.store.sqlite import SQLiteStore
 from memoryspace.tiers.hot import WRITE_POLICIES, HotTier
@@ -87,7 +88,7 @@ class MemorySpace:
         index_path: str | Path | None = None,
         profiler: MemoryProfiler | None = None,
     ) -> None:
-        self.settings = settings or Settings()
+        self.settings = _merge_shared(settings or Settings(), store)
         self.profiler = profiler
         self.count_tokens = self.settings.token_counter or default_token_counter()
         self._windows: dict[tuple[str | None, ...], ContextWindow] = {}
@@ -118,18 +119,14 @@ class MemorySpace:
             ann_threshold=self.settings.ann_threshold,
             path=index_path,
         )
-        self._retriever = HybridRetriever(
+        self._retriever = self._make_retriever()
+
+    def _make_retriever(self) -> HybridRetriever:
+        return HybridRetriever(
             self.store,
             self.index,
-            embedder,
-            RetrievalConfig(
-                candidates=self.settings.candidates,
-                dense_weight=self.settings.dense_weight,
-                sparse_weight=self.settings.sparse_weight,
-                speaker_boost=self.settings.speaker_boost,
-                session_boost=self.settings.session_boost,
-                phrase_boost=self.settings.phrase_boost,
-            ),
+            self.embedder,
+            RetrievalConfig.from_settings(self.settings),
         )
 
     @classmethod
@@ -180,6 +177,27 @@ class MemorySpace:
         except BaseException:
             store.close()
             raise
+
+    def configure(self, **changes: Any) -> Settings:
+        """Change shared settings (``memoryspace.settings.SHARED_SETTINGS``: retrieval weights,
+        ``min_score``, ``dedupe``, ``max_records``, the GC trigger...) in the database, so every
+        process that opens it from now on uses them; this handle uses them at once. Returns the
+        settings now in force.
+
+        Raises:
+            InvalidInput: a setting that is not shared, or a bad value; nothing changes.
+            ReadOnly: a read-only view.
+        """
+        self._writable()
+        changed = shared_changes(self.settings, changes)
+        _check_setting_names(changed)
+        with self.store.transaction():
+            for name in changes:
+                self.store.set_setting(setting_key(name), json.dumps(getattr(changed, name)))
+        self.settings = changed
+        self._retriever = self._make_retriever()
+        self.auto_gc = self._make_auto_gc()
+        return changed
 
     def _bind_embedder(self) -> None:
         """Record the embedder in a new database; refuse another one's vectors."""
@@ -1040,6 +1058,23 @@ def _check_open_arguments(
         raise InvalidInput("clock must be a function returning Unix seconds, e.g. time.time")
     if profiler is not None and not isinstance(profiler, MemoryProfiler):
         raise InvalidInput("profiler must be a MemoryProfiler or None")
+
+
+def _merge_shared(given: Settings, store: Store) -> Settings:
+    """``given`` merged with the shared settings ``store`` holds; a new database stores the
+    non-default ones (see ``memoryspace.settings``).
+
+    Raises:
+        Conflict: ``given`` passes a shared value other than the stored one.
+    """
+    merged, to_store = merge_stored(given, store.get_setting)
+    if not to_store or store.read_only:
+        return merged
+    with store.transaction():  # look again under the write lock: another process may have won
+        merged, to_store = merge_stored(given, store.get_setting)
+        for key, value in to_store.items():
+            store.set_setting(key, value)
+    return merged
 
 
 def _check_setting_names(settings: Settings) -> None:

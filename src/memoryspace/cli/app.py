@@ -555,6 +555,7 @@ def main() -> None:
     from memoryspace.cli import (
         bench,  # noqa: F401  (registers `bench` commands)
         browse,  # noqa: F401  (registers `list`, `count` and `update`)
+        config,  # noqa: F401  (registers `config` commands)
         conversation,  # noqa: F401  (registers `conversation` commands)
         demo,  # noqa: F401  (registers `demo` commands)
         housekeeping,  # noqa: F401  (registers `cache` commands)

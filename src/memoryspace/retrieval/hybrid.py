@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -50,6 +50,7 @@ from memoryspace.embed.base import Embedder, cosine_scale
 from memoryspace.models import Filter, Memory, ScoreParts, SearchHit
 from memoryspace.retrieval.synced import SyncedIndex
 from memoryspace.retrieval.terms import query_terms
+from memoryspace.settings import Settings
 from memoryspace.store.base import Store
 from memoryspace.store.fts import K1
 
@@ -82,13 +83,21 @@ class Candidates:
 
 @dataclass(frozen=True, slots=True)
 class RetrievalConfig:
-    candidates: int = 100
-    dense_weight: float = 0.5
-    sparse_weight: float = 0.5
-    speaker_boost: float = 0.6
-    session_boost: float = 0.3
-    phrase_boost: float = 1.0
+    """The ranking knobs; ``from_settings`` takes them from a space's ``Settings`` (where their
+    defaults and their meaning are documented)."""
+
+    candidates: int
+    dense_weight: float
+    sparse_weight: float
+    speaker_boost: float
+    session_boost: float
+    phrase_boost: float
     phrase_min_words: int = 4
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetrievalConfig:
+        given = {f.name for f in fields(cls)} & {f.name for f in fields(settings)}
+        return cls(**{name: getattr(settings, name) for name in given})
 
 
 class HybridRetriever:
