@@ -119,11 +119,11 @@ class Access:
             return True
         return any(ns.holds(user if ns.field == "user" else agent) for ns in self.namespaces)
 
-    def require(self, right: Right, user: str | None = None, agent: str | None = None) -> None:
-        """Check the right, and that the scope ``user``/``agent`` is inside the namespaces.
+    def require_right(self, right: Right) -> None:
+        """Check that the session holds ``right`` (admin holds every right).
 
         Raises:
-            Unauthorized: the right is missing or the scope is outside the namespaces.
+            Unauthorized: it does not.
         """
         if not self.can(right):
             granted = ", ".join(sorted(self.rights)) or "none"
@@ -131,9 +131,17 @@ class Access:
                 f"this session may not {right}: its rights are {granted}; "
                 f"ask for a key with the {right} right"
             )
+
+    def require(self, right: Right, user: str | None, agent: str | None) -> None:
+        """Check ``right`` and that the scope ``user``/``agent`` is inside the namespaces.
+
+        Raises:
+            Unauthorized: the right is missing or the scope is outside the namespaces.
+        """
+        self.require_right(right)
         if not self.allows(user, agent):
             assert self.namespaces is not None
-            allowed = ", ".join(str(ns) for ns in self.namespaces)
+            allowed = ", ".join(str(ns) for ns in self.namespaces) or "none"
             asked = f"user={user!r}, agent={agent!r}"
             raise Unauthorized(
                 f"the scope {asked} is outside this session's namespaces ({allowed}); "

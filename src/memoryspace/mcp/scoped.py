@@ -54,7 +54,7 @@ class ScopedMemory:
             NotFound: no such memory, or it is outside the namespaces.
             Unauthorized: the session lacks ``right``.
         """
-        self.access.require(right)
+        self.access.require_right(right)
         id = validate.memory_id(id)
         try:
             memory = self.space.get(id)
@@ -158,8 +158,8 @@ class ScopedMemory:
             targets = [self.get(id, Right.WRITE) for id in validate.ids(list(ids))]
         else:
             assert query is not None
+            self._named_scope(Right.WRITE, user, agent)
             targets = [hit.memory for hit in self.search(query, user=user, agent=agent, k=k)]
-            self.access.require(Right.WRITE, user, agent)
         if targets and not dry_run:
             self.space.delete([memory.id for memory in targets])
         return targets
@@ -172,22 +172,28 @@ class ScopedMemory:
         return self.space.update(memory.id, pinned=pinned, if_version=memory.version)
 
     def history(self, id: str) -> list[Change]:
-        """The logged changes of a memory, oldest first, as far as its states are visible.
+        """The logged changes of a memory, oldest first, leaving out those with a state outside
+        the namespaces (a memory moved here from another user shows no earlier content).
 
         Raises:
-            NotFound: no change of ``id`` is visible (it never existed, or it is elsewhere).
+            NotFound: no change of ``id`` is visible and the memory is not (it never existed,
+                or it is elsewhere).
         """
-        self.access.require(Right.READ)
+        self.access.require_right(Right.READ)
         id = validate.memory_id(id)
+        try:
+            changes = self.space.history(id)
+        except NotFound:
+            raise missing(id) from None
         visible = [
             change
-            for change in self.space.history(id)
+            for change in changes
             if all(
                 state is None or self.access.sees(state) for state in (change.before, change.after)
             )
         ]
         if not visible:
-            raise missing(id)
+            self.get(id)  # visible now (moved here from elsewhere): an empty history
         return visible
 
     def add_turn(
