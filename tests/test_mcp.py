@@ -15,6 +15,7 @@ import anyio
 import httpx
 import pytest
 from mcp import Client, StdioServerParameters
+
 from mcp_harness import (
     database,
     error_text,
@@ -25,7 +26,6 @@ from mcp_harness import (
     serving,
     wait_for_port,
 )
-
 from memoryspace import MemorySpace
 from memoryspace.mcp import Access, mcp_http_app, static_tokens
 
@@ -216,9 +216,9 @@ def test_cli_http_transport_with_a_token(db: Path) -> None:
 
 
 def test_cli_http_refuses_a_public_address_without_a_token(db: Path) -> None:
+    command = [sys.executable, "-m", "memoryspace", "mcp", "--db", str(db), "--http"]
     result = subprocess.run(
-        [sys.executable, "-m", "memoryspace", "mcp", "--db", str(db), "--http", "--host"]
-        + ["0.0.0.0"],
+        [*command, "--host", "0.0.0.0"],
         env={**os.environ, **child_env()},
         capture_output=True,
         text=True,
