@@ -4,17 +4,22 @@ namespace-restricted bearer tokens. Every tool's effect is checked in the databa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import anyio
 import httpx
 import pytest
 from mcp import Client, StdioServerParameters
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
 
 from mcp_harness import (
     database,
@@ -226,3 +231,30 @@ def test_cli_http_refuses_a_public_address_without_a_token(db: Path) -> None:
     )
     assert result.returncode == 1
     assert "--token" in result.stderr and "loopback" in result.stderr
+
+
+def test_http_app_mounted_at_mcp_in_another_app(space: MemorySpace) -> None:
+    """How the REST server serves it: built with path "/", mounted at /mcp, its lifespan (the
+    SDK's session manager) run inside the outer app's."""
+    inner = mcp_http_app(space, resolve=static_tokens(TOKENS), path="/")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with inner.router.lifespan_context(inner):
+            yield
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    routes = [Route("/health", health), Mount("/mcp", app=inner)]
+    outer = Starlette(routes=routes, lifespan=lifespan)
+
+    async def scenario(url: str) -> None:
+        async with http_client(url, "alice-token") as client:
+            listed = payload(await client.call_tool("list_memories", {"user": "alice"}))
+            assert [m["user"] for m in listed["memories"]] == ["alice"]
+
+    with serving(outer) as url:
+        assert httpx.get(url.removesuffix("/mcp") + "/health", timeout=30).json() == {"ok": True}
+        assert httpx.post(url + "/", json={}, timeout=30).status_code == 401
+        anyio.run(scenario, url)
