@@ -14,8 +14,11 @@ from pathlib import Path
 
 import anyio
 import httpx
+import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -258,3 +261,23 @@ def test_http_app_mounted_at_mcp_in_another_app(space: MemorySpace) -> None:
         assert httpx.get(url.removesuffix("/mcp") + "/health", timeout=30).json() == {"ok": True}
         assert httpx.post(url + "/", json={}, timeout=30).status_code == 401
         anyio.run(scenario, url)
+
+
+def test_http_access_follows_each_requests_token_not_the_session(url: str) -> None:
+    """A session opened with a full-access token and continued with a restricted one is
+    restricted from then on: access is resolved per request, not per session."""
+    http = httpx2.AsyncClient(
+        headers={"Authorization": "Bearer admin-token"}, timeout=httpx2.Timeout(30, read=120)
+    )
+
+    async def scenario() -> None:
+        async with Client(streamable_http_client(url, http_client=http)) as client:
+            bob = {"query": "bank PIN", "user": "bob", "min_score": 0}
+            assert payload(await client.call_tool("search_memory", bob))["hits"]
+            http.headers["Authorization"] = "Bearer alice-token"
+            assert "Unauthorized" in error_text(await client.call_tool("search_memory", bob))
+            http.headers["Authorization"] = "Bearer revoked"
+            with pytest.raises(MCPError):  # the 401, as the SDK reports an HTTP error
+                await client.call_tool("search_memory", bob)
+
+    anyio.run(scenario)

@@ -262,10 +262,8 @@ def build_mcp_server(space: MemorySpace, *, access: Access | None = None) -> MCP
             targets = scoped(ctx).forget(
                 ids=ids, query=query, user=user, agent=agent, k=k, dry_run=dry_run
             )
-            return {
-                "dry_run": dry_run,
-                "forgotten" if not dry_run else "would_forget": [memory_view(m) for m in targets],
-            }
+            key = "would_forget" if dry_run else "forgotten"
+            return {"dry_run": dry_run, key: [memory_view(m) for m in targets]}
 
     @tool(writes)
     def pin_memory(
