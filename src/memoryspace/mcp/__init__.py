@@ -3,12 +3,11 @@
 ``build_mcp_server(ms)`` is the server (run it over stdio with ``server.run("stdio")``, or
 ``memoryspace mcp --db PATH``); ``mcp_http_app(ms, resolve=...)`` serves it over streamable
 HTTP as an ASGI app. ``Access`` says which namespaces (users, agents) and rights a session has;
-an ``AccessResolver`` turns a bearer token into one.
+an ``AccessResolver`` turns a bearer token into one (both from ``memoryspace.access``).
 """
 
-from memoryspace.mcp.access import Access, AccessResolver, Namespace, Right, static_tokens
+from memoryspace.access import Access, AccessResolver, Namespace, Right, ScopedMemory, static_tokens
 from memoryspace.mcp.http import mcp_http_app
-from memoryspace.mcp.scoped import ScopedMemory
 from memoryspace.mcp.server import TOOL_NAMES, build_mcp_server
 
 __all__ = [

@@ -20,7 +20,7 @@ import json
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from memoryspace.mcp.access import Access, AccessResolver
+from memoryspace.access.namespaces import Access, AccessResolver
 from memoryspace.mcp.server import ACCESS_SCOPE_KEY, build_mcp_server
 from memoryspace.space import MemorySpace
 

@@ -23,9 +23,9 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from memoryspace import __version__
+from memoryspace.access.namespaces import Access
+from memoryspace.access.scoped import ScopedMemory
 from memoryspace.errors import MemorySpaceError
-from memoryspace.mcp.access import Access
-from memoryspace.mcp.scoped import ScopedMemory
 from memoryspace.models import Memory
 from memoryspace.space import MemorySpace
 

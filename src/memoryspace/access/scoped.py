@@ -4,7 +4,7 @@ Every call checks the access's rights and namespaces before it reaches the space
 answer is filtered again by namespace, so a restricted session never sees or changes a memory
 outside its namespaces. A memory of another namespace answers exactly like a missing one
 (``NotFound`` with the same message). The MCP tools are thin wrappers of these methods; the REST
-server can use them with the ``Access`` its API key grants.
+server can use them with the ``Access`` its API key grants. ``missing(id)`` is that answer.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from memoryspace import validate
+from memoryspace.access.namespaces import Access, Right
 from memoryspace.context import AssembledContext
 from memoryspace.errors import InvalidInput, NotFound
-from memoryspace.mcp.access import Access, Right
 from memoryspace.models import Change, Memory, SearchHit
 from memoryspace.space import MemorySpace
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from memoryspace import InvalidInput, MemorySpace, NotFound, Unauthorized
-from memoryspace.mcp import Access, Namespace, Right, ScopedMemory, static_tokens
+from memoryspace.access import Access, Namespace, Right, ScopedMemory, static_tokens
 
 
 @pytest.fixture
