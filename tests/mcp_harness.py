@@ -133,9 +133,21 @@ async def exercise_every_tool(client: Client, db: Path) -> None:
     with database(db) as ms:
         assert ms.get(added["id"]).pinned is True
 
+    edited = payload(
+        await client.call_tool(
+            "update_memory",
+            {"id": added["id"], "content": "Alice is severely allergic to peanuts"},
+        )
+    )
+    assert edited["content"] == "Alice is severely allergic to peanuts"
+    with database(db) as ms:
+        now = ms.get(added["id"])
+    assert (now.content, now.pinned, now.tags) == (edited["content"], True, ("health",))
+
     history = payload(await client.call_tool("memory_history", {"id": added["id"]}))["changes"]
-    assert [change["op"] for change in history] == ["add", "update"]
+    assert [change["op"] for change in history] == ["add", "update", "update"]
     assert history[0]["after"] == "Alice is allergic to peanuts"
+    assert history[2]["after"] == "Alice is severely allergic to peanuts"
 
     turn = payload(
         await client.call_tool(
@@ -168,7 +180,7 @@ async def exercise_every_tool(client: Client, db: Path) -> None:
     )
     assert [m["id"] for m in preview["would_forget"]] == [added["id"]]
     with database(db) as ms:
-        assert ms.get(added["id"]).content == "Alice is allergic to peanuts"  # still there
+        assert ms.get(added["id"]).pinned  # still there
     forgotten = payload(await client.call_tool("forget_memory", {"ids": [added["id"]]}))
     assert [m["id"] for m in forgotten["forgotten"]] == [added["id"]]
     with database(db) as ms:

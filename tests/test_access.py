@@ -93,7 +93,13 @@ def test_records_outside_the_namespaces_answer_like_missing_ones(space: MemorySp
     foreign = [m.id for m in space.scan() if m.user != "acme-1" and m.user != "acme-2"]
     assert len(foreign) == 3
     for id in foreign:
-        for call in (acme.get, acme.history, lambda i: acme.set_pinned(i, True)):
+        calls = (
+            acme.get,
+            acme.history,
+            lambda i: acme.set_pinned(i, True),
+            lambda i: acme.edit(i, content="overwritten"),
+        )
+        for call in calls:
             with pytest.raises(NotFound) as hidden:
                 call(id)
             with pytest.raises(NotFound) as absent:
@@ -125,3 +131,18 @@ def test_history_hides_states_from_another_namespace(space: MemorySpace) -> None
     assert acme.history(moved) == []  # visible now, but every logged state was globex's
     with pytest.raises(NotFound):
         ScopedMemory(space, Access.only(["user:acme-2"])).history(moved)
+
+
+def test_an_edit_cannot_move_a_memory_to_another_namespace(space: MemorySpace) -> None:
+    acme = ScopedMemory(space, Access.only(["user:acme-*"]))
+    mine = next(iter(space.scan(user="acme-1")))
+    for fields in ({"user": "globex"}, {"agent": "bot"}, {"session": "s"}, {}):
+        with pytest.raises(InvalidInput, match="edit one or more of"):
+            acme.edit(mine.id, **fields)
+    edited = acme.edit(mine.id, content="acme-1 renews in April", importance=0.9)
+    assert (edited.content, edited.importance, edited.user) == (
+        "acme-1 renews in April",
+        0.9,
+        "acme-1",
+    )
+    assert space.get(mine.id).version == edited.version > mine.version

@@ -116,6 +116,7 @@ def test_http_restricted_token_sees_only_its_namespace(url: str, db: Path) -> No
             # A record of another namespace answers exactly like a missing one.
             for tool, args in [
                 ("pin_memory", {"id": "{id}"}),
+                ("update_memory", {"id": "{id}", "content": "overwritten"}),
                 ("memory_history", {"id": "{id}"}),
                 ("forget_memory", {"ids": ["{id}"]}),
             ]:

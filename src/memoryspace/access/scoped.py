@@ -31,6 +31,11 @@ class TurnAdded:
     segments: int
 
 
+EDITABLE = frozenset({"content", "kind", "tags", "importance"})
+"""What ``ScopedMemory.edit`` may change: not the scope, which would move a memory between
+namespaces."""
+
+
 def missing(id: str) -> NotFound:
     """The one answer for an id that does not exist or is outside the session's namespaces."""
     return NotFound(f"no memory has id {id!r}; list_memories or search_memory shows the ids")
@@ -170,6 +175,22 @@ class ScopedMemory:
         memory = self.get(id, Right.WRITE)
         # Conditional on the version checked: a concurrent move to another namespace fails.
         return self.space.update(memory.id, pinned=pinned, if_version=memory.version)
+
+    def edit(self, id: str, **fields: Any) -> Memory:
+        """Change fields of a visible memory (``EDITABLE`` only: its scope stays put).
+
+        Raises:
+            InvalidInput: no field, or a field outside ``EDITABLE``.
+            NotFound: no such memory, or it is outside the namespaces.
+            Conflict: it changed between the check and the edit; read it again.
+        """
+        unknown = set(fields) - EDITABLE
+        if unknown or not fields:
+            raise InvalidInput(
+                f"edit one or more of {sorted(EDITABLE)}; got {sorted(fields) or 'nothing'}"
+            )
+        memory = self.get(id, Right.WRITE)
+        return self.space.update(memory.id, if_version=memory.version, **fields)
 
     def history(self, id: str) -> list[Change]:
         """The logged changes of a memory, oldest first, leaving out those with a state outside

@@ -38,6 +38,7 @@ TOOL_NAMES = (
     "get_context",
     "forget_memory",
     "pin_memory",
+    "update_memory",
     "memory_history",
     "add_turn",
     "list_memories",
@@ -277,6 +278,31 @@ def build_mcp_server(space: MemorySpace, *, access: Access | None = None) -> MCP
         get_context (e.g. a standing instruction or a key fact); pinned=false unpins it."""
         with tool_errors():
             return memory_view(scoped(ctx).set_pinned(id, pinned))
+
+    @tool(writes)
+    def update_memory(
+        id: MemoryId,
+        ctx: Context,
+        content: Annotated[
+            str | None,
+            Field(strict=True, min_length=1, description="The corrected text, if it changes."),
+        ] = None,
+        tags: Annotated[
+            list[str] | None,
+            Field(strict=True, max_length=32, description="The new labels (replace the old)."),
+        ] = None,
+        importance: Annotated[
+            float | None, Field(strict=True, ge=0, le=1, description="The new importance, 0..1.")
+        ] = None,
+        kind: Annotated[KindName | None, Field(description="The new kind.")] = None,
+    ) -> dict[str, Any]:
+        """Correct or refine a stored memory in place (e.g. the user moved city, a fact was
+        wrong) instead of adding a contradicting one. Give only the fields that change; the
+        old text stays in memory_history. Returns the memory as it is now."""
+        fields = {"content": content, "tags": tags, "importance": importance, "kind": kind}
+        with tool_errors():
+            changed = {name: value for name, value in fields.items() if value is not None}
+            return memory_view(scoped(ctx).edit(id, **changed))
 
     @tool(reads)
     def memory_history(id: MemoryId, ctx: Context) -> dict[str, Any]:
