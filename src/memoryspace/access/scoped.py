@@ -38,11 +38,11 @@ namespaces."""
 
 def missing(id: str) -> NotFound:
     """The one answer for an id that does not exist or is outside the session's namespaces."""
-    return NotFound(f"no memory has id {id!r}; list_memories or search_memory shows the ids")
+    return NotFound(f"no memory has id {id!r}; list or search the memories to find their ids")
 
 
 class ScopedMemory:
-    """The operations of the MCP tools on ``space``, restricted to ``access``."""
+    """The operations of the MCP tools (and REST routes) on ``space``, restricted to ``access``."""
 
     def __init__(self, space: MemorySpace, access: Access) -> None:
         self.space = space
