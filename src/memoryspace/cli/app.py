@@ -559,6 +559,7 @@ def main() -> None:
         conversation,  # noqa: F401  (registers `conversation` commands)
         demo,  # noqa: F401  (registers `demo` commands)
         housekeeping,  # noqa: F401  (registers `cache` commands)
+        mcp,  # noqa: F401  (registers `mcp`)
         read,  # noqa: F401  (registers `read`)
     )
 

@@ -1,0 +1,190 @@
+"""``Access``: which namespaces a session may use, and what it may do there.
+
+A namespace is a user or an agent: ``user:alice``, ``agent:support-bot``, or a prefix of them
+ending in ``*`` (``user:acme-*``). A memory is in a namespace when its ``user`` (or ``agent``)
+is that name; a memory with neither is in no namespace, so only an unrestricted ``Access``
+sees it. Rights are ``read``, ``write`` and ``admin`` (which implies the other two).
+
+Every shell that serves more than one caller (the MCP server, the REST server) turns the
+caller's credential into an ``Access`` with an ``AccessResolver``, a callable
+``token -> Access | None`` (``None``: no such token), and checks every request with it.
+
+Raises:
+    InvalidInput: a namespace or right that cannot be parsed.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+from memoryspace.errors import InvalidInput, Unauthorized
+from memoryspace.models import Memory
+
+
+class Right(StrEnum):
+    """What a session may do in its namespaces."""
+
+    READ = "read"
+    WRITE = "write"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Namespace:
+    """One user or agent (``prefix``: every user or agent whose name starts with ``name``)."""
+
+    field: Literal["user", "agent"]
+    name: str
+    prefix: bool = False
+
+    @classmethod
+    def parse(cls, text: object) -> Namespace:
+        """``user:NAME``, ``agent:NAME``, or either ending in ``*`` for a prefix.
+
+        Raises:
+            InvalidInput: anything else.
+        """
+        if not isinstance(text, str):
+            raise InvalidInput(f"a namespace is a string like 'user:alice', got {text!r}")
+        field, _, name = text.partition(":")
+        prefix = name.endswith("*")
+        if prefix:
+            name = name[:-1]
+        if field not in ("user", "agent") or not name or "*" in name:
+            raise InvalidInput(
+                f"unknown namespace {text!r}; write user:NAME, agent:NAME, or user:PREFIX* "
+                "(agent:PREFIX*) for every name with that prefix"
+            )
+        return cls("user" if field == "user" else "agent", name, prefix)
+
+    def holds(self, value: str | None) -> bool:
+        """Whether a user (or agent) called ``value`` is in this namespace."""
+        if value is None:
+            return False
+        return value.startswith(self.name) if self.prefix else value == self.name
+
+    def __str__(self) -> str:
+        return f"{self.field}:{self.name}{'*' if self.prefix else ''}"
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """The namespaces a session may use (``None``: every memory) and its rights."""
+
+    namespaces: tuple[Namespace, ...] | None
+    rights: frozenset[Right]
+
+    @classmethod
+    def everything(cls) -> Access:
+        """Every memory, every right: a local, single-user session (stdio, no keys)."""
+        return cls(None, frozenset(Right))
+
+    @classmethod
+    def nothing(cls) -> Access:
+        """No namespace, no right: what a request that was not authenticated gets."""
+        return cls((), frozenset())
+
+    @classmethod
+    def only(cls, namespaces: Iterable[str], rights: Iterable[str] = ("read", "write")) -> Access:
+        """Access restricted to ``namespaces`` (``"user:alice"``, ``"agent:bot"``, ``"user:a*"``).
+
+        Raises:
+            InvalidInput: no namespace, or a namespace or right that cannot be parsed.
+        """
+        if isinstance(namespaces, str):
+            raise InvalidInput("namespaces is a list of strings like ['user:alice']")
+        parsed = tuple(Namespace.parse(text) for text in namespaces)
+        if not parsed:
+            raise InvalidInput("a restricted access needs at least one namespace")
+        return cls(parsed, _parse_rights(rights))
+
+    @property
+    def unrestricted(self) -> bool:
+        return self.namespaces is None
+
+    def can(self, right: Right) -> bool:
+        return right in self.rights or Right.ADMIN in self.rights
+
+    def sees(self, memory: Memory) -> bool:
+        """Whether ``memory`` is in one of the namespaces."""
+        return self.allows(memory.user, memory.agent)
+
+    def allows(self, user: str | None, agent: str | None) -> bool:
+        """Whether a scope of this user and agent is inside the namespaces."""
+        if self.namespaces is None:
+            return True
+        return any(ns.holds(user if ns.field == "user" else agent) for ns in self.namespaces)
+
+    def require_right(self, right: Right) -> None:
+        """Check that the session holds ``right`` (admin holds every right).
+
+        Raises:
+            Unauthorized: it does not.
+        """
+        if not self.can(right):
+            granted = ", ".join(sorted(self.rights)) or "none"
+            raise Unauthorized(
+                f"this session may not {right}: its rights are {granted}; "
+                f"ask for a key with the {right} right"
+            )
+
+    def require(self, right: Right, user: str | None, agent: str | None) -> None:
+        """Check ``right`` and that the scope ``user``/``agent`` is inside the namespaces.
+
+        Raises:
+            Unauthorized: the right is missing or the scope is outside the namespaces.
+        """
+        self.require_right(right)
+        if not self.allows(user, agent):
+            assert self.namespaces is not None
+            allowed = ", ".join(str(ns) for ns in self.namespaces) or "none"
+            asked = f"user={user!r}, agent={agent!r}"
+            raise Unauthorized(
+                f"the scope {asked} is outside this session's namespaces ({allowed}); "
+                "pass a user or agent of those namespaces"
+            )
+
+
+AccessResolver = Callable[[str], Access | None]
+"""Turns a bearer token into the ``Access`` it grants, or ``None`` for an unknown token."""
+
+
+def static_tokens(tokens: Mapping[str, Access]) -> AccessResolver:
+    """A resolver over a fixed table of tokens, compared in constant time.
+
+    Raises:
+        InvalidInput: an empty token or a value that is not an ``Access``.
+    """
+    table: list[tuple[bytes, Access]] = []
+    for token, access in tokens.items():
+        if not isinstance(token, str) or not token:
+            raise InvalidInput("a token must be a non-empty string")
+        if not isinstance(access, Access):
+            raise InvalidInput(f"the token table maps tokens to Access, got {access!r}")
+        table.append((token.encode(), access))
+
+    def resolve(token: str) -> Access | None:
+        given = token.encode()
+        found = None
+        for known, access in table:  # no early exit: every comparison takes the same time
+            if hmac.compare_digest(known, given):
+                found = access
+        return found
+
+    return resolve
+
+
+def _parse_rights(rights: Iterable[str]) -> frozenset[Right]:
+    if isinstance(rights, str):
+        raise InvalidInput("rights is a list such as ['read', 'write']")
+    parsed = set()
+    for text in rights:
+        try:
+            parsed.add(Right(text))
+        except ValueError:
+            raise InvalidInput(f"unknown right {text!r}; use read, write or admin") from None
+    return frozenset(parsed)

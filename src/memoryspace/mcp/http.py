@@ -1,0 +1,101 @@
+"""The MCP server over streamable HTTP, as an ASGI app, with bearer tokens mapped to ``Access``.
+
+    app = mcp_http_app(ms, resolve=static_tokens({"s3cret": Access.only(["user:alice"])}))
+    uvicorn.run(app, host="127.0.0.1", port=8766)       # MCP endpoint: http://127.0.0.1:8766/mcp
+
+Each HTTP request must carry ``Authorization: Bearer <token>``; ``resolve`` turns the token into
+the ``Access`` the request's tool calls get (``None``: 401). Without ``resolve`` every request
+gets full access, which is only safe on a loopback address.
+
+To serve it inside another Starlette/FastAPI app (the REST server mounts it at ``/mcp``), build
+it with ``path="/"``, mount it, and run its lifespan (``app.router.lifespan_context(app)``) in the
+outer app's lifespan: Starlette does not run a mounted app's lifespan, and the MCP session
+manager lives there.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.applications import Starlette
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from memoryspace.access.namespaces import Access, AccessResolver
+from memoryspace.mcp.server import ACCESS_SCOPE_KEY, build_mcp_server
+from memoryspace.space import MemorySpace
+
+
+class BearerAccess:
+    """ASGI middleware: resolves the bearer token of each HTTP request into an ``Access``
+    (left in the scope under ``ACCESS_SCOPE_KEY``), or answers 401."""
+
+    def __init__(self, app: ASGIApp, resolve: AccessResolver | None) -> None:
+        self.app = app
+        self.resolve = resolve
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.resolve is None:
+            access: Access | None = Access.everything()
+        else:
+            token = bearer_token(scope)
+            access = None if token is None else self.resolve(token)
+        if access is None:
+            await unauthorized(send)
+            return
+        scope[ACCESS_SCOPE_KEY] = access
+        await self.app(scope, receive, send)
+
+
+def bearer_token(scope: Scope) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, if there is one."""
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"authorization":
+            scheme, _, token = bytes(value).decode("latin-1").partition(" ")
+            token = token.strip()
+            if scheme.lower() == "bearer" and token:
+                return token
+    return None
+
+
+async def unauthorized(send: Send) -> None:
+    body = json.dumps(
+        {
+            "error": {
+                "type": "Unauthorized",
+                "message": "send 'Authorization: Bearer <token>' with a valid MemorySpace key",
+            }
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"www-authenticate", b'Bearer realm="memoryspace"'),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def mcp_http_app(
+    space: MemorySpace,
+    *,
+    resolve: AccessResolver | None = None,
+    path: str = "/mcp",
+    host: str = "127.0.0.1",
+) -> Starlette:
+    """The MCP streamable-HTTP endpoint at ``path`` over ``space``, as a Starlette app.
+
+    ``resolve`` maps bearer tokens to ``Access`` (``None``: no tokens, full access). ``host`` is
+    where it is served: on a loopback address the SDK's DNS-rebinding protection is on.
+    """
+    server = build_mcp_server(space, access=Access.nothing())
+    app = server.streamable_http_app(streamable_http_path=path, host=host)
+    app.add_middleware(BearerAccess, resolve=resolve)
+    return app

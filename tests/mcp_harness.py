@@ -1,0 +1,215 @@
+"""Helpers for the MCP tests: a real uvicorn on a free loopback port, clients with a bearer
+token, and one scenario that calls every tool and checks the database behind the server."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import uvicorn
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from starlette.types import ASGIApp
+
+from memoryspace import MemorySpace, NotFound
+from memoryspace.mcp import TOOL_NAMES
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, *, alive: Any = None, seconds: float = 60.0) -> None:
+    """Until something accepts connections on ``port`` (or ``alive()`` turns false)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if alive is not None and not alive():
+            raise AssertionError("the server stopped before it listened")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listened on port {port}")
+
+
+@contextmanager
+def serving(app: ASGIApp) -> Iterator[str]:
+    """``app`` on a real uvicorn at 127.0.0.1 in a thread; yields the MCP endpoint URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for_port(port, alive=thread.is_alive)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def http_client(url: str, token: str | None) -> Client:
+    """An SDK client for the streamable-HTTP endpoint ``url``, sending ``token`` if given."""
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=120))
+    return Client(streamable_http_client(url, http_client=http))
+
+
+def payload(result: Any) -> dict[str, Any]:
+    """A successful tool result's structured content."""
+    assert not result.is_error, result.content
+    assert isinstance(result.structured_content, dict)
+    return result.structured_content
+
+
+def error_text(result: Any) -> str:
+    """A failed tool result's message."""
+    assert result.is_error, result.structured_content
+    return "".join(getattr(block, "text", "") for block in result.content)
+
+
+@contextmanager
+def database(db: Path) -> Iterator[MemorySpace]:
+    """A second, independent handle on the server's database, to check what it stored."""
+    with MemorySpace.open(db, embedder="hashing", create=False) as ms:
+        yield ms
+
+
+async def exercise_every_tool(client: Client, db: Path) -> None:
+    """List the tools, call each one, and check its effect in the database."""
+    listed = (await client.list_tools()).tools
+    assert {tool.name for tool in listed} == set(TOOL_NAMES)
+    for tool in listed:
+        assert tool.description and len(tool.description) > 60, tool.name
+        assert tool.input_schema["type"] == "object"
+        assert tool.input_schema["properties"], tool.name
+
+    added = payload(
+        await client.call_tool(
+            "add_memory",
+            {"content": "Alice is allergic to peanuts", "user": "alice", "tags": ["health"]},
+        )
+    )
+    with database(db) as ms:
+        stored = ms.get(added["id"])
+    assert (stored.content, stored.user, str(stored.kind)) == (
+        "Alice is allergic to peanuts",
+        "alice",
+        "fact",
+    )
+    assert stored.tags == ("health",)
+
+    hits = payload(
+        await client.call_tool(
+            "search_memory", {"query": "allergic to peanuts", "user": "alice", "k": 3}
+        )
+    )["hits"]
+    assert hits[0]["id"] == added["id"]
+    assert 0.0 < hits[0]["score"] <= 1.0
+    assert all(hit["user"] == "alice" for hit in hits)
+
+    context = payload(
+        await client.call_tool(
+            "get_context", {"query": "what is alice allergic to", "user": "alice", "budget": 200}
+        )
+    )
+    assert "peanuts" in context["text"]
+    assert added["id"] in context["source_ids"]
+    assert 0 < context["tokens"] <= 200
+
+    pinned = payload(await client.call_tool("pin_memory", {"id": added["id"]}))
+    assert pinned["pinned"] is True
+    with database(db) as ms:
+        assert ms.get(added["id"]).pinned is True
+
+    edited = payload(
+        await client.call_tool(
+            "update_memory",
+            {"id": added["id"], "content": "Alice is severely allergic to peanuts"},
+        )
+    )
+    assert edited["content"] == "Alice is severely allergic to peanuts"
+    with database(db) as ms:
+        now = ms.get(added["id"])
+    assert (now.content, now.pinned, now.tags) == (edited["content"], True, ("health",))
+
+    history = payload(await client.call_tool("memory_history", {"id": added["id"]}))["changes"]
+    assert [change["op"] for change in history] == ["add", "update", "update"]
+    assert history[0]["after"] == "Alice is allergic to peanuts"
+    assert history[2]["after"] == "Alice is severely allergic to peanuts"
+
+    turn = payload(
+        await client.call_tool(
+            "add_turn",
+            {
+                "user": "alice",
+                "user_text": "I adopted a greyhound called Biscuit",
+                "agent_text": "Biscuit is a lovely name!",
+            },
+        )
+    )
+    assert turn["short_term_pages"] >= 1
+    with database(db) as ms:
+        page = ms.get(turn["page"]["id"])
+    assert page.user == "alice" and "Biscuit" in page.content and str(page.kind) == "turn"
+
+    listed_ids = [
+        memory["id"]
+        for memory in payload(await client.call_tool("list_memories", {"user": "alice"}))[
+            "memories"
+        ]
+    ]
+    with database(db) as ms:
+        expected = [memory.id for memory in ms.scan(user="alice", newest_first=True)]
+    assert listed_ids == expected[:20]
+    assert {added["id"], turn["page"]["id"]} <= set(listed_ids)
+
+    preview = payload(
+        await client.call_tool("forget_memory", {"ids": [added["id"]], "dry_run": True})
+    )
+    assert [m["id"] for m in preview["would_forget"]] == [added["id"]]
+    with database(db) as ms:
+        assert ms.get(added["id"]).pinned  # still there
+    forgotten = payload(await client.call_tool("forget_memory", {"ids": [added["id"]]}))
+    assert [m["id"] for m in forgotten["forgotten"]] == [added["id"]]
+    with database(db) as ms:
+        try:
+            ms.get(added["id"])
+        except NotFound:
+            pass
+        else:
+            raise AssertionError("forget_memory left the memory in the database")
+
+    phone = payload(
+        await client.call_tool(
+            "add_memory", {"content": "Alice's old phone number is 555 0199", "user": "alice"}
+        )
+    )
+    by_query = payload(
+        await client.call_tool(
+            "forget_memory", {"query": "old phone number", "user": "alice", "k": 1}
+        )
+    )
+    assert [m["id"] for m in by_query["forgotten"]] == [phone["id"]]
+    with database(db) as ms:
+        remaining = ms.get_many([phone["id"], turn["page"]["id"]])
+    assert [memory.id for memory in remaining] == [turn["page"]["id"]]
+
+    persona = await client.read_resource("memoryspace://users/alice/persona")
+    document = json.loads(persona.contents[0].text)  # type: ignore[union-attr]
+    assert document["user"] == "alice"
+    assert set(document) == {"user", "agent", "profile", "persona", "facts"}
+
+    missing = error_text(await client.call_tool("pin_memory", {"id": "no-such-memory"}))
+    assert "NotFound" in missing and "no-such-memory" in missing
