@@ -10,6 +10,7 @@ import pytest
 
 from memoryspace import MemorySpace
 from memoryspace.conversation import Conversation, ConversationSettings, HeatWeights, heat
+from memoryspace.conversation.state import Place, page_state, segment_state
 from memoryspace.embed import HashingEmbedder
 from memoryspace.errors import InvalidInput
 from memoryspace.llm import LLMError, LLMProcessors, ScriptedLLM
@@ -50,12 +51,12 @@ def test_stm_overflow_moves_oldest_pages_fifo(space: MemorySpace, clock: Clock) 
     assert [p.meta["user_text"] for p in conv.stm] == [
         f"message number {i} about topic {i}" for i in (2, 3, 4)
     ]
-    moved = [p for p in space.scan(user="u", kind="turn") if not p.meta["stm"]]
+    moved = [p for p in space.scan(user="u", kind="turn") if page_state(p).place is Place.MTM]
     assert [p.meta["user_text"] for p in moved] == [
         "message number 0 about topic 0",
         "message number 1 about topic 1",
     ]
-    assert all(p.meta["segment"] for p in moved)
+    assert all(page_state(p).segment for p in moved)
 
 
 def test_page_joins_best_segment_or_starts_one_never_two(space: MemorySpace, clock: Clock) -> None:
@@ -100,9 +101,9 @@ def test_mtm_evicts_the_coldest_segment_to_the_archive(space: MemorySpace, clock
     live = {s.id for s in conv.segments}
     assert first.id in live and second.id not in live
     archived = space.get(second.id)
-    assert archived.meta["archived"] is True and "archived" in archived.tags
+    assert segment_state(archived).archived and "archived" not in archived.tags
     page = space.get(second.page_ids[0])
-    assert page.meta["archived"] is True
+    assert page_state(page).place is Place.ARCHIVED and page_state(page).segment == second.id
     found = conv.retrieve("beta topic words")
     assert page.id not in {p.id for p in found.pages}
 

@@ -241,6 +241,7 @@ def test_a_conversation_under_a_write_back_tier_keeps_exactly_its_short_term_pag
     tmp_path: Path,
 ) -> None:
     from memoryspace.conversation import ConversationSettings
+    from memoryspace.conversation.state import Place, page_state
 
     path = tmp_path / "a.db"
     settings = Settings(hot_tier_records=64, hot_tier_write_policy="write_back")
@@ -250,7 +251,8 @@ def test_a_conversation_under_a_write_back_tier_keeps_exactly_its_short_term_pag
         for n in range(8):
             conversation.add_turn(f"question {n} about topic {n}", f"answer {n}")
         assert len(conversation.stm) == 2
-        flagged = [m.id for m in ms.scan(user="ana", kind="turn") if m.meta.get("stm") is True]
+        turns = ms.scan(user="ana", kind="turn")
+        flagged = [m.id for m in turns if page_state(m).place is Place.STM]
         assert flagged == [page.id for page in conversation.stm]
     with MemorySpace.open(path, embedder=HashingEmbedder(), settings=settings) as ms:
         rebuilt = ms.conversation(user="ana", settings=chat)

@@ -36,7 +36,14 @@ from memoryspace.conversation.pages import gc_roots as conversation_roots
 from memoryspace.dedupe import plan_batch
 from memoryspace.embed.base import Embedder
 from memoryspace.embed.resolve import resolve_embedder
-from memoryspace.errors import Closed, Conflict, InvalidInput, MemorySpaceError, ReadOnly
+from memoryspace.errors import (
+    Closed,
+    Conflict,
+    InvalidInput,
+    MemorySpaceError,
+    NotFound,
+    ReadOnly,
+)
 from memoryspace.fingerprint import ContentKey
 from memoryspace.gc import (
     ActionPolicy,
@@ -255,10 +262,12 @@ class MemorySpace:
         )
 
     def flush(self) -> int:
-        """Write the hot tier's dirty records to the store; returns how many (0 without a
-        write-back tier)."""
+        """Write the hot tier's dirty records and the batched access counters to the store;
+        returns how many dirty records were written (0 without a write-back tier)."""
         self._usable()
-        return 0 if self.tiered is None else self.tiered.write_back()
+        written = 0 if self.tiered is None else self.tiered.write_back()
+        self.store.flush()  # and the batched access counters
+        return written
 
     # -- lifecycle
 
@@ -855,6 +864,38 @@ class MemorySpace:
         past = self.store.as_of(lsn)
         assert isinstance(past, SQLiteStore)
         return MemorySpace(past, self.embedder, settings=self.settings, clock=self._clock)
+
+    # -- the narrow interface agent structures use (memoryspace.structures.MemoryInterface)
+
+    def now(self) -> float:
+        """This space's clock, in Unix seconds."""
+        return self._clock()
+
+    def record_use(self, ids: Sequence[str], *, when: float | None = None) -> None:
+        """Count one use of each existing memory among ``ids`` (as a search hit's), batched."""
+        self._usable()
+        keys = self._keys_of(validate.id_list(ids))
+        self.store.touch(list(keys.values()), self._clock() if when is None else float(when))
+
+    def embed(self, texts: Sequence[str]) -> Vector:
+        """This space's embedder's unit vectors for ``texts``."""
+        return self.embedder.embed(list(texts))
+
+    def stored_vectors(self, ids: Sequence[str]) -> dict[str, Vector]:
+        """The vectors stored with the memories among ``ids``."""
+        self._usable()
+        keys = self._keys_of(validate.id_list(ids))
+        found = self.store.vectors(list(keys.values()))
+        return {id: found[key] for id, key in keys.items() if key in found}
+
+    def _keys_of(self, ids: Sequence[str]) -> dict[str, int]:
+        keys = {}
+        for id in ids:
+            try:
+                keys[id] = self.store.key_of(id)
+            except NotFound:
+                continue  # deleted meanwhile: nothing to count or read
+        return keys
 
     def conversation(
         self,

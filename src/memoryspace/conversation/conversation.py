@@ -4,7 +4,7 @@
     conv.add_turn("I love painting.", "What do you paint?")
     conv.prompt("what are my hobbies?", budget=800).text
 
-* STM: the last ``stm_capacity`` pages (``meta.stm`` true), meta-chained when continuous;
+* STM: the last ``stm_capacity`` pages (place ``stm``), meta-chained when continuous;
   overflow moves the oldest page (FIFO) into MTM.
 * MTM: segments of pages; a page joins the segment of highest Fscore when it reaches θ, else
   starts one; when more than ``mtm_capacity`` segments are live the coldest is archived. A
@@ -21,29 +21,27 @@ and segments by Fscore plus their best page's score; ``ConversationSettings.pape
 MemoryOS's Fscore-then-cosine funnel of 5 segments.
 
 Everything is an ordinary record of the space, so the state is rebuilt from the store when a
-conversation is made again (no side files). Per-turn work (keywords, continuity, summaries) is
-always offline; only LPM fact extraction goes to ``processors``, batched, so with an LLM the cost
-is at most one call per ``batch_size`` queued pages (LLMProcessors' default: 8), plus one for a
+conversation is made again (no side files); each record's place (STM, segment, archive) is typed
+state (``memoryspace.conversation.state``). The conversation uses only the narrow
+``MemoryInterface`` (``memoryspace.structures``), never the store, so it runs over any space.
+Per-turn work (keywords, continuity, summaries) is always offline; only LPM fact extraction goes
+to ``processors``, batched, so with an LLM the cost is at most one call per ``batch_size`` queued
+pages (LLMProcessors' default: 8), plus one for a
 partial batch whenever a read flushes the queue: 0.175 calls per added turn on LoCoMo.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from memoryspace.context import AssembledContext, ContextWindow, assemble_context
-from memoryspace.conversation.pages import (
-    archived_fields,
-    is_archived,
-    page_content,
-    page_keywords,
-    page_meta,
-)
+from memoryspace.conversation.pages import page_content, page_keywords, page_meta
 from memoryspace.conversation.profile import LongTermMemory
 from memoryspace.conversation.segments import (
     Segment,
@@ -55,13 +53,22 @@ from memoryspace.conversation.segments import (
     heat,
 )
 from memoryspace.conversation.settings import ConversationSettings, Retrieval
+from memoryspace.conversation.state import (
+    STATE_KEY,
+    LPMState,
+    Place,
+    SegmentState,
+    is_legacy,
+    legacy_fields,
+    page_state,
+    segment_state,
+    with_state,
+)
 from memoryspace.errors import InvalidInput
 from memoryspace.llm.offline import OfflineProcessors
 from memoryspace.llm.processors import Persona, Processors
 from memoryspace.models import Link, LinkType, Memory, ScoreParts, SearchHit
-
-if TYPE_CHECKING:
-    from memoryspace.space import MemorySpace
+from memoryspace.structures import MemoryInterface
 
 
 def _z(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -85,7 +92,7 @@ class Conversation:
 
     def __init__(
         self,
-        space: MemorySpace,
+        space: MemoryInterface,
         *,
         user: str,
         agent: str | None = None,
@@ -101,7 +108,7 @@ class Conversation:
         self.settings = settings or ConversationSettings()
         self._fast = OfflineProcessors()
         self.processors: Processors = processors if processors is not None else self._fast
-        self._clock = clock or space._clock
+        self._clock = clock or space.now
         self._user_label = self.settings.user_label or user
         self._agent_label = self.settings.agent_label or agent or "agent"
         self._weights = self.settings.weights
@@ -109,7 +116,6 @@ class Conversation:
         self._stm: list[Memory] = []
         self._segments: dict[str, Segment] = {}
         self._vectors: dict[str, Vector] = {}
-        self._segment_keys: dict[str, int] = {}
         self._pending: list[str] = []
         self._window: ContextWindow | None = None
         self.turns_added = 0
@@ -129,21 +135,17 @@ class Conversation:
         return {"user": self.user, "agent": self.agent}
 
     def _load(self) -> None:
-        """Rebuild STM, live segments and the LPM queue from the store."""
-        self.space.store.flush()  # segment visits wait in the batched access counters
-        pages = [
-            page
-            for page in self.space.scan(kind="turn", meta={"page": True}, **self._scope())
-            if not is_archived(page)
-        ]
+        """Rebuild STM, live segments and the LPM queue from the store (migrating records that
+        keep their state in the legacy meta flags; see ``memoryspace.conversation.state``)."""
+        self.space.flush()  # segment visits wait in the batched access counters
+        pages = self._current(self.space.scan(kind="turn", meta={"page": True}, **self._scope()))
+        states = {page.id: page_state(page) for page in pages}
+        pages = [page for page in pages if states[page.id].place is not Place.ARCHIVED]
         by_id = {page.id: page for page in pages}
-        self._stm = [page for page in pages if page.meta.get("stm") is True]
-        self._pending = [page.id for page in pages if page.meta.get("lpm") == "pending"]
-        records = [
-            record
-            for record in self.space.scan(kind="summary", meta={"segment": True}, **self._scope())
-            if not is_archived(record)
-        ]
+        self._stm = [page for page in pages if states[page.id].place is Place.STM]
+        self._pending = [page.id for page in pages if states[page.id].lpm is LPMState.PENDING]
+        found = self.space.scan(kind="summary", meta={"segment": True}, **self._scope())
+        records = [r for r in self._current(found) if not segment_state(r).archived]
         wanted = [*self._stm, *(by_id[i] for r in records for i in r.link_ids() if i in by_id)]
         self._vectors = self._stored_vectors(wanted)
         for record in records:
@@ -152,19 +154,34 @@ class Conversation:
                 record,
                 [self._vectors[page.id] for page in members],
                 [page.content for page in members],
-                self.space.embedder.dimension,
+                len(self._vectors[members[0].id]) if members else self._dimension(),
             )
 
+    def _current(self, records: Any) -> list[Memory]:
+        """``records`` with any legacy state moved to the typed form (written once)."""
+        out = []
+        for record in records:
+            if is_legacy(record):
+                record = self.space.update(record.id, actor="conversation", **legacy_fields(record))
+            out.append(record)
+        return out
+
+    def _dimension(self) -> int:
+        return int(self.space.embed(["dimension"]).shape[1])
+
     def _stored_vectors(self, pages: Sequence[Memory]) -> dict[str, Vector]:
-        store = self.space.store
-        keys = {page.id: store.key_of(page.id) for page in pages}
-        found = store.vectors(list(keys.values()))
-        out = {pid: _unit(found[key]) for pid, key in keys.items() if key in found}
+        found = self.space.stored_vectors([page.id for page in pages])
+        out = {pid: _unit(vector) for pid, vector in found.items()}
         missing = [page for page in pages if page.id not in out]
         if missing:
-            vectors = self.space.embedder.embed([page.content for page in missing])
+            vectors = self.space.embed([page.content for page in missing])
             out.update({p.id: _unit(v) for p, v in zip(missing, vectors, strict=True)})
         return out
+
+    def _set_page(self, page: Memory, **changes: Any) -> Memory:
+        """Patch a page's typed state (place, segment, lpm); returns the new version."""
+        state = dataclasses.replace(page_state(page), **changes)
+        return self.space.update(page.id, meta=with_state(page.meta, state))
 
     @property
     def stm(self) -> list[Memory]:
@@ -229,7 +246,7 @@ class Conversation:
                 keywords=self._fast.keywords(f"{user_text}\n{agent_text}", 8),
                 dia_ids=dia_ids,
             )
-            vector = _unit(self.space.embedder.embed([content])[0])
+            vector = _unit(self.space.embed([content])[0])
             page = self.space.add(
                 content,
                 kind="turn",
@@ -271,6 +288,7 @@ class Conversation:
                 links=[Link.to(page.id, LinkType.DERIVED_FROM)],
                 meta={
                     "segment": True,
+                    STATE_KEY: SegmentState().to_meta(),
                     "keywords": sorted(keywords),
                     "visits": 0,
                     "interactions": 1,
@@ -284,7 +302,7 @@ class Conversation:
                 record, [page.id], set(keywords), vector.copy(), 0, 1, now, [page.content], 1
             )
             self._segments[segment.id] = segment
-        self.space.update(page.id, meta={**page.meta, "stm": False, "segment": segment.id})
+        self._set_page(page, place=Place.MTM, segment=segment.id)
         self._maybe_promote(segment, now)
         while len(self._segments) > self.settings.mtm_capacity:
             victim = coldest(self._segments.values(), now, self._weights)
@@ -304,8 +322,8 @@ class Conversation:
         if not fresh and segment.interactions == 0:
             return
         for page in self.space.get_many(fresh):
-            if page.meta.get("lpm") is None:
-                self.space.update(page.id, meta={**page.meta, "lpm": "pending"})
+            if page_state(page).lpm is None:
+                self._set_page(page, lpm=LPMState.PENDING)
                 self._pending.append(page.id)
         segment.promoted = len(segment.page_ids)
         segment.interactions = 0
@@ -314,9 +332,10 @@ class Conversation:
     def _archive(self, segment: Segment) -> None:
         """Evict a segment from MTM: it and its pages stay in the store, marked archived."""
         self._write_summary(segment, self._clock())
-        self.space.update(segment.id, **archived_fields(segment.record))
+        record = segment.record
+        self.space.update(segment.id, meta=with_state(record.meta, SegmentState(archived=True)))
         for page in self.space.get_many(segment.page_ids):
-            self.space.update(page.id, **archived_fields(page))
+            self._set_page(page, place=Place.ARCHIVED, segment=segment.id)
             self._vectors.pop(page.id, None)
         del self._segments[segment.id]
 
@@ -351,8 +370,8 @@ class Conversation:
         pages = self.space.get_many(self._pending)
         self._pending = []
         learned = self.lpm.absorb(pages)
-        for page in pages:
-            self.space.update(page.id, meta={**page.meta, "lpm": "done"})
+        for page in self.space.get_many([page.id for page in pages]):  # absorbing may patch
+            self._set_page(page, lpm=LPMState.DONE)
         return learned
 
     # -- reading
@@ -378,7 +397,7 @@ class Conversation:
         with self._lock:
             self.flush()
             now = self._clock()
-            vector = _unit(self.space.embedder.embed([query])[0])
+            vector = _unit(self.space.embed([query])[0])
             scores = self._page_scores(query, vector)
             ranked = self._rank_segments(vector, set(self._fast.keywords(query, 8)), scores)
             ranked = ranked[:top_m]
@@ -386,7 +405,7 @@ class Conversation:
             best = sorted(candidates, key=lambda pid: -scores[pid])[:top_k]
             pages = self.space.get_many(best)
             # a visit is a read: counted in the batched access counters, not written to the log
-            self.space.store.touch([self._key_of(segment) for segment in ranked], now)
+            self.space.record_use([segment.id for segment in ranked], when=now)
             for segment in ranked:
                 segment.visits += 1
                 segment.last_access = now
@@ -401,12 +420,6 @@ class Conversation:
                 profile=self.lpm.profile_record,
                 scores={pid: scores[pid] for pid in shown},
             )
-
-    def _key_of(self, segment: Segment) -> int:
-        key = self._segment_keys.get(segment.id)
-        if key is None:
-            key = self._segment_keys[segment.id] = self.space.store.key_of(segment.id)
-        return key
 
     def _live_pages(self) -> list[str]:
         return [
@@ -500,8 +513,8 @@ class Conversation:
         with self._lock:
             live = [pid for segment in self._segments.values() for pid in segment.page_ids]
             for page in self.space.get_many([*live, *(p.id for p in self._stm)]):
-                if page.meta.get("lpm") is None:
-                    self.space.update(page.id, meta={**page.meta, "lpm": "pending"})
+                if page_state(page).lpm is None:
+                    self._set_page(page, lpm=LPMState.PENDING)
                     self._pending.append(page.id)
             self._stm = self.space.get_many([p.id for p in self._stm])
             return self.flush()

@@ -2,12 +2,10 @@
 
 A page's content is ``"<user>: … / <agent>: …"`` on two lines; its ``meta`` holds the raw texts,
 the meta-chain (``chain``: the previous page's id when the dialogue is continuous, and
-``chain_summary``: a running summary of the chain), the ``segment`` it belongs to in mid-term
-memory, whether it is still in short-term memory (``stm``), its keywords, its long-term-memory
-state (``lpm``: ``"pending"`` or ``"done"``) and any caller ``dia_ids`` (benchmark turn ids).
-
-Archiving marks a record with ``meta["archived"] = True`` and the tag ``"archived"`` rather than a
-store field, so this package does not depend on the GC's own archive column.
+``chain_summary``: a running summary of the chain), its keywords, any caller ``dia_ids``
+(benchmark turn ids), the role marker ``page: true``, and its typed state under
+``meta["conversation"]`` (short-term, mid-term segment or archived, and its long-term-memory
+state; see ``memoryspace.conversation.state``).
 """
 
 from __future__ import annotations
@@ -15,9 +13,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from memoryspace.models import Kind, Memory
-
-ARCHIVED_TAG = "archived"
+from memoryspace.conversation.state import (
+    STATE_KEY,
+    PageState,
+    Place,
+    is_page,
+    is_segment,
+    page_state,
+    segment_state,
+)
+from memoryspace.errors import InvalidInput
+from memoryspace.models import Memory
 
 
 def page_content(user_label: str, user_text: str, agent_label: str, agent_text: str) -> str:
@@ -52,8 +58,7 @@ def page_meta(
             "agent_text": agent_text,
             "chain": chain,
             "chain_summary": chain_summary,
-            "segment": None,
-            "stm": True,
+            STATE_KEY: PageState().to_meta(),
             "keywords": list(keywords),
             "dia_ids": [str(d) for d in dia_ids],
         }
@@ -62,29 +67,26 @@ def page_meta(
 
 
 def is_archived(memory: Memory) -> bool:
-    """Whether ``memory`` was archived by mid-term eviction (meta flag or tag)."""
-    return memory.meta.get("archived") is True or ARCHIVED_TAG in memory.tags
+    """Whether ``memory`` (a page or segment) was archived by mid-term eviction."""
+    if is_page(memory):
+        return page_state(memory).place is Place.ARCHIVED
+    return is_segment(memory) and segment_state(memory).archived
 
 
 def gc_roots(memories: Sequence[Memory]) -> list[str]:
     """The records a conversation keeps alive itself (a GC root rule, see
     ``memoryspace.gc.roots``): its short-term pages and its live mid-term segments, which it
     evicts by heat on its own. Their pages stay alive through the segments' strong links."""
-    return [
-        m.id
-        for m in memories
-        if not is_archived(m)
-        and (
-            (m.meta.get("page") is True and m.meta.get("stm") is True)
-            or (m.kind is Kind.SUMMARY and m.meta.get("segment") is True)
-        )
-    ]
+    return [m.id for m in memories if _rooted(m)]
 
 
-def archived_fields(memory: Memory) -> dict[str, Any]:
-    """The ``update`` fields that archive ``memory``: it stays in the store, out of MTM search."""
-    tags = list(memory.tags) if ARCHIVED_TAG in memory.tags else [*memory.tags, ARCHIVED_TAG]
-    return {"meta": {**memory.meta, "archived": True}, "tags": tags}
+def _rooted(memory: Memory) -> bool:
+    try:
+        if is_page(memory):
+            return page_state(memory).place is Place.STM
+        return is_segment(memory) and not segment_state(memory).archived
+    except InvalidInput:
+        return True  # a malformed state is kept: a collection must never guess it away
 
 
 def page_keywords(memory: Memory) -> set[str]:

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from memoryspace.llm import facts as patterns
 from memoryspace.llm.processors import Fact, FactKind, Persona, Processors
 from memoryspace.models import Memory
-
-if TYPE_CHECKING:
-    from memoryspace.space import MemorySpace
+from memoryspace.structures import MemoryInterface
 
 _MAX_FACT_CHARS = 300  # a "fact" longer than this is a model's prose, not a fact
 
@@ -37,7 +35,7 @@ class LongTermMemory:
 
     def __init__(
         self,
-        space: MemorySpace,
+        space: MemoryInterface,
         *,
         user: str,
         agent: str | None,

@@ -1,9 +1,10 @@
 """Mid-term memory segments: topics of dialogue pages, scored by Fscore and ranked by heat.
 
 A segment is one ``summary`` memory whose ``links`` are its pages (each page is in exactly one
-segment) and whose ``meta`` holds ``{"segment": true, "keywords", "visits", "interactions",
-"last_access", "heat", "summary_pages"}`` as of its last logged change. A visit (a query
-reading the segment) is not a logged change: it is counted like any read, in the record's
+segment) and whose ``meta`` holds ``{"segment": true, "conversation": {...}, "keywords",
+"visits", "interactions", "last_access", "heat", "summary_pages"}`` as of its last logged
+change (``conversation`` is its typed state; see ``memoryspace.conversation.state``). A visit
+(a query reading the segment) is not a logged change: it is counted like any read, in the record's
 batched access counters (``access_count``, ``last_access``; see ``memoryspace.models``), so
 reading never writes the log; a segment's visits and last access are the larger of the two.
 In memory a segment also keeps the sum of its pages' unit embeddings, so its embedding ``e_s`` is
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from memoryspace.conversation.state import STATE_KEY, SegmentState
 from memoryspace.models import Memory
 
 Vector = npt.NDArray[np.float32]
@@ -117,6 +119,7 @@ class Segment:
         return {
             **self.record.meta,
             "segment": True,
+            STATE_KEY: SegmentState().to_meta(),
             "keywords": sorted(self.keywords),
             "visits": self.visits,
             "interactions": self.interactions,
