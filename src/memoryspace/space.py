@@ -999,7 +999,7 @@ class MemorySpace:
             ReadOnly: ``store=True`` on a read-only view.
         """
         from memoryspace.reader import read, resolve_policy
-        from memoryspace.reader.store import records_of
+        from memoryspace.reader.store import save_reading
 
         if store:
             self._writable()
@@ -1038,9 +1038,7 @@ class MemorySpace:
         self._count("read_fallbacks", int(totals["fallbacks"]))
         if not store:
             return reading
-        items = records_of(reading, _source_name(source), kind=store_kind, scope=scope)
-        added = self.add_many(items, actor="reader")
-        return dataclasses.replace(reading, records=tuple(m.id for m in added))
+        return save_reading(self, reading, _source_name(source), kind=store_kind, scope=scope)
 
     def stats(self) -> dict[str, Any]:
         """Sizes, counters and configuration, for humans and dashboards."""

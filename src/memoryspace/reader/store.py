@@ -1,17 +1,33 @@
 """A reading as records for ``MemorySpace.add_many``: a ``note`` describing the source, and the
 final memory linked to it (one ``working`` record per kept sentence, or one ``summary``).
 
-Plain dicts of ``add``'s fields, so the reader never touches a store: any memory interface that
-takes such items can save a reading.
+Plain dicts of ``add``'s fields, so the reader never touches a store: ``save_reading`` writes
+them through the narrow ``MemoryInterface`` (``memoryspace.structures``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from memoryspace.models import new_id
 from memoryspace.reader.reading import Reading
+from memoryspace.structures import MemoryInterface
+
+
+def save_reading(
+    memory: MemoryInterface,
+    reading: Reading,
+    source: str,
+    *,
+    kind: str = "working",
+    scope: Mapping[str, Any] | None = None,
+) -> Reading:
+    """Store ``reading`` in ``memory`` (see ``records_of``); returns it with the new ids in
+    ``records``."""
+    added = memory.add_many(records_of(reading, source, kind=kind, scope=scope), actor="reader")
+    return dataclasses.replace(reading, records=tuple(m.id for m in added))
 
 
 def records_of(
