@@ -41,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from memoryspace.context import AssembledContext, ContextWindow, assemble_context
+from memoryspace.context.assemble import render_memory
 from memoryspace.conversation.pages import page_content, page_keywords, page_meta
 from memoryspace.conversation.profile import LongTermMemory
 from memoryspace.conversation.segments import (
@@ -411,14 +412,16 @@ class Conversation:
                 segment.last_access = now
                 self._maybe_promote(segment, now)
             shown = [*candidates, *(page.id for page in self._stm)]
+            facts = self.lpm.fact_hits(query, self.settings.lpm_top)
             return Retrieval(
                 query=query,
                 stm=tuple(self._stm),
                 segments=tuple(segment.record for segment in ranked),
                 pages=tuple(pages),
-                facts=tuple(self.lpm.facts_for(query, self.settings.lpm_top)),
+                facts=tuple(hit.memory for hit in facts),
                 profile=self.lpm.profile_record,
                 scores={pid: scores[pid] for pid in shown},
+                fact_scores={hit.memory.id: hit.score for hit in facts},
             )
 
     def _live_pages(self) -> list[str]:
@@ -474,35 +477,54 @@ class Conversation:
         return [segments[i] for i in ranking]
 
     def prompt(self, query: str, budget: int) -> AssembledContext:
-        """A context for ``query`` in ``budget`` tokens: profile (pinned), facts, MTM pages, STM.
+        """A context for ``query`` in ``budget`` tokens: long-term memory, then pages.
 
-        Laid out by one ``ContextWindow`` kept between calls, so the prefix stays stable.
+        At most ``settings.profile_share`` of the budget goes to long-term memory: the facts
+        most relevant to the query (scoring at least ``settings.profile_min_score``), best
+        first, then the whole profile record if it still fits in that share. The rest goes to
+        the pages (STM and the chosen segments' best pages), best scored first. Laid out by one
+        ``ContextWindow`` kept between calls, so the prefix stays stable.
 
         Raises:
             InvalidInput: an empty query or a budget below 1.
         """
+        if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+            raise InvalidInput(f"budget must be a positive number of tokens, got {budget!r}")
         found = self.retrieve(query)
+        memory = self._long_term_share(found, int(budget * self.settings.profile_share))
         hits = [
-            SearchHit(memory, score, ScoreParts(fused=score))
-            for memory, score in [
-                *((fact, 1.0) for fact in found.facts),
-                *((page, found.scores.get(page.id, 0.0)) for page in found.pages),
-                *((page, found.scores.get(page.id, 0.0)) for page in reversed(found.stm)),
-            ]
+            *(
+                SearchHit(m, found.fact_scores.get(m.id, 1.0), ScoreParts(fused=1.0))
+                for m in memory
+            ),
+            *(
+                SearchHit(page, score, ScoreParts(fused=score))
+                for page in found.ranked_pages()
+                for score in [found.scores.get(page.id, 0.0)]
+            ),
         ]
-        pinned = [found.profile] if found.profile is not None else []
         with self._lock:
             if self._window is None or self._window.budget_tokens != budget:
-                self._window = (
-                    ContextWindow(budget) if isinstance(budget, int) and budget > 0 else None
-                )
+                self._window = ContextWindow(budget)
             return assemble_context(
-                hits,
-                budget=budget,
-                counter=self.space.count_tokens,
-                window=self._window,
-                pinned=pinned,
+                hits, budget=budget, counter=self.space.count_tokens, window=self._window
             )
+
+    def _long_term_share(self, found: Retrieval, share: int) -> list[Memory]:
+        """The facts (relevant enough, best first) and profile that fit in ``share`` tokens."""
+        chosen: list[Memory] = []
+        least = self.settings.profile_min_score
+        for record in [
+            *(f for f in found.facts if found.fact_scores.get(f.id, 0.0) >= least),
+            *([found.profile] if found.profile is not None else []),
+        ]:
+            size = self.space.count_tokens(render_memory(record))
+            if size <= share:
+                chosen.append(record)
+                share -= size
+            elif record is found.profile:
+                break
+        return chosen
 
     def consolidate(self) -> int:
         """Queue every live page not yet in LPM (STM included) and absorb them now.

@@ -6,6 +6,12 @@
   ``Persona`` (attributes, preferences, relations, plans, events, traits) and whose ``meta`` keeps
   ``user_traits`` and ``agent_traits``.
 
+Some facts hold one value at a time (``SLOTS``: job, employer, home, partner, name, age). In each
+slot only the most recently stated fact is current; the others stay in the store, closed with
+``valid_to`` (the time the newer one was said) and ``meta["superseded_by"]``, and are left out of
+the persona and of ``facts_for``. So "I now work as a school nurse" replaces "pediatric nurse",
+and saying the old value again makes it current again.
+
 Facts come from ``Processors.extract_facts_many`` over the user's side of the pages, in one batch
 (one LLM call per ``batch_size`` pages with ``LLMProcessors``); the agent's traits come from the
 offline patterns on the agent's side, which costs no call.
@@ -19,10 +25,21 @@ from typing import Any
 
 from memoryspace.llm import facts as patterns
 from memoryspace.llm.processors import Fact, FactKind, Persona, Processors
-from memoryspace.models import Memory
+from memoryspace.models import Memory, SearchHit
 from memoryspace.structures import MemoryInterface
 
 _MAX_FACT_CHARS = 300  # a "fact" longer than this is a model's prose, not a fact
+
+# Relations that hold one value at a time, by the slot they fill (see the module docstring).
+SLOTS = {
+    "works as": "job",
+    "works at": "employer",
+    "lives in": "home",
+    "moved to": "home",
+    "is married to": "partner",
+    "is named": "name",
+    "is aged": "age",
+}
 
 
 def fact_key(statement: str) -> str:
@@ -90,13 +107,16 @@ class LongTermMemory:
                 elif key in self._facts:
                     old = self._facts[key]
                     count = int(old.meta.get("count", 1)) + 1
-                    self._facts[key] = self._space.update(old.id, meta={**old.meta, "count": count})
+                    said = max(_stated_at(old), page.created_at)
+                    meta = {**old.meta, "count": count, "stated_at": said}
+                    self._facts[key] = self._space.update(old.id, meta=meta)
                 else:
                     adding[key] = self._fact_item(fact, key, page)
                     new.append(adding[key])
         if new:
             for memory in self._space.add_many(new, dedupe=False):  # keyed by fact_key above
                 self._facts[str(memory.meta["key"])] = memory
+        self._keep_newest_per_slot()
         agent_traits = [
             fact.object
             for page in pages
@@ -123,14 +143,40 @@ class LongTermMemory:
                 "object": fact.object,
                 "fact_kind": str(fact.kind),
                 "text": fact.text,
+                "stated_at": page.created_at,
             },
             **self._scope(),
         }
 
-    def persona(self) -> Persona:
-        """The user's profile aggregated from the knowledge base (repeats counted)."""
-        facts: list[Fact] = []
+    def _keep_newest_per_slot(self) -> None:
+        """In each slot, make the latest stated fact current and close the others."""
+        by_slot: dict[str, list[Memory]] = {}
         for memory in self._facts.values():
+            slot = SLOTS.get(str(memory.meta.get("relation")))
+            if slot is not None:
+                by_slot.setdefault(slot, []).append(memory)
+        for group in by_slot.values():
+            newest = max(enumerate(group), key=lambda item: (_stated_at(item[1]), item[0]))[1]
+            for memory in group:
+                key = str(memory.meta["key"])
+                if memory is newest and memory.valid_to is not None:
+                    meta = {k: v for k, v in memory.meta.items() if k != "superseded_by"}
+                    self._facts[key] = self._space.update(memory.id, valid_to=None, meta=meta)
+                elif memory is not newest and memory.meta.get("superseded_by") != newest.id:
+                    self._facts[key] = self._space.update(
+                        memory.id,
+                        valid_to=max(_stated_at(newest), memory.created_at),
+                        meta={**memory.meta, "superseded_by": newest.id},
+                    )
+
+    def current_facts(self) -> list[Memory]:
+        """The facts that still hold (none superseded by a newer value of its slot)."""
+        return [m for m in self._facts.values() if "superseded_by" not in m.meta]
+
+    def persona(self) -> Persona:
+        """The user's profile aggregated from the current facts (repeats counted)."""
+        facts: list[Fact] = []
+        for memory in self.current_facts():
             meta = memory.meta
             fact = Fact(
                 str(meta["subject"]),
@@ -175,15 +221,30 @@ class LongTermMemory:
             self._profile = self._space.update(self._profile.id, content=content, meta=meta)
 
     def facts_for(self, query: str, k: int) -> list[Memory]:
-        """The ``k`` knowledge-base facts that best match ``query``."""
+        """The ``k`` current knowledge-base facts that best match ``query``."""
+        return [hit.memory for hit in self.fact_hits(query, k)]
+
+    def fact_hits(self, query: str, k: int) -> list[SearchHit]:
+        """The ``k`` current facts that best match ``query``, as search hits (best first)."""
         if not self._facts or not query.strip():
             return []
+        closed = len(self._facts) - len(self.current_facts())
         hits = self._space.search(
-            query, k=k, min_score=0.0, kind="fact", meta={"lpm_fact": True}, **self._scope()
+            query,
+            k=k + closed,
+            min_score=0.0,
+            kind="fact",
+            meta={"lpm_fact": True},
+            **self._scope(),
         )
-        return [hit.memory for hit in hits]
+        return [hit for hit in hits if "superseded_by" not in hit.memory.meta][:k]
 
 
 def _plausible(fact: Fact) -> bool:
     parts = (fact.subject, fact.relation, fact.object)
     return all(part.strip() for part in parts) and len(fact.statement) <= _MAX_FACT_CHARS
+
+
+def _stated_at(memory: Memory) -> float:
+    """When the fact was last said (facts stored before ``stated_at`` existed: when stored)."""
+    return float(memory.meta.get("stated_at", memory.created_at))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from memoryspace.conversation.segments import HeatWeights
@@ -29,6 +29,10 @@ class ConversationSettings:
     ``lpm_batch`` is how many queued pages are absorbed into LPM at once (one batched call);
     ``continuity`` is the threshold above which a page chains to the previous one.
 
+    ``prompt`` spends at most ``profile_share`` of its budget on long-term memory (the facts
+    most relevant to the query, scoring at least ``profile_min_score``, then the whole profile
+    record if it still fits) and the rest on pages, best scored first.
+
     Raises:
         InvalidInput: a capacity, count, weight or ranker out of range (at construction).
     """
@@ -50,12 +54,18 @@ class ConversationSettings:
     segment_ranker: SegmentRanker = "hybrid"
     user_label: str | None = None
     agent_label: str | None = None
+    profile_share: float = 0.25
+    profile_min_score: float = 0.1
 
     def __post_init__(self) -> None:
         for name in ("stm_capacity", "mtm_capacity", "top_m", "top_k", "lpm_top", "lpm_batch"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidInput(f"{name} must be an int >= 1, got {value!r}")
+        for name in ("profile_share", "profile_min_score"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+                raise InvalidInput(f"{name} must be a number from 0 to 1, got {value!r}")
         if self.mu <= 0:
             raise InvalidInput(f"mu must be > 0 seconds, got {self.mu}")
         if min(self.alpha, self.beta, self.gamma) < 0:
@@ -88,7 +98,8 @@ class ConversationSettings:
 class Retrieval:
     """What ``Conversation.retrieve`` found: STM (oldest first), MTM segments and pages (best
     first), LPM facts (best first) and the profile; ``scores`` maps the STM pages and the chosen
-    segments' pages to their score from the page ranker (cosine, or the hybrid fused score)."""
+    segments' pages to their score from the page ranker (cosine, or the hybrid fused score);
+    ``fact_scores`` maps the facts to their search score (a relevance in [0, 1])."""
 
     query: str
     stm: tuple[Memory, ...]
@@ -97,6 +108,7 @@ class Retrieval:
     facts: tuple[Memory, ...]
     profile: Memory | None
     scores: dict[str, float]
+    fact_scores: dict[str, float] = field(default_factory=dict)
 
     def ranked_pages(self) -> list[Memory]:
         """STM and MTM pages together, best scored for the query first."""
