@@ -560,6 +560,7 @@ def main() -> None:
         demo,  # noqa: F401  (registers `demo` commands)
         housekeeping,  # noqa: F401  (registers `cache` commands)
         mcp,  # noqa: F401  (registers `mcp`)
+        prompt_budget,  # noqa: F401  (registers `bench prompt-budget`)
         read,  # noqa: F401  (registers `read`)
     )
 
