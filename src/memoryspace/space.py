@@ -56,6 +56,7 @@ from memoryspace.gc import (
 )
 from memoryspace.gc.auto import AutoCollector, make_trigger
 from memoryspace.gc.runner import add_to_totals, gc_totals
+from memoryspace.maintenance.reembed import ReembedResult, check_unfinished, reembed_store
 from memoryspace.models import Change, Checkpoint, Filter, Memory, Op, SearchHit
 from memoryspace.profiler import ALLOCATION, GC, READ, RETRIEVAL, MemoryProfiler
 from memoryspace.records import build_memory, edit_patch
@@ -214,10 +215,12 @@ class MemorySpace:
                 self.store.set_setting("embedder.model_id", self.embedder.model_id)
                 self.store.set_setting("embedder.dimension", str(dimension))
             return
+        check_unfinished(self.store, self.embedder)  # a re-embedding killed half-way
         if model != self.embedder.model_id:
             raise Conflict(
                 f"this database holds vectors of {model!r}, not {self.embedder.model_id!r}; "
-                f"open it with that embedder (e.g. embedder='minilm' or 'hashing')"
+                f"open it with that embedder (e.g. embedder='minilm' or 'hashing'), or "
+                f"re-embed it: memoryspace reembed --embedder NAME --db PATH"
             )
 
     def _make_hot_tier(self) -> HotTier | None:
@@ -896,6 +899,33 @@ class MemorySpace:
             except NotFound:
                 continue  # deleted meanwhile: nothing to count or read
         return keys
+
+    def reembed(
+        self,
+        embedder: Embedder | str,
+        *,
+        batch: int = 256,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ReembedResult:
+        """Re-embed every memory with ``embedder`` (batched, logged, resumable after a crash),
+        then stamp the database with it and use it; see ``memoryspace.maintenance.reembed``.
+
+        Raises:
+            InvalidInput: an unknown embedder name or a bad ``batch``.
+            ReadOnly: a read-only view.
+            BackendUnavailable: the embedder cannot run (what was written is kept; run again).
+        """
+        self._writable()
+        new = resolve_embedder(embedder)
+        self.flush()
+        result = reembed_store(self.store, new, batch=batch, progress=progress)
+        if self.hot_tier is not None:
+            self.hot_tier.clear()  # versions changed under it
+        self.embedder = new
+        self.index.rebind(dimension=new.dimension, model_id=new.model_id)
+        self._retriever = self._retriever.using(new)
+        self._save_index_quietly()
+        return result
 
     def conversation(
         self,

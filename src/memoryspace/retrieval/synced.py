@@ -65,6 +65,13 @@ class SyncedIndex:
             self._index.add(keys, vectors)
         self.rebuilt = True
 
+    def rebind(self, *, dimension: int, model_id: str) -> None:
+        """Follow another embedder's vectors (after a re-embedding): rebuilt from the store."""
+        with self._lock:
+            self._dimension, self._model_id = dimension, model_id
+            self._rebuild()
+            self._saved_lsn = -1
+
     def sync(self) -> int:
         """Apply log entries newer than the index; returns how many were applied."""
         with self._lock:
