@@ -562,6 +562,7 @@ def main() -> None:
         mcp,  # noqa: F401  (registers `mcp`)
         prompt_budget,  # noqa: F401  (registers `bench prompt-budget`)
         read,  # noqa: F401  (registers `read`)
+        reembed,  # noqa: F401  (registers `reembed`)
     )
 
     as_json = _wants_json(sys.argv[1:])

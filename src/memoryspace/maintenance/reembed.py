@@ -168,6 +168,7 @@ def reembed_store(
     """
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise InvalidInput(f"batch must be a positive number of memories, got {batch!r}")
+    _checked(embedder, embedder.embed(["re-embedding"]), 1)  # fails here, before any record
     target, previous = embedder.model_id, store.get_setting(MODEL)
     started = store.get_setting(START_LSN)
     resumed = pending_target(store) == target and started is not None
