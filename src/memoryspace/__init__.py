@@ -32,6 +32,7 @@ from memoryspace.profiler import MemoryProfiler
 from memoryspace.settings import Settings
 from memoryspace.space import MemorySpace
 from memoryspace.store.sqlite import SQLiteStore
+from memoryspace.structures import MemoryInterface
 
 __version__ = "0.1.0"
 
@@ -52,6 +53,7 @@ __all__ = [
     "InvalidInput",
     "Kind",
     "Memory",
+    "MemoryInterface",
     "MemoryProfiler",
     "MemorySpace",
     "MemorySpaceError",
