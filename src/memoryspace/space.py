@@ -36,14 +36,7 @@ from memoryspace.conversation.pages import gc_roots as conversation_roots
 from memoryspace.dedupe import plan_batch
 from memoryspace.embed.base import Embedder
 from memoryspace.embed.resolve import resolve_embedder
-from memoryspace.errors import (
-    Closed,
-    Conflict,
-    InvalidInput,
-    MemorySpaceError,
-    NotFound,
-    ReadOnly,
-)
+from memoryspace.errors import Closed, Conflict, InvalidInput, MemorySpaceError, NotFound, ReadOnly
 from memoryspace.fingerprint import ContentKey
 from memoryspace.gc import (
     ActionPolicy,

@@ -26,15 +26,15 @@ state (``memoryspace.conversation.state``). The conversation uses only the narro
 ``MemoryInterface`` (``memoryspace.structures``), never the store, so it runs over any space.
 Per-turn work (keywords, continuity, summaries) is always offline; only LPM fact extraction goes
 to ``processors``, batched, so with an LLM the cost is at most one call per ``batch_size`` queued
-pages (LLMProcessors' default: 8), plus one for a
-partial batch whenever a read flushes the queue: 0.175 calls per added turn on LoCoMo.
+pages (LLMProcessors' default: 8), plus one for a partial batch whenever a read flushes the
+queue: 0.175 calls per added turn on LoCoMo.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -158,7 +158,7 @@ class Conversation:
                 len(self._vectors[members[0].id]) if members else self._dimension(),
             )
 
-    def _current(self, records: Any) -> list[Memory]:
+    def _current(self, records: Iterable[Memory]) -> list[Memory]:
         """``records`` with any legacy state moved to the typed form (written once)."""
         out = []
         for record in records:
@@ -371,7 +371,7 @@ class Conversation:
         pages = self.space.get_many(self._pending)
         self._pending = []
         learned = self.lpm.absorb(pages)
-        for page in self.space.get_many([page.id for page in pages]):  # absorbing may patch
+        for page in pages:
             self._set_page(page, lpm=LPMState.DONE)
         return learned
 
