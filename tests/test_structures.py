@@ -266,3 +266,36 @@ def test_a_malformed_state_is_refused_with_the_record_named(tmp_path: Path) -> N
         assert page.id in ms.gc_roots.ids([broken])  # kept: a collection never guesses
         with pytest.raises(InvalidInput, match="bool"):
             SegmentState("yes")  # type: ignore[arg-type]
+
+
+def test_the_reader_saves_a_reading_through_only_the_interface(tmp_path: Path) -> None:
+    from memoryspace.reader import read
+    from memoryspace.reader.store import save_reading
+
+    text = "Ada Lovelace wrote the first program. The weather was mild. Ada worked with Babbage."
+    reading = read(text, "Who did Ada work with?", chunk_tokens=16, memory_tokens=24)
+    with MemorySpace.open(tmp_path / "a.db", embedder=HashingEmbedder()) as ms:
+        memory = OnlyTheInterface(ms)
+        saved = save_reading(memory, reading, "text", scope={"user": "u"})
+        assert memory.calls == {"add_many": 1}
+        records = ms.get_many(list(saved.records))
+        assert records[0].kind.value == "note" and len(records) == 1 + len(reading.kept)
+        assert all(r.user == "u" for r in records)
+
+
+def test_a_legacy_conversation_reads_on_a_read_only_view(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    with MemorySpace.open(path, embedder=HashingEmbedder(), clock=Clock()) as ms:
+        conversation = ms.conversation(user="u", settings=ConversationSettings(stm_capacity=1))
+        for n in range(3):
+            conversation.add_turn(f"topic {n} words", "ok")
+        for record in list(ms.scan(user="u")):
+            if record.meta.get("page") or record.meta.get("segment") is True:
+                to_legacy(ms, record)
+        past = ms.as_of(ms.lsn)
+        try:
+            viewed = past.conversation(user="u", settings=ConversationSettings(stm_capacity=1))
+            assert [p.id for p in viewed.stm] == [p.id for p in conversation.stm]
+            assert all(is_legacy(m) for m in past.scan(user="u", kind="turn"))
+        finally:
+            past.close()

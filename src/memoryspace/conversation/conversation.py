@@ -32,6 +32,7 @@ queue: 0.175 calls per added turn on LoCoMo.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -65,7 +66,7 @@ from memoryspace.conversation.state import (
     segment_state,
     with_state,
 )
-from memoryspace.errors import InvalidInput
+from memoryspace.errors import InvalidInput, ReadOnly
 from memoryspace.llm.offline import OfflineProcessors
 from memoryspace.llm.processors import Persona, Processors
 from memoryspace.models import Link, LinkType, Memory, ScoreParts, SearchHit
@@ -159,11 +160,15 @@ class Conversation:
             )
 
     def _current(self, records: Iterable[Memory]) -> list[Memory]:
-        """``records`` with any legacy state moved to the typed form (written once)."""
+        """``records`` with any legacy state moved to the typed form (written once; a read-only
+        view reads the legacy form as it is)."""
         out = []
         for record in records:
             if is_legacy(record):
-                record = self.space.update(record.id, actor="conversation", **legacy_fields(record))
+                with contextlib.suppress(ReadOnly):
+                    record = self.space.update(
+                        record.id, actor="conversation", **legacy_fields(record)
+                    )
             out.append(record)
         return out
 
