@@ -35,6 +35,7 @@ from memoryspace.models import Kind, Memory
 
 Progress = Callable[[str, int, int], None]
 METHODS = ("conversation", "context")
+LABELS = {"conversation": "conversation().prompt(budget)", "context": "context(budget)"}
 
 
 def _refs(memories: Sequence[Memory]) -> set[str]:
@@ -147,9 +148,9 @@ def write_outputs(doc: dict[str, Any], folder: Path) -> list[Path]:
             for b in budgets
         ]
         xs = [i + (offset - 0.5) * width for i in range(len(budgets))]
-        axes.bar(xs, shares, width, label=f"{method}()")
+        axes.bar(xs, shares, width, label=LABELS[method])
     axes.set_xticks(range(len(budgets)), [f"{b} tokens" for b in budgets])
-    axes.set_ylabel("questions with evidence in the prompt")
+    axes.set_ylabel("share with an evidence turn in the prompt")
     axes.set_ylim(0, 1)
     axes.set_title(f"LoCoMo ({doc['questions']} questions, {doc['embedder']})")
     axes.legend()
