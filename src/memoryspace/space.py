@@ -911,12 +911,10 @@ class MemorySpace:
         self._writable()
         new = resolve_embedder(embedder)
         self.flush()
-        result = reembed_store(self.store, new, batch=batch, progress=progress)
-        if self.hot_tier is not None:
-            self.hot_tier.clear()  # versions changed under it
+        result = reembed_store(self.store, new, batch=batch, progress=progress)  # via the tier
         self.embedder = new
         self.index.rebind(dimension=new.dimension, model_id=new.model_id)
-        self._retriever = self._retriever.using(new)
+        self._retriever = self._make_retriever()
         self._save_index_quietly()
         return result
 

@@ -111,10 +111,6 @@ class HybridRetriever:
         self._embedder = embedder
         self._config = config
 
-    def using(self, embedder: Embedder) -> HybridRetriever:
-        """The same retriever with another embedder for queries (after a re-embedding)."""
-        return HybridRetriever(self._store, self._index, embedder, self._config)
-
     def search(
         self, query: str, k: int, flt: Filter, now: float, *, min_score: float = 0.0
     ) -> tuple[list[SearchHit], list[int]]:
