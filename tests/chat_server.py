@@ -26,7 +26,8 @@ class Step:
 
     kind: ``reply`` (200 with ``content``), ``status`` (``status`` with an error ``message``),
     ``slow`` (waits until released: the client times out), ``raw`` (200 with a non-JSON body),
-    ``hold`` (answers ``content`` after ``hold`` seconds, to observe concurrency).
+    ``hold`` (answers ``content`` after ``hold`` seconds, to observe concurrency). A reply with
+    ``tool_calls`` (OpenAI's shape) asks the client to call tools.
     """
 
     kind: str = "reply"
@@ -35,13 +36,14 @@ class Step:
     message: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     hold: float = 0.0
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # OpenAI tool_calls
 
 
 @dataclass
 class FakeChat:
     url: str
     script: list[Step] = field(default_factory=list)
-    respond: Callable[[dict[str, Any]], str] = lambda body: "ok"
+    respond: Callable[[dict[str, Any]], str | Step] = lambda body: "ok"
     requests: list[dict[str, Any]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -52,13 +54,19 @@ class FakeChat:
         with self.lock:
             if self.script:
                 return self.script.pop(0)
-        return Step("reply", self.respond(body))
+        answer = self.respond(body)
+        return answer if isinstance(answer, Step) else Step("reply", answer)
 
     def bodies(self) -> list[dict[str, Any]]:
         return [request["body"] for request in self.requests]
 
 
-def completion(model: str, content: str) -> dict[str, Any]:
+def completion(
+    model: str, content: str, tool_calls: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
     return {
         "id": "chatcmpl-test",
         "object": "chat.completion",
@@ -66,8 +74,8 @@ def completion(model: str, content: str) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": content},
-                "finish_reason": "stop",
+                "message": message,
+                "finish_reason": "tool_calls" if tool_calls else "stop",
             }
         ],
         "usage": {
@@ -140,7 +148,8 @@ def make_handler(api: FakeChat) -> type[BaseHTTPRequestHandler]:
                 time.sleep(step.hold)
                 with api.lock:
                     api.active -= 1
-            self.send(200, json.dumps(completion(body["model"], step.content)).encode())
+            reply = completion(body["model"], step.content, step.tool_calls)
+            self.send(200, json.dumps(reply).encode())
 
     return Handler
 

@@ -235,6 +235,24 @@ class EmbeddingCache:
             )
             self._cull(con)
 
+    def delete_many(self, model_id: str, texts: Sequence[str]) -> int:
+        """Forget the vectors of ``texts`` for ``model_id``; returns how many were stored.
+
+        Raises:
+            BackendUnavailable: the cache is closed or its file fails.
+        """
+        keys = list(dict.fromkeys(_text_key(text) for text in texts))
+        deleted = 0
+        with self._transaction() as con:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                deleted += con.execute(
+                    f"DELETE FROM embeddings WHERE model_id = ? AND text_hash IN ({marks})",
+                    [model_id, *chunk],
+                ).rowcount
+        return deleted
+
     def _cull(self, con: sqlite3.Connection) -> None:
         """Delete least recently used rows, a batch at a time, until both bounds hold."""
         while True:
