@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -373,3 +375,15 @@ def test_rejects_bad_arguments(tmp_path: Path) -> None:
             MemorySpaceCompaction(ms, user="u", keep_recent=0)
         with pytest.raises(InvalidInput, match="not both"):
             MemorySpaceEmbeddingCache(EmbeddingCache(None), path=tmp_path / "x.sqlite")
+
+
+def test_example_runs_offline_and_recalls_across_sessions(tmp_path: Path) -> None:
+    script = Path(__file__).parent.parent / "examples" / "agentscope_agent.py"
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "[friday] helper: Not with hazelnuts: you told me you are allergic" in done.stdout
+    with MemorySpace.open(tmp_path / "agentscope_memory.db", embedder="hashing") as ms:
+        sessions = {m.session for m in ms.scan(user="tobi", kind="turn")}
+    assert {"monday", "friday"} <= sessions

@@ -10,6 +10,8 @@ and runs a real StateGraph whose scripted model reads and writes the store acros
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypedDict
@@ -383,3 +385,14 @@ def test_state_graph_reads_and_writes_the_store_across_restarts(tmp_path: Path) 
     assert "- I am allergic to hazelnuts" in model.prompts[-1]
     assert "I like hazelnut cake" not in model.prompts[-1]  # Maren's memory stays hers
     assert out["reply"] == "Then no hazelnut cake for you."
+
+
+def test_example_runs_offline_and_remembers(tmp_path: Path) -> None:
+    script = Path(__file__).parent.parent / "examples" / "langgraph_store.py"
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "memories shown: ['I am allergic to hazelnuts']" in done.stdout
+    assert "you are allergic to hazelnuts" in done.stdout
+    assert (tmp_path / "langgraph_memory.db").exists()
