@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+import numpy as np
 import pytest
 
 pytest.importorskip("agentscope", reason="needs the agentscope extra: pip install '.[agentscope]'")
@@ -320,8 +324,6 @@ def test_embedding_cache_is_an_agentscope_cache_sharing_memoryspace_entries(
         (beta,) = shared.get_many("openai:text-embedding-3-small", ["beta"])
         assert beta is not None and beta.tolist() == [0.0, 1.0]
         # ... and what MemorySpace cached is a hit for AgentScope.
-        import numpy as np
-
         shared.put_many("openai:text-embedding-3-small", ["gamma"], np.array([[0.5, 0.5]]))
         single = {**request, "input": ["gamma"]}
         assert await cache.retrieve(single) == [[0.5, 0.5]]
@@ -387,3 +389,74 @@ def test_example_runs_offline_and_recalls_across_sessions(tmp_path: Path) -> Non
     with MemorySpace.open(tmp_path / "agentscope_memory.db", embedder="hashing") as ms:
         sessions = {m.session for m in ms.scan(user="tobi", kind="turn")}
     assert {"monday", "friday"} <= sessions
+
+
+def unit(n: int) -> list[float]:
+    return [math.cos(n), math.sin(n), 0.0]
+
+
+class EmbeddingServer(BaseHTTPRequestHandler):
+    """``/v1/embeddings`` on 127.0.0.1: a unit vector per text (from its length; OpenAI's are
+    unit vectors too, which MemorySpace's cache assumes); records every text it embeds."""
+
+    embedded: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        EmbeddingServer.embedded.extend(body["input"])
+        data = [
+            {"object": "embedding", "index": i, "embedding": unit(len(text))}
+            for i, text in enumerate(body["input"])
+        ]
+        reply = json.dumps(
+            {"object": "list", "data": data, "model": body["model"], "usage": {"total_tokens": 1}}
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_agentscope_and_memoryspace_embedders_share_cached_vectors(tmp_path: Path) -> None:
+    from agentscope.embedding import OpenAIEmbeddingModel
+
+    from memoryspace.embed.cache import CachedEmbedder
+    from memoryspace.embed.openai import OpenAIEmbedder
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), EmbeddingServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    EmbeddingServer.embedded.clear()
+    shared = EmbeddingCache(tmp_path / "embeddings.sqlite")
+    try:
+        agentscope_model = OpenAIEmbeddingModel(
+            credential=OpenAICredential(api_key="k", base_url=url),
+            model="text-embedding-3-small",
+            dimensions=3,
+            pass_dimensions=False,  # MemorySpace's OpenAIEmbedder sends no dimensions either
+            embedding_cache=MemorySpaceEmbeddingCache(shared),
+            max_retries=0,
+        )
+        ours = CachedEmbedder(
+            OpenAIEmbedder("text-embedding-3-small", base_url=url, api_key="k", dimension=3),
+            shared,
+        )
+
+        first = asyncio.run(agentscope_model(["alpha", "be"]))
+        assert EmbeddingServer.embedded == ["alpha", "be"]
+        assert np.allclose(ours.embed(["alpha", "be"]), first.embeddings)  # no request: a hit
+        assert EmbeddingServer.embedded == ["alpha", "be"]
+
+        ours.embed(["gamma-ray"])  # MemorySpace embeds (one request) ...
+        again = asyncio.run(agentscope_model(["gamma-ray"]))  # ... AgentScope hits its entry
+        assert EmbeddingServer.embedded == ["alpha", "be", "gamma-ray"]
+        assert again.source == "cache"
+        assert again.embeddings[0] == pytest.approx(unit(len("gamma-ray")), abs=1e-6)
+    finally:
+        server.shutdown()
+        server.server_close()
+        shared.close()

@@ -11,6 +11,11 @@ stored text by text under the model id MemorySpace's own ``OpenAIEmbedder`` uses
 (``openai:<model>``; other request options are appended to it). So a text embedded by either
 side is a cache hit for the other, and a batch hits when every text in it is cached. Any other
 identifier is stored whole under ``agentscope:identifier``. Vectors are stored as float32.
+
+Sharing needs the two sides to send the same request: MemorySpace's ``OpenAIEmbedder`` sends no
+``dimensions``, so build AgentScope's ``OpenAIEmbeddingModel`` with ``pass_dimensions=False``
+(a request with ``dimensions`` is cached under its own key). MemorySpace keeps unit vectors;
+OpenAI's embeddings are unit vectors already.
 """
 
 from __future__ import annotations
