@@ -136,6 +136,19 @@ def test_clear_empties_the_cache(tmp_path: Path) -> None:
         assert (cache.stats().entries, cache.stats().bytes) == (0, 0)
 
 
+def test_delete_many_forgets_one_models_texts_and_keeps_totals(tmp_path: Path) -> None:
+    with EmbeddingCache(tmp_path / "c.sqlite") as cache:
+        cache.put_many("m", ["a", "b", "c"], np.eye(3, dtype=np.float32))
+        cache.put_many("other", ["a"], np.ones((1, 3), dtype=np.float32))
+        before = cache.stats().bytes
+        assert cache.delete_many("m", ["a", "b", "a", "missing"]) == 2
+        assert cache.get_many("m", ["a", "b", "c"])[:2] == [None, None]
+        assert cache.get_many("other", ["a"])[0] is not None
+        stats = cache.stats()
+        assert stats.entries == 2 and stats.bytes < before
+        assert cache.delete_many("m", []) == 0
+
+
 def test_wal_mode_on_files(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite"
     with EmbeddingCache(path) as cache:

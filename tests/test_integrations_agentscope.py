@@ -371,6 +371,8 @@ def test_rejects_bad_arguments(tmp_path: Path) -> None:
             MemorySpaceMiddleware(ms, user="u", mode="sometimes")  # type: ignore[arg-type]
         with pytest.raises(InvalidInput, match="budget"):
             MemorySpaceMiddleware(ms, user="u", budget=0)
+        with pytest.raises(InvalidInput, match="k"):
+            MemorySpaceMiddleware(ms, user="u", k=0)
         with pytest.raises(InvalidInput, match="MemorySpace"):
             MemorySpaceMiddleware("a.db", user="u")  # type: ignore[arg-type]
         with pytest.raises(InvalidInput, match="keep_recent"):

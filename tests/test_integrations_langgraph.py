@@ -314,6 +314,10 @@ def test_rejects_wrong_types(space: MemorySpace) -> None:
         MemorySpaceStore("lg.db")  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="fields"):
         MemorySpaceStore(space, fields="text")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="kind"):
+        MemorySpaceStore(space, kind="gossip")
+    with pytest.raises(InvalidInput, match="min_score"):
+        MemorySpaceStore(space, min_score=2.0)
     store = MemorySpaceStore(space)
     with pytest.raises(InvalidInput):
         store.put(("u",), "k", {"bad": float("nan")})

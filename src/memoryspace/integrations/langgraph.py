@@ -50,8 +50,9 @@ from langgraph.store.base import (
     validate_op_namespace,
 )
 
+from memoryspace import validate
 from memoryspace.errors import InvalidInput, NotFound
-from memoryspace.models import Memory
+from memoryspace.models import Memory, parse_kind
 from memoryspace.space import MemorySpace
 
 TAG = "langgraph"
@@ -103,10 +104,10 @@ class MemorySpaceStore(BaseStore):
         ):
             raise InvalidInput("fields must be a list of JSON paths such as ['text', 'a.b']")
         self.space = space
-        self.kind = kind
+        self.kind = str(parse_kind(kind))
+        self.min_score = None if min_score is None else validate.min_score(min_score)
         self.fields = fields
         self.ttl_config = ttl
-        self.min_score = min_score
         self._clock = clock
 
     # -- BaseStore
@@ -191,29 +192,29 @@ class MemorySpaceStore(BaseStore):
         if op.limit < 0 or op.offset < 0:
             raise InvalidInput("search limit and offset must not be negative")
         wanted = op.offset + op.limit
-        found: list[SearchItem] = []
+        found: list[tuple[Memory, float | None]] = []
         if op.query:
             found = self._query(op, wanted)
         else:
             for memory in self.space.scan(newest_first=True, **self._filters(op.namespace_prefix)):
                 if self._selected(memory, op):
-                    found.append(_item(memory, search=True))
+                    found.append((memory, None))
                     if len(found) >= wanted:
                         break
         page = found[op.offset : wanted]
-        return [self._refreshed_hit(hit, op.refresh_ttl) for hit in page]
+        for memory, _ in page:
+            self._refresh(memory, op.refresh_ttl)
+        return [_item(memory, search=True, score=score) for memory, score in page]
 
-    def _query(self, op: SearchOp, wanted: int) -> list[SearchItem]:
+    def _query(self, op: SearchOp, wanted: int) -> list[tuple[Memory, float | None]]:
         """Hybrid search, widened until enough hits pass the namespace and value filters."""
         assert op.query is not None
         filters = self._filters(op.namespace_prefix)
         k = min(max(4 * wanted, 32), _MAX_K)
         while True:
             hits = self.space.search(op.query, k=k, min_score=self.min_score, **filters)
-            found = [
-                _item(hit.memory, search=True, score=hit.score)
-                for hit in hits
-                if self._selected(hit.memory, op)
+            found: list[tuple[Memory, float | None]] = [
+                (hit.memory, hit.score) for hit in hits if self._selected(hit.memory, op)
             ]
             if len(found) >= wanted or len(hits) < k or k >= _MAX_K:
                 return found
@@ -259,12 +260,6 @@ class MemorySpaceStore(BaseStore):
         if minutes is None or not refresh:
             return memory
         return self.space.update(memory.id, ttl=float(minutes) * 60.0, actor=ACTOR)
-
-    def _refreshed_hit(self, hit: SearchItem, refresh_ttl: bool) -> SearchItem:
-        memory = self.space.get(item_id(hit.namespace, hit.key))
-        if memory.meta[TAG].get("ttl_minutes") is not None:
-            self._refresh(memory, refresh_ttl)
-        return hit
 
 
 def _namespace(memory: Memory) -> tuple[str, ...]:

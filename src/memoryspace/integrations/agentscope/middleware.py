@@ -22,6 +22,7 @@ from agentscope.message import AssistantMsg, HintBlock, Msg
 from agentscope.middleware import MiddlewareBase
 from agentscope.tool import ToolBase
 
+from memoryspace import validate
 from memoryspace.conversation import Conversation
 from memoryspace.errors import InvalidInput, MemorySpaceError
 from memoryspace.integrations.agentscope.tools import (
@@ -60,7 +61,8 @@ class MemorySpaceMiddleware(MiddlewareBase):
     (default: the space's). The caller owns ``space`` and closes it.
 
     Raises:
-        InvalidInput: an empty ``user``, an unknown ``mode`` or a bad budget.
+        InvalidInput: an empty ``user``, an unknown ``mode``, a bad budget, ``k`` or
+            ``min_score``.
     """
 
     def __init__(
@@ -91,7 +93,8 @@ class MemorySpaceMiddleware(MiddlewareBase):
         self._space = space
         self.user, self.agent, self.session = user, agent, session
         self.mode: Mode = mode
-        self.budget, self.k, self.min_score = budget, k, min_score
+        self.budget, self.k = budget, validate.k(k)
+        self.min_score = None if min_score is None else validate.min_score(min_score)
         self.scope_search_by_agent = scope_search_by_agent
         self.record = record
         self.header, self.intro, self.tool_instructions = header, intro, tool_instructions
