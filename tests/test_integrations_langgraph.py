@@ -223,6 +223,62 @@ def test_namespaces_are_validated(store: MemorySpaceStore) -> None:
     assert store.list_namespaces() == []
 
 
+def test_query_search_with_filters_pagination_and_edge_cases(
+    space: MemorySpace, clock: FakeClock
+) -> None:
+    store = MemorySpaceStore(space, fields=["text"], clock=clock)
+    docs = [
+        ("doc1", {"text": "red apple", "color": "red", "score": 4.5}),
+        ("doc2", {"text": "red car", "color": "red", "score": 3.0}),
+        ("doc3", {"text": "green apple", "color": "green", "score": 4.0}),
+        ("doc4", {"text": "blue car", "color": "blue", "score": 3.5}),
+    ]
+    for key, value in docs:
+        store.put(("test",), key, value)
+    red_apples = store.search(("test",), query="apple", filter={"color": "red"})
+    assert [item.key for item in red_apples] == ["doc1"]
+    red_cars = store.search(("test",), query="car", filter={"color": "red"})
+    assert red_cars[0].key == "doc2"
+    green = store.search(
+        ("test",), query="apple", filter={"score": {"$gte": 4.0}, "color": "green"}
+    )
+    assert [item.key for item in green] == ["doc3"]
+
+    for i in range(5):
+        store.put(("pages",), f"doc{i}", {"text": f"test document number {i}"})
+    first = store.search(("pages",), query="test document", limit=2)
+    second = store.search(("pages",), query="test document", limit=2, offset=2)
+    every = store.search(("pages",), query="test document", limit=10)
+    assert len(first) == len(second) == 2 and len(every) == 5
+    assert not {i.key for i in first} & {i.key for i in second}
+    scores = [item.score for item in every]
+    assert None not in scores and scores == sorted(scores, reverse=True)  # type: ignore[type-var]
+
+    store.put(("edge",), "doc1", {"text": "test document"})
+    assert len(store.search(("edge",), query="")) == 1  # an empty query lists, as upstream
+    assert len(store.search(("edge",), query=None)) == 1
+    assert len(store.search(("edge",), query="test " * 100)) == 1
+    assert len(store.search(("edge",), query="test!@#$%^&*()")) == 1
+
+
+def test_put_re_embeds_and_index_false_leaves_query_results(
+    space: MemorySpace, clock: FakeClock
+) -> None:
+    store = MemorySpaceStore(space, fields=["text"], clock=clock)
+    store.put(("test",), "doc1", {"text": "zany zebra Xerxes"})
+    store.put(("test",), "doc2", {"text": "something about dogs"})
+    store.put(("test",), "doc3", {"text": "text about birds"})
+    before = store.search(("test",), query="zany Xerxes")
+    assert before[0].key == "doc1"
+    store.put(("test",), "doc1", {"text": "new text about dogs"})
+    after = store.search(("test",), query="zany Xerxes")
+    assert "doc1" not in [item.key for item in after]
+    assert "doc1" in [item.key for item in store.search(("test",), query="new text about dogs")]
+    store.put(("test",), "doc4", {"text": "new text about dogs"}, index=False)
+    assert "doc4" not in [i.key for i in store.search(("test",), query="new text about dogs")]
+    assert "doc4" in [item.key for item in store.search(("test",))]
+
+
 # -- what MemorySpace adds
 
 

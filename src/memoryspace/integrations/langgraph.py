@@ -13,7 +13,8 @@ How a LangGraph item becomes a MemorySpace record:
 - the value is kept verbatim in ``meta["langgraph"]`` (with the namespace and key), tagged
   ``langgraph``; the record's content is the text of the indexed fields (``index=[...]`` per
   put, else the store's ``fields``, else the whole value as JSON), which is what hybrid search
-  (BM25 + vectors) reads for a natural-language ``query``;
+  (BM25 + vectors) reads for a natural-language ``query``; an item put with ``index=False`` is
+  left out of query results (it is still listed by a search without a query);
 - ``ttl`` (minutes) sets the record's ``expires_at``; an expired item is hidden at once and
   left for MemorySpace's TTL collector; reads renew the TTL unless ``refresh_ttl=False``.
 
@@ -167,6 +168,7 @@ class MemorySpaceStore(BaseStore):
                 "key": op.key,
                 "value": value,
                 "ttl_minutes": op.ttl,
+                "indexed": op.index is not False,
             }
         }
         content = self._text(value, op.index)
@@ -214,7 +216,9 @@ class MemorySpaceStore(BaseStore):
         while True:
             hits = self.space.search(op.query, k=k, min_score=self.min_score, **filters)
             found: list[tuple[Memory, float | None]] = [
-                (hit.memory, hit.score) for hit in hits if self._selected(hit.memory, op)
+                (hit.memory, hit.score)
+                for hit in hits
+                if hit.memory.meta[TAG].get("indexed", True) and self._selected(hit.memory, op)
             ]
             if len(found) >= wanted or len(hits) < k or k >= _MAX_K:
                 return found
