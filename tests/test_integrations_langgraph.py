@@ -252,7 +252,7 @@ def test_query_search_with_filters_pagination_and_edge_cases(
     assert len(first) == len(second) == 2 and len(every) == 5
     assert not {i.key for i in first} & {i.key for i in second}
     scores = [item.score for item in every]
-    assert None not in scores and scores == sorted(scores, reverse=True)  # type: ignore[type-var]
+    assert None not in scores and scores == sorted(scores, reverse=True)
 
     store.put(("edge",), "doc1", {"text": "test document"})
     assert len(store.search(("edge",), query="")) == 1  # an empty query lists, as upstream
