@@ -52,7 +52,7 @@ from langgraph.store.base import (
 )
 
 from memoryspace import validate
-from memoryspace.errors import InvalidInput, NotFound
+from memoryspace.errors import Conflict, InvalidInput, NotFound
 from memoryspace.models import Memory, parse_kind
 from memoryspace.space import MemorySpace
 
@@ -174,10 +174,11 @@ class MemorySpaceStore(BaseStore):
         content = self._text(value, op.index)
         ttl = None if op.ttl is None else float(op.ttl) * 60.0
         try:
-            existing: Memory | None = self.space.get(record_id)
+            self.space.update(record_id, content=content, meta=meta, ttl=ttl, actor=ACTOR)
+            return
         except NotFound:
-            existing = None
-        if existing is None:
+            pass
+        try:
             self.space.add(
                 content,
                 id=record_id,
@@ -187,7 +188,7 @@ class MemorySpaceStore(BaseStore):
                 ttl=ttl,
                 **scope_of(op.namespace),
             )
-        else:
+        except Conflict:  # another writer added it since: patch theirs
             self.space.update(record_id, content=content, meta=meta, ttl=ttl, actor=ACTOR)
 
     def _search(self, op: SearchOp) -> list[SearchItem]:
