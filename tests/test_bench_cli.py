@@ -6,7 +6,9 @@ and of BM25 on a word only one turn holds can be worked out by hand.
 
 from __future__ import annotations
 
+import gzip
 import json
+import math
 import socket
 import sys
 from pathlib import Path
@@ -479,31 +481,37 @@ def test_hotpot_reads_hugging_face_jsonl_with_limit_and_writes_outputs(tmp_path:
 # -- LongMemEval
 
 
-def test_longmemeval_session_recall(tmp_path: Path) -> None:
-    def session(text: str) -> list[dict[str, str]]:
-        return [{"role": "user", "content": text}, {"role": "assistant", "content": "Noted."}]
+def _lme_session(text: str, answer: bool = False) -> list[dict[str, Any]]:
+    return [
+        {"role": "user", "content": text, "has_answer": answer},
+        {"role": "assistant", "content": "Noted."},
+    ]
 
-    entry = {
-        "question_id": "h1",
-        "question_type": "multi-session",
-        "questions": ["Where did I move?", "What is my dog called?"],
-        "answers": ["Oslo", "Rex"],
-        "answer_session_ids": [["s2"], ["s1", "s3"]],
-        "question_date": "2023/12/18 (Mon) 04:17",
-        "haystack_dates": [
-            "2023/07/12 (Wed) 10:14",
-            "2023/08/02 (Wed) 05:58",
-            "2023/09/01 (Fri) 03:36",
-        ],
-        "haystack_session_ids": ["s1", "s2", "s3"],
-        "haystack_sessions": [
-            session("My dog is Rex."),
-            session("I moved to Oslo."),
-            session("Rex turned two."),
-        ],
-    }
-    path = tmp_path / "lme.json"
-    path.write_text(json.dumps([entry]), encoding="utf-8")
+
+LME_ENTRY = {
+    "question_id": "h1",
+    "question_type": "multi-session",
+    "questions": ["Where did I move?", "What is my dog called?"],
+    "answers": ["Oslo", "Rex"],
+    "answer_session_ids": [["s2"], ["s1", "s3"]],
+    "question_date": "2023/12/18 (Mon) 04:17",
+    "haystack_dates": [
+        "2023/07/12 (Wed) 10:14",
+        "2023/08/02 (Wed) 05:58",
+        "2023/09/01 (Fri) 03:36",
+    ],
+    "haystack_session_ids": ["s1", "s2", "s3"],
+    "haystack_sessions": [
+        _lme_session("My dog is Rex.", True),
+        _lme_session("I moved to Oslo.", True),
+        _lme_session("Rex turned two.", True),
+    ],
+}
+
+
+def test_longmemeval_turn_and_session_metrics(tmp_path: Path) -> None:
+    path = tmp_path / "lme.json.gz"
+    path.write_bytes(gzip.compress(json.dumps([LME_ENTRY]).encode()))
     doc = _json(
         [
             "bench",
@@ -519,13 +527,70 @@ def test_longmemeval_session_recall(tmp_path: Path) -> None:
             "--json",
         ]
     )
-    assert set(doc) == {"dataset", "questions", "haystacks", "embedder", "modes"}
     assert (doc["dataset"], doc["questions"], doc["haystacks"]) == ("longmemeval", 2, 1)
-    # recent, by session: s3, s2, s1. Q1 (s2): 0 then 1; Q2 (s1, s3): 1/2 then 1/2
+    assert doc["groups"] == ["multi-session", "overall"]
     recent = doc["modes"]["recent"]
-    assert (recent["session_recall@1"], recent["session_recall@2"]) == (0.25, 0.75)
-    # BM25 (porter stems): "move" finds s2 (1 of 1), "dog" finds s1 (1 of s1, s3)
-    assert doc["modes"]["bm25"]["session_recall@1"] == 0.75
+    # recent, turns newest first: s3#1 s3#0 s2#1 s2#0 s1#1 s1#0; sessions s3, s2, s1.
+    # Q1 (s2): any@1 0, any@2 = all@2 = 1. Q2 (s1, s3): any@1 1, any@2 1, all@2 0.
+    assert recent["session_any@1"]["overall"] == 0.5
+    assert (recent["session_any@2"]["overall"], recent["session_all@2"]["overall"]) == (1.0, 0.5)
+    # has_answer turns s1#0 s2#0 s3#0 are all within the 6 turns: recall@10 is 1 for both
+    assert recent["turn_recall@10"]["multi-session"] == 1.0
+    # ndcg@10, Q1: s2 at rank 2 -> (1/log2 3) / 1; Q2: s3 at 1, s1 at 3 -> (1 + 0.5)/(1 + 1/log2 3)
+    q1, q2 = 1 / math.log2(3), 1.5 / (1 + 1 / math.log2(3))
+    assert recent["session_ndcg@10"]["overall"] == round((q1 + q2) / 2, 4)
+    # BM25 (porter stems): "move" finds s2#0 first; "dog" finds s1#0 first
+    bm25 = doc["modes"]["bm25"]
+    assert bm25["session_any@1"]["overall"] == 1.0
+    assert bm25["session_all@1"]["overall"] == 0.5
+
+
+def test_longmemeval_abstention_apart_limit_and_outputs(tmp_path: Path) -> None:
+    second = dict(
+        LME_ENTRY,
+        question_id="h2_abs",
+        questions=["What is my cat called?"],
+        answers=["unknown"],
+        answer_session_ids=[["s1"]],
+    )
+    third = dict(LME_ENTRY, question_id="h3")
+    path = tmp_path / "lme.json"
+    path.write_text(json.dumps([LME_ENTRY, second, third]), encoding="utf-8")
+    args = ["bench", "longmemeval", "--data", str(path), "--embedder", "hashing"]
+    doc = _json([*args, "--modes", "recent", "--limit", "1", "--json"])
+    # one question per type: h1/0 (multi-session) and h2_abs/0 (abstention); h3 is left out
+    assert (doc["questions"], doc["haystacks"], doc["abstention_questions"]) == (2, 2, 1)
+    assert doc["groups"] == ["multi-session", "overall", "abstention"]
+    any5 = doc["modes"]["recent"]["session_any@5"]
+    assert set(any5) == {"multi-session", "overall", "abstention"}
+    out = tmp_path / "out"
+    table = runner.invoke(app, [*args, "--modes", "recent", "--out", str(out)])
+    assert table.exit_code == 0, table.stdout
+    assert "turn_recall@10" in table.stdout and "abstention" in table.stdout
+    assert (out / "longmemeval.csv").read_text().startswith("mode,metric,group,value")
+    assert (out / "longmemeval_turn_recall.png").stat().st_size > 0
+    bad = runner.invoke(app, [*args, "--limit", "0"])
+    assert isinstance(bad.exception, InvalidInput) and "--limit needs at least 1" in str(
+        bad.exception
+    )
+
+
+def test_longmemeval_on_the_shared_data() -> None:
+    path = SHARED / "longmemeval" / "longmemeval_s_dev.json.gz"
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path}")
+    doc = _json(
+        [
+            *("bench", "longmemeval", "--data", str(path), "--embedder", "hashing"),
+            *("--modes", "bm25", "--limit", "1", "--json"),
+        ]
+    )
+    # the first question of each of the six types, and the first abstention question of each
+    # of the four types that have them
+    assert (doc["questions"], doc["abstention_questions"]) == (10, 4)
+    bm25 = doc["modes"]["bm25"]
+    assert 0.0 < bm25["turn_recall@50"]["overall"] <= 1.0
+    assert bm25["turn_recall@10"]["overall"] <= bm25["turn_recall@50"]["overall"]
 
 
 # -- the real data

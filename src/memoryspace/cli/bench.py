@@ -246,14 +246,20 @@ def hotpot(
 @bench.command("longmemeval")
 def longmemeval(
     data: Data,
-    modes: Annotated[str, typer.Option(help="Modes, comma-separated.")] = (
-        "memoryspace,recent,bm25,dense"
-    ),
-    k: Annotated[str, typer.Option("--k", help="Cut-offs for recall@k, comma-separated.")] = "5,10",
+    modes: Annotated[str, typer.Option(help="Modes, comma-separated.")] = "memoryspace,bm25,dense",
+    k: Annotated[
+        str, typer.Option("--k", help="Cut-offs for session recall_any/all@k, comma-separated.")
+    ] = "5",
+    limit: Annotated[
+        int | None,
+        typer.Option(help="Only the first N questions of each question type (quick runs)."),
+    ] = None,
     embedder: BenchEmbedder = "auto",
+    out: Out = None,
     as_json: AsJson = False,
 ) -> None:
-    """Session-level recall@k of the answer sessions on LongMemEval haystacks."""
+    """Turn recall@10/@50, session recall_any/all@k and NDCG@10 on LongMemEval by question type,
+    one fresh scope per haystack (reads .json and .json.gz)."""
     from memoryspace.bench import longmemeval as lme_bench
     from memoryspace.bench.modes import parse_modes
     from memoryspace.bench.report import print_table
@@ -263,16 +269,25 @@ def longmemeval(
     names = parse_modes(modes)
     ks = _ints(k, "--k", 1)
     haystacks = load_longmemeval(data)
+    if limit is not None:
+        haystacks = lme_bench.first_of_each_type(haystacks, limit)
     model = resolve_embedder(embedder)
     with _progress(as_json) as progress:
         doc = lme_bench.run(haystacks, modes=names, ks=ks, embedder=model, progress=progress)
+    written = lme_bench.write_outputs(doc, out) if out is not None else []
     if as_json:
         _emit(doc)
         return
-    title = (
-        f"LongMemEval session recall ({doc['questions']} questions, {doc['haystacks']} haystacks)"
+    console = _console()
+    for title, rows in lme_bench.tables(doc):
+        print_table(title, rows, console)
+    console.print(
+        f"{doc['questions']} questions ({doc['abstention_questions']} abstention, scored apart) "
+        f"in {doc['haystacks']} haystack(s), embedder {doc['embedder']}; "
+        f"{doc['questions_without_answer_turns']} without has_answer turns (no turn recall)"
     )
-    print_table(title, lme_bench.table(doc), _console())
+    for path in written:
+        errors.print(f"wrote {path}")
 
 
 @bench.command("tiered")

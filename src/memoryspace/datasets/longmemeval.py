@@ -9,6 +9,7 @@ Both load as ``Haystack`` objects holding one or more questions.
 
 from __future__ import annotations
 
+import gzip
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +41,12 @@ class LMEQuestion:
     question: str
     answer: str
     answer_session_ids: tuple[str, ...]
+
+    @property
+    def abstention(self) -> bool:
+        """An abstention question (its entry's id ends ``_abs``): the haystack does not answer
+        it. Derived entries' question ids are ``<entry id>/<n>``."""
+        return self.id.endswith("_abs") or self.id.rpartition("/")[0].endswith("_abs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,14 +141,18 @@ def haystack_from_json(entry: object, number: int = 1) -> Haystack:
 
 
 def load_longmemeval(path: str | Path) -> list[Haystack]:
-    """Every haystack of a LongMemEval JSON file (a list of entries).
+    """Every haystack of a LongMemEval JSON file (a list of entries), plain or gzipped
+    (``.json.gz``: the gzip magic bytes decide, not the name).
 
     Raises:
         InvalidInput: the file cannot be read or is not LongMemEval.
     """
     try:
-        data = json.loads(require_data(path, "longmemeval").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raw = require_data(path, "longmemeval").read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        data = json.loads(raw.decode("utf-8"))
+    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"cannot read LongMemEval JSON from {path}: {exc}") from None
     entries = data if isinstance(data, list) else [data]
     return [haystack_from_json(entry, n) for n, entry in enumerate(entries, 1)]
