@@ -12,6 +12,8 @@
    Phrase: when the query has at least ``phrase_min_words`` words, memories that contain all of
    them in order and next to each other (case and punctuation aside) gain ``phrase_boost``: an
    exact quote is stronger evidence than any mix of word and vector overlap.
+   Entity hop: the names in the best candidate that the query lacks pull in, each, the best
+   candidate about that name, which gains ``entity_boost`` (``memoryspace.retrieval.entities``).
 4. Session: each memory gains ``session_boost`` times the mean of the best three scores in its
    session, since the memories that answer a question cluster in the conversation that
    discussed it.
@@ -27,9 +29,9 @@ relevance in [0, 1] (``SearchHit.score``), built only from quantities with a fix
 * sparse: BM25 divided by the query's own bound (``Store.text_bound``: the sum over its words
   of idf * (k1 + 1)) times (k1 + 1), i.e. the idf-weighted share of the query's words the memory
   holds, clipped to 1;
-* their weighted mean, with the speaker and phrase boosts and a session lift (``session_boost``
-  times the mean of the best three relevances in the session) added in log-odds, so a boost
-  moves a middling relevance most and can never leave [0, 1].
+* their weighted mean, with the speaker, phrase and entity boosts and a session lift
+  (``session_boost`` times the mean of the best three relevances in the session) added in
+  log-odds, so a boost moves a middling relevance most and can never leave [0, 1].
 
 The reported score is that relevance capped by the scores of the hits ranked above it: it falls
 with rank, and a threshold (``min_score``) cuts the list at one place. On the LoCoMo and
@@ -48,6 +50,7 @@ import numpy.typing as npt
 
 from memoryspace.embed.base import Embedder, cosine_scale
 from memoryspace.models import Filter, Memory, ScoreParts, SearchHit
+from memoryspace.retrieval.entities import hop_boosts
 from memoryspace.retrieval.synced import SyncedIndex
 from memoryspace.retrieval.terms import query_terms
 from memoryspace.settings import Settings
@@ -93,6 +96,7 @@ class RetrievalConfig:
     session_boost: float
     phrase_boost: float
     phrase_min_words: int = 4
+    entity_boost: float = 1.5
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetrievalConfig:
@@ -128,7 +132,14 @@ class HybridRetriever:
         )
         speaker = self._speaker_boosts(query, hits_of)
         phrase = self._phrase_boosts(query, hits_of)
-        scored = fused + speaker + phrase
+        entity = hop_boosts(
+            query,
+            [m.content for m in hits_of],
+            fused + speaker + phrase,
+            weight=config.entity_boost,
+            known={str(m.meta["speaker"]) for m in hits_of if m.meta.get("speaker")},
+        )
+        scored = fused + speaker + phrase + entity
         session = self._session_boosts([m.session for m in hits_of], scored)
         final = scored + session
 
@@ -138,7 +149,7 @@ class HybridRetriever:
         mean = (config.dense_weight * dense_relevance + config.sparse_weight * sparse_relevance) / (
             weights if weights > 0 else 1.0
         )
-        odds = _logit(mean) + speaker + phrase
+        odds = _logit(mean) + speaker + phrase + entity
         lift = self._session_boosts([m.session for m in hits_of], _sigmoid(odds))
         relevance = _sigmoid(odds + lift)
 
@@ -157,6 +168,7 @@ class HybridRetriever:
                     speaker_boost=float(speaker[i]),
                     session_boost=float(session[i]),
                     phrase_boost=float(phrase[i]),
+                    entity_boost=float(entity[i]),
                     dense_relevance=float(dense_relevance[i]),
                     sparse_relevance=float(sparse_relevance[i]),
                     session_lift=float(lift[i]),
