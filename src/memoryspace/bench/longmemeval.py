@@ -295,7 +295,7 @@ def tables(doc: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
     out = []
     for metric in quality_metrics(doc):
         rows = [
-            {"mode": mode, **{g: _cell(result[metric].get(g)) for g in doc["groups"]}}
+            {"mode": mode, **{short_label(g): _cell(result[metric].get(g)) for g in doc["groups"]}}
             for mode, result in doc["modes"].items()
             if isinstance(result.get(metric), dict)
         ]
@@ -309,6 +309,11 @@ def tables(doc: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
         speed.append(row)
     out.append(("Speed (embeddings cached before timing)", speed))
     return out
+
+
+def short_label(group: str) -> str:
+    """A question type short enough for a table column: ``single-session-user`` → ``ss-user``."""
+    return group.replace("single-session-", "ss-").replace("-reasoning", "")
 
 
 def _cell(value: Any) -> Any:
@@ -346,6 +351,10 @@ def write_outputs(doc: dict[str, Any], folder: Path) -> list[Path]:
     if series:
         written.append(folder / "longmemeval_turn_recall.png")
         write_bar_chart(
-            written[1], f"LongMemEval {metric} by question type", doc["groups"], series, metric
+            written[1],
+            f"LongMemEval {metric} by question type",
+            [short_label(g) for g in doc["groups"]],
+            series,
+            metric,
         )
     return written
