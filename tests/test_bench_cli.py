@@ -18,8 +18,11 @@ import pytest
 from typer.testing import CliRunner
 
 import memoryspace.cli.bench  # noqa: F401  (registers the bench commands)
+from memoryspace.bench import longmemeval as lme_bench
+from memoryspace.bench.longmemeval import first_of_each_type
 from memoryspace.bench.modes import MODE_NAMES, make_mode
 from memoryspace.cli.app import app
+from memoryspace.datasets.longmemeval import load_longmemeval
 from memoryspace.embed import HashingEmbedder
 from memoryspace.errors import InvalidInput
 
@@ -579,15 +582,14 @@ def test_longmemeval_on_the_shared_data() -> None:
     path = SHARED / "longmemeval" / "longmemeval_s_dev.json.gz"
     if not path.exists():
         pytest.skip(f"shared data not found at {path}")
-    doc = _json(
-        [
-            *("bench", "longmemeval", "--data", str(path), "--embedder", "hashing"),
-            *("--modes", "bm25", "--limit", "1", "--json"),
-        ]
-    )
+    haystacks = load_longmemeval(path)
+    assert sum(len(h.questions) for h in haystacks) == 249
     # the first question of each of the six types, and the first abstention question of each
     # of the four types that have them
-    assert (doc["questions"], doc["abstention_questions"]) == (10, 4)
+    sample = first_of_each_type(haystacks, 1)
+    assert (len(sample), sum(q.abstention for h in sample for q in h.questions)) == (10, 4)
+    answered = [h for h in sample if not h.questions[0].abstention][:2]
+    doc = lme_bench.run(answered, modes=["bm25"], embedder=HashingEmbedder())
     bm25 = doc["modes"]["bm25"]
     assert 0.0 < bm25["turn_recall@50"]["overall"] <= 1.0
     assert bm25["turn_recall@10"]["overall"] <= bm25["turn_recall@50"]["overall"]
