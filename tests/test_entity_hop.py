@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from memoryspace import MemorySpace
-from memoryspace.models import Filter
+from memoryspace import MemorySpace, Settings
 from memoryspace.retrieval.entities import hop_boosts, names
-from memoryspace.retrieval.hybrid import HybridRetriever, RetrievalConfig
 
 
 @pytest.mark.parametrize(
@@ -67,8 +64,11 @@ def test_search_follows_the_bridge_to_the_memory_about_it(tmp_path: Path) -> Non
         hits = ms.search(query, k=3, min_score=0)
         assert hits[0].memory.content == facts[0]
         assert hits[1].memory.content == facts[1]
-        assert hits[1].parts.entity_boost == RetrievalConfig().entity_boost > 0
-        off = HybridRetriever(ms.store, ms.index, ms.embedder, RetrievalConfig(entity_boost=0.0))
-        without, _ = off.search(query, 3, Filter.build(), time.time())
+        assert hits[1].parts.entity_boost == Settings().entity_boost > 0
+    with MemorySpace.open(
+        tmp_path / "off.db", embedder="hashing", settings=Settings(entity_boost=0.0)
+    ) as ms:
+        ms.add_many(facts)
+        without = ms.search(query, k=3, min_score=0)
     assert [h.memory.content for h in without[:2]] == [facts[0], facts[2]]
     assert all(h.parts.entity_boost == 0.0 for h in without)

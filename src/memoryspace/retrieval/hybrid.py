@@ -95,8 +95,8 @@ class RetrievalConfig:
     speaker_boost: float
     session_boost: float
     phrase_boost: float
+    entity_boost: float
     phrase_min_words: int = 4
-    entity_boost: float = 1.5
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetrievalConfig:
