@@ -8,9 +8,10 @@ the best-scored memory about that name gains ``weight`` (see ``hop_boosts``).
 
 Names are found by rule, offline: runs of capitalised words, joined by a few lower-case
 connectors ("Bank of England", "The Lord of the Rings"); a single capitalised word that is a
-common English word ("The", "She", "In") is no name. A name that more than ``max_share`` of the
-candidates hold (a speaker in their own chat, a word every memory of the scope repeats) says
-nothing about any one of them and is dropped.
+common English word ("The", "She", "In") or opens a sentence is no name. A name that more than
+``MAX_SHARE`` (a fifth) of the candidates hold (a word every memory of the scope repeats) says
+nothing about any one of them and is dropped; so are the names the caller knows to be everywhere
+(the speakers).
 """
 
 from __future__ import annotations
