@@ -44,6 +44,20 @@ class Store(Protocol):
     @property
     def read_only(self) -> bool: ...
 
+    @property
+    def as_of_lsn(self) -> int | None:
+        """The LSN a read-only view of the past shows (``None`` for the live database)."""
+        ...
+
+    @property
+    def database_id(self) -> str | None:
+        """The random id the database got at creation; checkpoints and saved indexes carry it."""
+        ...
+
+    def writable_on_disk(self) -> bool:
+        """Whether this process may write the database (and, for a file, its folder)."""
+        ...
+
     def close(self) -> None: ...
 
     # -- settings that must survive a restart (embedder id, dimension, ...)

@@ -1,10 +1,10 @@
-"""Checkpoints and time travel for ``SQLiteStore``.
+"""Checkpoints of ``SQLiteStore`` and the past states built from them.
 
 A checkpoint is a consistent copy of the database made with SQLite's online backup, kept in a
 folder beside the database (``<db>.checkpoints/<name>.db``; in memory for ``:memory:``), tagged
 with the LSN it reflects. The state at any LSN is a checkpoint at or before it plus a replay of
 the log up to it. Restoring never rewinds the log: it appends the changes that turn the live
-state into the past one, so a restore can itself be undone.
+state into the past one (``memoryspace.store.timetravel``, the same for every backend).
 
 A checkpoint file is a copy of the database, so it carries the database's id (the ``settings``
 row ``database.id``) beside its LSN tag. ``listing`` reports every ``*.db`` file in the folder;
@@ -25,13 +25,10 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from memoryspace import validate
-from memoryspace.errors import BackendUnavailable, Conflict, InvalidInput, NotFound
-from memoryspace.models import Change, Checkpoint, Memory
-from memoryspace.store.base import Vector
-from memoryspace.store.codec import blob_vector
+from memoryspace.errors import Conflict
+from memoryspace.models import Checkpoint
+from memoryspace.store import timetravel
 from memoryspace.store.connections import Connections, file_uri
 from memoryspace.store.failures import translate
 
@@ -39,7 +36,7 @@ if TYPE_CHECKING:
     from memoryspace.store.sqlite import SQLiteStore
 
 _HEADER = b"SQLite format 3\x00"
-_FOREIGN = "taken of another database"
+_FOREIGN = timetravel.FOREIGN
 _logger = logging.getLogger(__name__)
 
 
@@ -197,35 +194,8 @@ def _size_in_header(header: bytes) -> int | None:
     return page_size * pages
 
 
-def check_usable(checkpoint: Checkpoint) -> None:
-    """Refuse a damaged or foreign checkpoint.
-
-    Raises:
-        Conflict: it was taken of another database.
-        BackendUnavailable: it is damaged.
-    """
-    if checkpoint.damaged is None:
-        return
-    if checkpoint.damaged.startswith(_FOREIGN):
-        raise Conflict(
-            f"checkpoint {checkpoint.name!r} ({checkpoint.path}) was {checkpoint.damaged}; it "
-            "cannot be restored here: open the database it belongs to, or delete the file"
-        )
-    raise BackendUnavailable(
-        f"checkpoint {checkpoint.name!r} ({checkpoint.path}) is damaged: {checkpoint.damaged}; "
-        "delete it, restore another checkpoint, or restore(None, to_lsn=...) from the log"
-    )
-
-
-def _find(store: SQLiteStore, name: str) -> Checkpoint:
-    for checkpoint in listing(store):
-        if checkpoint.name == name:
-            return checkpoint
-    raise NotFound(f"no checkpoint named {name!r}; list them with checkpoints()")
-
-
 def remove(store: SQLiteStore, name: str) -> None:
-    checkpoint = _find(store, name)
+    checkpoint = timetravel.find(store, name)
     if checkpoint.path is None:
         conn, _ = store.memory_checkpoints.pop(name)
         conn.close()
@@ -244,7 +214,7 @@ def _open_checkpoint(store: SQLiteStore, checkpoint: Checkpoint) -> sqlite3.Conn
     """
     if checkpoint.path is None:
         return store.memory_checkpoints[checkpoint.name][0]
-    check_usable(checkpoint)
+    timetravel.check_usable(checkpoint)
     uri = file_uri(checkpoint.path, "mode=ro")
     conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
     try:
@@ -253,7 +223,8 @@ def _open_checkpoint(store: SQLiteStore, checkpoint: Checkpoint) -> sqlite3.Conn
         verdict = str(exc)
     if verdict != "ok":
         conn.close()
-        check_usable(dataclasses.replace(checkpoint, damaged=f"fails its check ({verdict})"))
+        damaged = dataclasses.replace(checkpoint, damaged=f"fails its check ({verdict})")
+        timetravel.check_usable(damaged)
     return conn
 
 
@@ -272,16 +243,9 @@ def materialize(
     """
     from memoryspace.store.sqlite import SQLiteStore
 
-    last = store.last_lsn()
-    if isinstance(lsn, bool) or not isinstance(lsn, int) or lsn < 0 or lsn > last:
-        raise InvalidInput(f"LSN must be an integer from 0 to {last} (the end of the log)")
+    timetravel.check_lsn(store, lsn)
     if base is None and not from_empty:
-        everything = listing(store)
-        candidates = [c for c in everything if c.damaged is None and c.lsn <= lsn]
-        skipped = [c.name for c in everything if c.damaged is not None]
-        if skipped:
-            _logger.warning("skipping damaged or foreign checkpoints %s", skipped)
-        base = candidates[-1] if candidates else None
+        base = timetravel.newest_base(store, lsn)
     seed = _open_checkpoint(store, base) if base is not None else None
     try:
         view = SQLiteStore(":memory:", clock=store._clock, _seed=seed)
@@ -290,81 +254,8 @@ def materialize(
             seed.close()
     start = base.lsn if base is not None else 0
     view.replay(store.log_rows(start, lsn))
-    view._read_only = read_only
-    view.as_of_lsn = lsn
+    if read_only:
+        view.make_read_only(lsn)
+    else:
+        view.as_of_lsn = lsn
     return view
-
-
-def restore(
-    store: SQLiteStore, name: str | None, to_lsn: int | None, *, actor: str | None
-) -> list[Change]:
-    base = _find(store, name) if name is not None else None
-    if base is not None:
-        check_usable(base)
-    if to_lsn is None:
-        if base is None:
-            raise InvalidInput("name a checkpoint, or give to_lsn to restore from the log alone")
-        to_lsn = base.lsn
-    if base is not None and to_lsn < base.lsn:
-        raise InvalidInput(
-            f"checkpoint {name!r} is at LSN {base.lsn}; to go back to LSN {to_lsn}, restore "
-            "an older checkpoint or pass name=None to replay the log from the start"
-        )
-    past = materialize(store, to_lsn, read_only=True, base=base, from_empty=base is None)
-    who = actor or f"restore:{name or 'log'}@{to_lsn}"
-    changes: list[Change] = []
-    try:
-        store.flush()  # batched access counters first (after the checks: a refusal writes nothing)
-        with store._writing():  # the diff is computed and applied under the write lock
-            touched = sorted({row[3] for row in store.log_rows(to_lsn, store.last_lsn())})
-            for id in touched:
-                changes.extend(_converge(store, past, id, who))
-    finally:
-        past.close()
-    return changes
-
-
-def _converge(store: SQLiteStore, past: SQLiteStore, id: str, actor: str) -> list[Change]:
-    """Log the change that makes memory ``id`` in ``store`` equal to it in ``past``."""
-    then = _lookup(past, id)
-    now = _lookup(store, id)
-    if then is None and now is None:
-        return []
-    if then is None:
-        return store.delete([id], actor=actor)
-    vector = _vector(past, id)
-    if now is None:
-        return store.insert([(then, vector)], actor=actor)
-    current = _vector(store, id)
-    if then.content_state() == now.content_state() and _same(vector, current):
-        return []
-    if vector is None and current is not None:
-        # An update cannot drop a vector (None means "keep it"), so the record is re-added
-        # without one; the log and the index deltas then say so.
-        return [*store.delete([id], actor=actor), *store.insert([(then, None)], actor=actor)]
-    patch = {
-        name: value
-        for name, value in then.content_state().items()
-        if name != "id" and value != now.content_state()[name]
-    }
-    return [store.update(id, patch, vector=vector, actor=actor)]
-
-
-def _lookup(store: SQLiteStore, id: str) -> Memory | None:
-    try:
-        return store.get(id).evolve(access_count=0, last_access=None)
-    except NotFound:
-        return None
-
-
-def _vector(store: SQLiteStore, id: str) -> Vector | None:
-    key = store.key_of(id)
-    with store.connections.reading() as conn:
-        row = conn.execute("SELECT vector FROM vectors WHERE key = ?", (key,)).fetchone()
-    return None if row is None else blob_vector(row[0])
-
-
-def _same(a: Vector | None, b: Vector | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return bool(np.array_equal(a, b))

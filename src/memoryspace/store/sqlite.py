@@ -23,7 +23,7 @@ import numpy as np
 from memoryspace.errors import Conflict, NotFound, ReadOnly
 from memoryspace.fingerprint import ContentKey
 from memoryspace.models import Change, Checkpoint, Filter, Memory, Op, apply_patch, check_version
-from memoryspace.store import fts, snapshots
+from memoryspace.store import fts, snapshots, timetravel
 from memoryspace.store.base import IndexDelta, Keys, Vector
 from memoryspace.store.codec import (
     COLUMNS,
@@ -38,16 +38,17 @@ from memoryspace.store.codec import (
 )
 from memoryspace.store.connections import Connections, Tracer
 from memoryspace.store.failures import translate
+from memoryspace.store.oplog import (
+    CHANGE_COLUMNS,
+    LOG_COLUMNS,
+    LogRow,
+    change_from_row,
+    logged_change,
+)
 from memoryspace.store.schema import migrate
 
 _PLACEHOLDERS = ", ".join("?" * len(COLUMNS.split(",")))
 _ASSIGNMENTS = ", ".join(f"{c.strip()} = ?" for c in COLUMNS.split(","))
-_LOG_COLUMNS = "lsn, time, op, id, key, before, after, vector, actor"
-# A log entry, with the version its record had before it (the LSN of the previous entry).
-_CHANGE_COLUMNS = (
-    "lsn, time, op, id, before, after, actor, "
-    "(SELECT max(p.lsn) FROM oplog p WHERE p.id = o.id AND p.lsn < o.lsn)"
-)
 
 
 class SQLiteStore:
@@ -148,6 +149,11 @@ class SQLiteStore:
         """The random id this database got at creation (``None`` for a read-only file that
         predates ids); checkpoints and the saved vector index carry it."""
         return self.get_setting("database.id")
+
+    def make_read_only(self, lsn: int) -> None:
+        """Turn this store into a read-only view of the state at ``lsn`` (for ``as_of``)."""
+        self._read_only = True
+        self.as_of_lsn = lsn
 
     def writable_on_disk(self) -> bool:
         """Whether this process may write the database file and its folder."""
@@ -319,16 +325,7 @@ class SQLiteStore:
         lsn = int(cursor.lastrowid or 0)
         if after is not None:
             conn.execute("UPDATE memories SET version = ? WHERE key = ?", (lsn, key))
-        strip = {"access_count": 0, "last_access": None}
-        return Change(
-            lsn=lsn,
-            time=now,
-            op=op,
-            id=id,
-            before=before.evolve(**strip) if before else None,
-            after=after.evolve(**strip, version=lsn) if after else None,
-            actor=actor,
-        )
+        return logged_change(lsn, now, op, before, after, actor)
 
     def touch(self, keys: Sequence[int], when: float) -> None:
         """Count one access to each key; written in batches by ``flush``, never logged."""
@@ -576,10 +573,10 @@ class SQLiteStore:
         """Log entries after ``since_lsn``, oldest first: a feed other agents can tail."""
         with self._db.reading() as conn:
             rows = conn.execute(
-                f"SELECT {_CHANGE_COLUMNS} FROM oplog o WHERE lsn > ? ORDER BY lsn LIMIT ?",
+                f"SELECT {CHANGE_COLUMNS} FROM oplog o WHERE lsn > ? ORDER BY lsn LIMIT ?",
                 (since_lsn, -1 if limit is None else limit),
             ).fetchall()
-        return [_change(row) for row in rows]
+        return [change_from_row(row) for row in rows]
 
     def history(self, id: str) -> list[Change]:
         """Every log entry of one memory, oldest first (deleted memories keep their history).
@@ -589,11 +586,11 @@ class SQLiteStore:
         """
         with self._db.reading() as conn:
             rows = conn.execute(
-                f"SELECT {_CHANGE_COLUMNS} FROM oplog o WHERE id = ? ORDER BY lsn", (id,)
+                f"SELECT {CHANGE_COLUMNS} FROM oplog o WHERE id = ? ORDER BY lsn", (id,)
             ).fetchall()
         if not rows:
             raise NotFound(f"no memory with id {id!r} was ever stored")
-        return [_change(row) for row in rows]
+        return [change_from_row(row) for row in rows]
 
     def index_deltas(self, since_lsn: int) -> Iterator[IndexDelta]:
         """What a vector index must apply to follow the log after ``since_lsn``."""
@@ -611,15 +608,15 @@ class SQLiteStore:
                 yield IndexDelta(lsn=lsn, op=Op(op), key=key, vector=blob_vector(blob))
             last = rows[-1][0]
 
-    def log_rows(self, after_lsn: int, upto_lsn: int) -> list[tuple[Any, ...]]:
+    def log_rows(self, after_lsn: int, upto_lsn: int) -> list[LogRow]:
         """Raw log rows in (after_lsn, upto_lsn], for replay into another store."""
         with self._db.reading() as conn:
             return conn.execute(
-                f"SELECT {_LOG_COLUMNS} FROM oplog WHERE lsn > ? AND lsn <= ? ORDER BY lsn",
+                f"SELECT {LOG_COLUMNS} FROM oplog WHERE lsn > ? AND lsn <= ? ORDER BY lsn",
                 (after_lsn, upto_lsn),
             ).fetchall()
 
-    def replay(self, rows: Sequence[tuple[Any, ...]]) -> None:
+    def replay(self, rows: Sequence[LogRow]) -> None:
         """Apply raw log rows (from ``log_rows``) verbatim: same keys, same LSNs."""
         with self._db.writing() as conn:
             for row in rows:
@@ -650,7 +647,7 @@ class SQLiteStore:
                         "INSERT OR REPLACE INTO vectors(key, vector) VALUES (?, ?)", (key, blob)
                     )
                 conn.execute(
-                    f"INSERT INTO oplog({_LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row
+                    f"INSERT INTO oplog({LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row
                 )
                 if op != Op.DELETE:
                     conn.execute("UPDATE memories SET version = ? WHERE key = ?", (row[0], key))
@@ -684,7 +681,7 @@ class SQLiteStore:
             NotFound: no checkpoint of that name.
             InvalidInput: ``to_lsn`` is before the checkpoint or after the end of the log.
         """
-        return snapshots.restore(self, name, to_lsn, actor=actor)
+        return timetravel.restore(self, name, to_lsn, actor=actor)
 
     def as_of(self, lsn: int) -> SQLiteStore:
         """A read-only in-memory copy of the state right after ``lsn`` was committed.
@@ -692,25 +689,17 @@ class SQLiteStore:
         Raises:
             InvalidInput: ``lsn`` is negative or after the end of the log.
         """
-        return snapshots.materialize(self, lsn, read_only=True)
+        timetravel.check_lsn(self, lsn)
+        return self.replica(lsn, timetravel.newest_base(self, lsn))
+
+    def replica(self, lsn: int, base: Checkpoint | None) -> SQLiteStore:
+        """A read-only in-memory copy of the state after ``lsn``, from ``base`` (or the empty
+        database) and the log (see ``memoryspace.store.timetravel``)."""
+        return snapshots.materialize(self, lsn, read_only=True, base=base, from_empty=base is None)
 
 
 def _tags_json(memory: Memory) -> str:
     return json.dumps(list(memory.tags), ensure_ascii=False)
-
-
-def _change(row: tuple[Any, ...]) -> Change:
-    lsn, when, op, id, before_json, after_json, actor, previous = row
-    before, after = memory_from_state(before_json), memory_from_state(after_json)
-    return Change(
-        lsn=lsn,
-        time=when,
-        op=Op(op),
-        id=id,
-        before=before.evolve(version=previous or 0) if before else None,
-        after=after.evolve(version=lsn) if after else None,
-        actor=actor,
-    )
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
