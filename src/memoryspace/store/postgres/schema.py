@@ -1,0 +1,135 @@
+"""The PostgreSQL schema, versioned by the ``schema.version`` setting.
+
+Append a migration to ``MIGRATIONS`` to change the schema; never edit one that has shipped.
+Every process that opens the database runs ``migrate`` under one advisory lock, so two first
+opens do not race. Columns mirror the SQLite schema (``memoryspace.store.schema``) so the
+codec's rows and the op log's entries are the same on both backends; JSON fields are kept as
+the exact text the codec wrote (filters cast them to ``jsonb``).
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+from memoryspace.errors import Conflict
+
+# A text-search configuration like SQLite's ``porter unicode61``: English stemming, and no
+# stopwords (BM25's idf already makes common words count for little).
+_V1 = """
+CREATE EXTENSION IF NOT EXISTS vector;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_ts_dict WHERE dictname = 'memoryspace_stem') THEN
+        CREATE TEXT SEARCH DICTIONARY memoryspace_stem (TEMPLATE = snowball, Language = english);
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = 'memoryspace') THEN
+        CREATE TEXT SEARCH CONFIGURATION memoryspace (COPY = simple);
+        ALTER TEXT SEARCH CONFIGURATION memoryspace
+            ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part
+            WITH memoryspace_stem;
+    END IF;
+END $$;
+
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE memories (
+    key          BIGSERIAL PRIMARY KEY,  -- never reused: indexes follow the log by key
+    id           TEXT NOT NULL UNIQUE,
+    kind         TEXT NOT NULL,
+    "user"       TEXT,
+    agent        TEXT,
+    session      TEXT,
+    content      TEXT NOT NULL,
+    meta         TEXT NOT NULL DEFAULT '{}',
+    tags         TEXT NOT NULL DEFAULT '[]',
+    links        TEXT NOT NULL DEFAULT '[]',
+    tokens       INTEGER NOT NULL,
+    importance   DOUBLE PRECISION NOT NULL,
+    pinned       SMALLINT NOT NULL,
+    created_at   DOUBLE PRECISION NOT NULL,
+    updated_at   DOUBLE PRECISION NOT NULL,
+    valid_from   DOUBLE PRECISION,
+    valid_to     DOUBLE PRECISION,
+    expires_at   DOUBLE PRECISION,
+    generation   INTEGER NOT NULL DEFAULT 0,
+    archived     SMALLINT NOT NULL DEFAULT 0,
+    content_hash TEXT,
+    version      BIGINT NOT NULL DEFAULT 0,
+    -- The text of the two turns before and after the memory in its session (see text.py).
+    context      TEXT NOT NULL DEFAULT '',
+    tsv          tsvector GENERATED ALWAYS AS (
+        setweight(to_tsvector('memoryspace', content), 'A') ||
+        setweight(to_tsvector('memoryspace', tags), 'B') ||
+        setweight(to_tsvector('memoryspace', context), 'C')
+    ) STORED
+);
+CREATE INDEX memories_scope ON memories("user", agent, session);
+CREATE INDEX memories_session ON memories(session, created_at) WHERE session IS NOT NULL;
+CREATE INDEX memories_kind ON memories(kind);
+CREATE INDEX memories_created ON memories(created_at);
+CREATE INDEX memories_expires ON memories(expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX memories_archived ON memories(archived) WHERE archived <> 0;
+CREATE INDEX memories_content_hash ON memories(content_hash);
+CREATE INDEX memories_tsv ON memories USING gin(tsv);
+
+-- Access statistics are counters, not logged (like a file system's atime).
+CREATE TABLE access (key BIGINT PRIMARY KEY, count BIGINT NOT NULL, last DOUBLE PRECISION NOT NULL);
+
+-- ``vector`` is the exact float32 bytes (the source of truth); ``embedding`` the same vector
+-- for pgvector, indexed by HNSW (cosine) per dimension once one is stored.
+CREATE TABLE vectors (key BIGINT PRIMARY KEY, vector BYTEA NOT NULL, embedding vector);
+
+-- The operation log (see memoryspace.store.oplog).
+CREATE TABLE oplog (
+    lsn    BIGINT PRIMARY KEY,
+    time   DOUBLE PRECISION NOT NULL,
+    op     TEXT NOT NULL,
+    id     TEXT NOT NULL,
+    key    BIGINT NOT NULL,
+    before TEXT,
+    after  TEXT,
+    vector BYTEA,
+    actor  TEXT
+);
+CREATE INDEX oplog_id ON oplog(id, lsn);
+
+-- Checkpoints are LSN tags: the log is never truncated, so the state at one is the log
+-- replayed up to its LSN.
+CREATE TABLE checkpoints (
+    name       TEXT PRIMARY KEY,
+    lsn        BIGINT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+# Advisory lock keys (any constants; they only have to differ from each other).
+MIGRATION_LOCK = 0x6D656D_01
+WRITE_LOCK = 0x6D656D_02
+
+
+def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Bring the database to ``SCHEMA_VERSION``, one transaction per migration.
+
+    Raises:
+        Conflict: the database was written by a newer MemorySpace.
+    """
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+        )
+        row = conn.execute("SELECT value FROM settings WHERE key = 'schema.version'").fetchone()
+        version = 0 if row is None else int(str(row[0]))
+        if version > SCHEMA_VERSION:
+            raise Conflict(
+                f"database schema version {version} is newer than this MemorySpace supports "
+                f"({SCHEMA_VERSION}); upgrade memoryspace to open it"
+            )
+        for number in range(version, SCHEMA_VERSION):
+            conn.execute(MIGRATIONS[number].encode())
+            conn.execute(
+                "INSERT INTO settings(key, value) VALUES ('schema.version', %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                (str(number + 1),),
+            )

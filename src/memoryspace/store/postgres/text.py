@@ -1,0 +1,191 @@
+"""Full text on PostgreSQL: ``tsvector`` + GIN, ranked by BM25 computed in SQL.
+
+Each memory's ``tsv`` holds its words (weight A), tags (B) and dialogue context (C: the text of
+up to ``RADIUS`` memories before and after it in its user's, agent's and session's dialogue,
+kept by ``refresh_around`` in the same transaction as every write), like the SQLite provider.
+``ts_rank_cd`` knows no document frequencies, so the ranking is BM25 as FTS5 computes it:
+per query lexeme ``idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))``, with ``tf``
+the weighted count of the lexeme's positions (1, 0.5, 0.3 for A, B, C), ``dl`` the number of
+distinct lexemes of the memory, and ``idf`` and ``avgdl`` counted among the live memories of
+the filter's scope (every row when it names none), so one tenant's memories never change how
+another's rank. Candidates come from the GIN index; the statistics scan the scope.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from memoryspace.models import Filter, Memory
+from memoryspace.store.fts import K1, RADIUS, WEIGHTS, context_of
+from memoryspace.store.postgres.sql import scope_clause, where_clause
+
+B = 0.75  # FTS5's bm25() constant b
+Conn = psycopg.Connection[Any]
+
+_LEXEMES = """
+SELECT DISTINCT l.lexeme FROM unnest(%s::text[]) AS t(term),
+    LATERAL unnest(to_tsvector('memoryspace', t.term)) AS l
+"""
+
+
+def lexemes(conn: Conn, terms: Sequence[str]) -> list[str]:
+    """The distinct index lexemes of ``terms`` (stemmed as the index stems words)."""
+    return sorted(str(row[0]) for row in conn.execute(_LEXEMES, (list(terms),)))
+
+
+def _query(lexeme_list: Sequence[str], with_context: bool) -> str:
+    suffix = "" if with_context else ":AB"
+    return " | ".join("'" + x.replace("'", "''") + "'" + suffix for x in lexeme_list)
+
+
+def _stats(
+    conn: Conn, words: Sequence[str], flt: Filter, with_context: bool
+) -> tuple[float, float, dict[str, int]]:
+    """(documents, their average length, documents holding each lexeme) in the BM25 scope."""
+    scope, params = scope_clause(flt)
+    documents, average = conn.execute(
+        f"SELECT count(*), COALESCE(avg(length(m.tsv)), 0) FROM memories m WHERE {scope}", params
+    ).fetchone() or (0, 0)
+    holding: dict[str, int] = {}
+    for word in words:
+        row = conn.execute(
+            f"SELECT count(*) FROM memories m WHERE {scope} AND m.tsv @@ %s::tsquery",
+            [*params, _query([word], with_context)],
+        ).fetchone()
+        holding[word] = int(row[0]) if row else 0
+    return float(documents), float(average), holding
+
+
+def idf(documents: float, matching: int) -> float:
+    """FTS5's BM25 idf, with its floor for terms in more than half the documents."""
+    value = math.log((documents - matching + 0.5) / (matching + 0.5))
+    return value if value > 0 else 1e-6
+
+
+def search(
+    conn: Conn,
+    terms: Sequence[str],
+    k: int,
+    flt: Filter,
+    now: float | None,
+    *,
+    with_context: bool = True,
+) -> list[tuple[int, float]]:
+    """Top ``k`` (key, BM25 score) for memories holding any of ``terms``, best first."""
+    if not terms or k < 1:
+        return []
+    words = lexemes(conn, terms)
+    if not words:
+        return []
+    documents, average, holding = _stats(conn, words, flt, with_context)
+    weights = {w: idf(documents, n) for w, n in holding.items() if n > 0}
+    if not weights:
+        return []
+    where, params = where_clause(flt, now)
+    context_weight = WEIGHTS["context"] if with_context else 0.0
+    sql = f"""
+        WITH q(lexeme, idf) AS (SELECT * FROM unnest(%s::text[], %s::float8[])),
+        cand AS (
+            SELECT m.key, m.tsv FROM memories m WHERE m.tsv @@ %s::tsquery AND {where}
+        )
+        SELECT c.key, sum(
+            q.idf * t.tf * {K1 + 1.0} /
+            (t.tf + {K1} * (1 - {B} + {B} * length(c.tsv) / %s))
+        ) AS score
+        FROM cand c
+        CROSS JOIN LATERAL (
+            SELECT u.lexeme, (
+                SELECT COALESCE(sum(CASE w WHEN 'A' THEN {WEIGHTS["content"]}
+                    WHEN 'B' THEN {WEIGHTS["tags"]} WHEN 'C' THEN {context_weight}
+                    ELSE 0 END), 0)
+                FROM unnest(u.weights) AS w
+            ) AS tf
+            FROM unnest(c.tsv) AS u
+        ) t
+        JOIN q ON q.lexeme = t.lexeme
+        WHERE t.tf > 0
+        GROUP BY c.key
+        ORDER BY score DESC, c.key
+        LIMIT %s
+    """
+    rows = conn.execute(
+        sql,
+        [
+            list(weights),
+            list(weights.values()),
+            _query(list(weights), with_context),
+            *params,
+            max(average, 1e-9),
+            k,
+        ],
+    ).fetchall()
+    return [(int(key), float(score)) for key, score in rows]
+
+
+def max_score(conn: Conn, terms: Sequence[str], flt: Filter, *, with_context: bool = True) -> float:
+    """The most ``search`` could give any memory for ``terms``: ``(k1 + 1) * sum(idf)``.
+
+    Lexemes no memory holds count as if one did (as on SQLite); an empty scope's bound is 0.
+    """
+    words = lexemes(conn, terms)
+    if not words:
+        return 0.0
+    documents, _, holding = _stats(conn, words, flt, with_context)
+    if not documents:
+        return 0.0
+    return (K1 + 1.0) * sum(idf(documents, max(n, 1)) for n in holding.values())
+
+
+def _place(memory: Memory) -> tuple[str | None, str | None, str | None, float]:
+    return memory.user, memory.agent, memory.session, memory.created_at
+
+
+def change(conn: Conn, key: int, before: Memory, after: Memory) -> None:
+    """Contexts around a changed memory's old and new place follow it."""
+    moved = _place(before) != _place(after)
+    if moved:
+        refresh_around(conn, before, key)
+    if moved or before.content != after.content:
+        refresh_around(conn, after, key)
+
+
+def refresh_around(conn: Conn, place: Memory, key: int) -> None:
+    """Recompute the context of the memories within ``RADIUS`` of ``place`` (the memory with
+    ``key``, as it is or was) among the memories of its user, agent and session."""
+    user, agent, session, created_at = _place(place)
+    if session is None:
+        conn.execute("UPDATE memories SET context = '' WHERE key = %s AND context <> ''", (key,))
+        return
+    reach = 2 * RADIUS
+    same = 'session = %s AND "user" IS NOT DISTINCT FROM %s AND agent IS NOT DISTINCT FROM %s'
+    scope = (session, user, agent)
+    before = conn.execute(
+        f"SELECT key, content FROM memories WHERE {same} AND "
+        "(created_at < %s OR (created_at = %s AND key < %s)) "
+        "ORDER BY created_at DESC, key DESC LIMIT %s",
+        (*scope, created_at, created_at, key, reach),
+    ).fetchall()[::-1]
+    me = conn.execute(
+        f"SELECT key, content FROM memories WHERE key = %s AND {same}", (key, *scope)
+    ).fetchall()
+    after = conn.execute(
+        f"SELECT key, content FROM memories WHERE {same} AND "
+        "(created_at > %s OR (created_at = %s AND key > %s)) ORDER BY created_at, key LIMIT %s",
+        (*scope, created_at, created_at, key, reach),
+    ).fetchall()
+    sequence: list[tuple[int, str]] = [(int(r[0]), str(r[1])) for r in before + me + after]
+    centre = len(before)
+    first = max(0, centre - RADIUS)
+    last = min(len(sequence), centre + len(me) + RADIUS)
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            "UPDATE memories SET context = %s WHERE key = %s AND context <> %s",
+            [
+                (context_of(sequence, i), sequence[i][0], context_of(sequence, i))
+                for i in range(first, last)
+            ],
+        )
