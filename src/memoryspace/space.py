@@ -57,7 +57,7 @@ from memoryspace.retrieval.hybrid import HybridRetriever, RetrievalConfig
 from memoryspace.retrieval.synced import SyncedIndex
 from memoryspace.settings import Settings, merge_stored, setting_key, shared_changes
 from memoryspace.store.base import Store
-from memoryspace.store.sqlite import SQLiteStore
+from memoryspace.store.locate import open_store, vector_index_path
 from memoryspace.tiers.hot import WRITE_POLICIES, HotTier
 from memoryspace.tiers.policies import POLICY_NAMES
 from memoryspace.tiers.store import TieredStore
@@ -81,7 +81,7 @@ class MemorySpace:
 
     def __init__(
         self,
-        store: SQLiteStore,
+        store: Store,
         embedder: Embedder,
         *,
         settings: Settings | None = None,
@@ -133,7 +133,7 @@ class MemorySpace:
     @classmethod
     def open(
         cls,
-        path: str | os.PathLike[str] = ":memory:",
+        path: str | os.PathLike[str] | Store = ":memory:",
         *,
         embedder: Embedder | str | None = "auto",
         settings: Settings | None = None,
@@ -141,7 +141,9 @@ class MemorySpace:
         profiler: MemoryProfiler | None = None,
         create: bool = True,
     ) -> MemorySpace:
-        """Open (or create) the space stored at ``path``; ``":memory:"`` keeps it in RAM.
+        """Open (or create) the space stored at ``path``: a SQLite file, ``":memory:"`` (in
+        RAM), a URL (``sqlite:///file.db``, ``postgresql://user:pw@host/db``) or an already-built
+        store, which the space then owns and closes (see ``memoryspace.store.locate``).
 
         ``create=False`` opens only an existing database. ``profiler`` (off by default) records
         allocations, retrievals and GC events.
@@ -153,26 +155,24 @@ class MemorySpace:
             Conflict: the database was embedded by another model, or by a newer MemorySpace.
             ReadOnly, DiskFull, BackendUnavailable: the file cannot be opened or prepared.
         """
-        location = validate.path(path)
         _check_open_arguments(embedder, settings, clock, profiler)
         create = validate.flag("create", create)
         settings = settings or Settings()
         _check_setting_names(settings)
-        store = SQLiteStore(
-            location,
+        store = open_store(
+            path,
             clock=clock,
             access_flush_every=settings.access_flush_every,
             durability=settings.durability,
             create=create,
         )
         try:
-            index_path = None if location == ":memory:" else location + ".vectors"
             return cls(
                 store,
                 resolve_embedder(embedder),
                 settings=settings,
                 clock=clock,
-                index_path=index_path,
+                index_path=vector_index_path(store),
                 profiler=profiler,
             )
         except BaseException:
@@ -858,7 +858,6 @@ class MemorySpace:
         self._usable()
         lsn = validate.integer("lsn", lsn, low=0, high=validate.MAX_LSN)
         past = self.store.as_of(lsn)
-        assert isinstance(past, SQLiteStore)
         return MemorySpace(past, self.embedder, settings=self.settings, clock=self._clock)
 
     # -- the narrow interface agent structures use (memoryspace.structures.MemoryInterface)

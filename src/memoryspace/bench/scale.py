@@ -29,6 +29,7 @@ import numpy as np
 from memoryspace.embed import CachedEmbedder, HashingEmbedder
 from memoryspace.embed.resolve import resolve_embedder
 from memoryspace.errors import BackendUnavailable
+from memoryspace.models import Filter
 from memoryspace.retrieval.terms import query_terms
 from memoryspace.space import MemorySpace
 
@@ -126,10 +127,9 @@ def run_size(n: int, queries: int, embed_sample: int, embedder_name: str) -> Sca
             picks = rng.integers(0, n, size=queries)
             questions = [query_from(texts[i], common) for i in picks]
             query_vectors = hashing.embed(questions)
-            with ms.backing.connections.reading() as conn:
-                keys = np.array(
-                    [r[0] for r in conn.execute("SELECT key FROM memories ORDER BY key")]
-                )
+            keys = np.sort(
+                ms.backing.filter_keys(Filter(include_expired=True, include_archived=True), now=0.0)
+            )
             dense, sparse, hybrid, recall = [], [], [], []
             for question, vector in zip(questions, query_vectors, strict=True):
                 t0 = time.perf_counter()

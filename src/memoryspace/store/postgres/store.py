@@ -108,11 +108,15 @@ class PostgresStore:
         access_flush_every: int = 1024,
         pool_size: int = 4,
         connect_timeout: float = 10.0,
+        create: bool = True,
     ) -> None:
         """Connect to ``url`` (``postgresql://user:password@host:port/database``) and create or
         upgrade the schema.
 
+        ``create=False`` opens only a database that already holds a MemorySpace schema.
+
         Raises:
+            NotFound: ``create`` is false and the database holds no MemorySpace schema.
             BackendUnavailable: the server cannot be reached, or refuses the connection.
             Conflict: the database was written by a newer MemorySpace.
         """
@@ -131,6 +135,11 @@ class PostgresStore:
         self._pool = self._make_pool()
         try:
             with self._pool.connection() as conn:
+                if not create and not _has_schema(conn):
+                    raise NotFound(
+                        f"{redact(url)} holds no MemorySpace database; check the URL (or --db), "
+                        "or add a memory to create one"
+                    )
                 migrate(conn)
                 conn.execute(
                     "INSERT INTO settings(key, value) VALUES ('database.id', %s) "
@@ -756,6 +765,11 @@ class PostgresStore:
             raise
         view.make_read_only(lsn)
         return view
+
+
+def _has_schema(conn: Conn) -> bool:
+    row = conn.execute("SELECT to_regclass('memories') IS NOT NULL").fetchone()
+    return bool(row and row[0])
 
 
 def _vector_text(vector: Vector) -> str:

@@ -1,0 +1,75 @@
+"""The facade's tests (``test_space``) on PostgreSQL, and ``MemorySpace.open`` by URL.
+
+Every test of ``test_space`` that takes the ``ms`` fixture runs again here on a space opened
+with a ``postgresql://`` URL (a fresh database per test); the ones that look at SQLite files
+stay there.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import test_space
+from memoryspace import HashingEmbedder, InvalidInput, MemorySpace
+from memoryspace.store.postgres import PostgresStore
+from memoryspace.store.sqlite import SQLiteStore
+from store_contract import FakeClock
+
+# Tests whose subject is the SQLite file itself (paths, reopening the file, its sidecars).
+_FILE_ONLY: set[str] = set()
+
+for _name in dir(test_space):
+    _test = getattr(test_space, _name)
+    wanted = _name.startswith("test_") and callable(_test) and _name not in _FILE_ONLY
+    if wanted and "ms" in inspect.signature(_test).parameters:
+        globals()[_name] = _test
+
+clock = test_space.clock
+
+
+@pytest.fixture
+def ms(pg_url: str, clock: FakeClock) -> Iterator[MemorySpace]:
+    space = MemorySpace.open(pg_url, embedder=HashingEmbedder(), clock=clock)
+    yield space
+    space.close()
+
+
+def test_open_by_postgres_url_keeps_memories_across_reopening(pg_url: str) -> None:
+    with MemorySpace.open(pg_url, embedder=HashingEmbedder()) as ms:
+        assert isinstance(ms.store, PostgresStore)
+        first = ms.add("Maren adopted a greyhound named Biscuit", user="maren")
+    with MemorySpace.open(pg_url, embedder=HashingEmbedder(), create=False) as ms:
+        assert ms.get(first.id).content == first.content
+        assert [h.memory.id for h in ms.search("greyhound", user="maren")] == [first.id]
+
+
+def test_open_by_sqlite_url(tmp_path: Path) -> None:
+    relative = tmp_path / "rel.db"
+    with MemorySpace.open(f"sqlite:///{relative}", embedder=HashingEmbedder()) as ms:
+        assert isinstance(ms.store, SQLiteStore) and ms.store.path == str(relative)
+        ms.add("kept in a file")
+    assert relative.exists()
+    with MemorySpace.open("sqlite://", embedder=HashingEmbedder()) as ms:
+        assert ms.store.path is None
+    with pytest.raises(InvalidInput):
+        MemorySpace.open("sqlite://host/file.db", embedder=HashingEmbedder())
+
+
+def test_open_takes_a_built_store_and_closes_it(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "built.db")
+    with MemorySpace.open(store, embedder=HashingEmbedder()) as ms:
+        assert ms.store is store
+        ms.add("through a store built by the caller")
+    with pytest.raises(Exception, match="closed"):
+        store.count()
+
+
+def test_a_missing_postgres_database_is_not_created_without_create(pg_url: str) -> None:
+    from memoryspace import NotFound
+
+    with pytest.raises(NotFound):
+        MemorySpace.open(pg_url, embedder=HashingEmbedder(), create=False)
