@@ -115,8 +115,10 @@ def run(
     embedder: Embedder,
     token_counter: TokenCounter | None = None,
     progress: Progress | None = None,
+    db: str = ":memory:",
 ) -> dict[str, Any]:
-    """Every mode over every question; the result document (see ``memoryspace bench locomo``)."""
+    """Every mode over every question; the result document (see ``memoryspace bench locomo``).
+    ``db`` is the (empty) database the ``memoryspace`` mode uses (in memory by default)."""
     records = {c.sample_id: locomo_records(c) for c in conversations}
     token_counter = token_counter or default_token_counter()
     tokens = {
@@ -136,7 +138,7 @@ def run(
     )
     results = run_each(
         modes,
-        lambda name: make_mode(name, ref_key="dia_id", embedder=embedder, capacity=depth),
+        lambda name: make_mode(name, ref_key="dia_id", embedder=embedder, capacity=depth, db=db),
         lambda mode: _with_llm_calls(
             mode,
             _run_mode(

@@ -77,7 +77,8 @@ class RetrievalMode(ABC):
 
 
 class MemorySpaceMode(RetrievalMode):
-    """MemorySpace's own hybrid search, in an in-memory space with default settings.
+    """MemorySpace's own hybrid search, in a space with default settings: in memory, or in the
+    empty database ``db`` names (e.g. ``postgresql://...``, to measure that backend).
 
     It ranks with ``min_score=0``: recall at a depth measures the ranking, and a threshold
     would only cut the list short (see the README for recall at the default threshold).
@@ -85,9 +86,15 @@ class MemorySpaceMode(RetrievalMode):
 
     name = "memoryspace"
 
-    def __init__(self, ref_key: str, embedder: Embedder) -> None:
+    def __init__(self, ref_key: str, embedder: Embedder, db: str = ":memory:") -> None:
         super().__init__(ref_key)
-        self.space = MemorySpace.open(":memory:", embedder=embedder)
+        self.space = MemorySpace.open(db, embedder=embedder)
+        if self.space.store.last_lsn() != 0:
+            self.space.close()
+            raise InvalidInput(
+                f"the benchmark needs an empty database, and {db} holds memories; "
+                "give a new database (or drop and recreate this one)"
+            )
 
     def ingest(self, records: Sequence[Record]) -> None:
         self.space.add_many(records)
@@ -221,16 +228,22 @@ class DenseMode(RetrievalMode):
 
 
 def make_mode(
-    name: str, *, ref_key: str, embedder: Embedder, capacity: int, seed: int = 0
+    name: str,
+    *,
+    ref_key: str,
+    embedder: Embedder,
+    capacity: int,
+    seed: int = 0,
+    db: str = ":memory:",
 ) -> RetrievalMode:
-    """A fresh mode by name.
+    """A fresh mode by name; ``db`` is where the ``memoryspace`` mode keeps its space.
 
     Raises:
         InvalidInput: an unknown name.
         ModeUnavailable: the mode cannot run here (mem0 not installed, ...).
     """
     if name == "memoryspace":
-        return MemorySpaceMode(ref_key, embedder)
+        return MemorySpaceMode(ref_key, embedder, db)
     if name == "recent":
         return RecentMode(ref_key)
     if name == "reservoir":

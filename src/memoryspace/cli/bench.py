@@ -167,6 +167,12 @@ def locomo(
     embedder: BenchEmbedder = "auto",
     out: Out = None,
     as_json: AsJson = False,
+    db: Annotated[
+        str,
+        typer.Option(
+            "--db", help="An empty database for the memoryspace mode (e.g. postgresql://...)."
+        ),
+    ] = ":memory:",
 ) -> None:
     """Evidence recall@k, recall at a token budget and MRR by LoCoMo question category."""
     from memoryspace.bench import locomo as locomo_bench
@@ -182,7 +188,13 @@ def locomo(
     model = resolve_embedder(embedder)
     with _progress(as_json) as progress:
         doc = locomo_bench.run(
-            chosen, modes=names, ks=ks, budgets=budgets, embedder=model, progress=progress
+            chosen,
+            modes=names,
+            ks=ks,
+            budgets=budgets,
+            embedder=model,
+            progress=progress,
+            db=db,
         )
     written = locomo_bench.write_outputs(doc, out) if out is not None else []
     if as_json:

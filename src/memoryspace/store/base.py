@@ -35,6 +35,29 @@ class IndexDelta:
     vector: Vector | None  # None for deletes and for updates that kept the vector
 
 
+class TextIndex(Protocol):
+    """A store's full-text provider. Its ranking is its own (BM25 with per-scope statistics and
+    a dialogue-context column on both backends today: ``memoryspace.store.fts`` for SQLite's
+    FTS5, ``memoryspace.store.postgres.text`` for PostgreSQL); what every provider must show
+    is the behaviour the store contract tests, and its quality is measured on LoCoMo."""
+
+    def search(
+        self,
+        terms: Sequence[str],
+        k: int,
+        flt: Filter,
+        now: float | None,
+        *,
+        with_context: bool = True,
+    ) -> list[tuple[int, float]]:
+        """Top ``k`` (key, score) for records holding any of ``terms``, best first."""
+        ...
+
+    def bound(self, terms: Sequence[str], flt: Filter) -> float:
+        """An upper bound of ``search``'s scores for ``terms`` in the filter's scope."""
+        ...
+
+
 class Store(Protocol):
     """Durable storage of memories, their log, vectors and full text."""
 

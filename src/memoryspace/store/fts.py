@@ -239,6 +239,27 @@ def _idfs(
     ]
 
 
+class FTS5Index:
+    """The SQLite text provider (a ``TextIndex``): FTS5's BM25 with per-scope statistics."""
+
+    def __init__(self, db: Connections) -> None:
+        self._db = db
+
+    def search(
+        self,
+        terms: Sequence[str],
+        k: int,
+        flt: Filter,
+        now: float | None,
+        *,
+        with_context: bool = True,
+    ) -> list[tuple[int, float]]:
+        return search(self._db, terms, k, flt, now, with_context=with_context)
+
+    def bound(self, terms: Sequence[str], flt: Filter) -> float:
+        return max_score(self._db, terms, flt)
+
+
 def _idf(documents: int, matching: int) -> float:
     """FTS5's BM25 idf, with its floor for terms in more than half the documents."""
     idf = math.log((documents - matching + 0.5) / (matching + 0.5))

@@ -91,6 +91,7 @@ class SQLiteStore:
             durability=durability,
             create=create,
         )
+        self.text_index = fts.FTS5Index(self._db)
         self._pending: dict[int, tuple[int, float]] = {}
         self._pending_lock = threading.Lock()
         self._flush_every = access_flush_every
@@ -497,11 +498,11 @@ class SQLiteStore:
         context; ``with_context=False`` ignores the context. Document frequencies are counted
         within the filter's scope (see ``memoryspace.store.fts.search``).
         """
-        return fts.search(self._db, terms, k, flt or Filter(), now, with_context=with_context)
+        return self.text_index.search(terms, k, flt or Filter(), now, with_context=with_context)
 
     def text_bound(self, terms: Sequence[str], flt: Filter | None = None) -> float:
         """The highest score ``text_search`` could give for ``terms`` (see ``fts.max_score``)."""
-        return fts.max_score(self._db, terms, flt or Filter())
+        return self.text_index.bound(terms, flt or Filter())
 
     def vectors(self, keys: Sequence[int]) -> Mapping[int, Vector]:
         out: dict[int, Vector] = {}

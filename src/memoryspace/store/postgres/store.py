@@ -19,26 +19,18 @@ replayed from the log into an in-memory SQLite store (``replica``), so ``as_of``
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
-import psycopg
-from psycopg_pool import ConnectionPool
 
 from memoryspace import validate
 from memoryspace.errors import (
-    BackendUnavailable,
-    Closed,
     Conflict,
-    InvalidInput,
-    MemorySpaceError,
     NotFound,
     ReadOnly,
 )
@@ -61,7 +53,8 @@ from memoryspace.store.oplog import (
     logged_change,
 )
 from memoryspace.store.postgres import text
-from memoryspace.store.postgres.schema import WRITE_LOCK, migrate
+from memoryspace.store.postgres.connections import Conn, Connections, redact
+from memoryspace.store.postgres.schema import migrate
 from memoryspace.store.postgres.sql import (
     ASSIGNMENTS,
     COLUMNS,
@@ -70,31 +63,7 @@ from memoryspace.store.postgres.sql import (
     where_clause,
 )
 
-Conn = psycopg.Connection[Any]
 _HNSW_MAX_DIMENSIONS = 2000  # pgvector's limit for an HNSW index on ``vector``
-
-
-def redact(url: str) -> str:
-    """``url`` without its password, for messages and ``summary()``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _translate(exc: psycopg.Error, url: str, doing: str) -> MemorySpaceError:
-    """A typed error for a psycopg failure."""
-    if isinstance(exc, psycopg.errors.DataError):
-        return InvalidInput(f"PostgreSQL refused the data while {doing}: {exc}")
-    if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
-        return ReadOnly(f"{redact(url)} is read-only (a replica?) while {doing}: {exc}")
-    if isinstance(exc, psycopg.errors.IntegrityError):
-        return Conflict(f"PostgreSQL refused a change while {doing}: {exc}")
-    return BackendUnavailable(
-        f"PostgreSQL at {redact(url)} failed while {doing}: {exc}; check that the server is "
-        "running and reachable, then retry"
-    )
 
 
 class PostgresStore:
@@ -123,18 +92,15 @@ class PostgresStore:
         self._url = url
         self._clock = clock
         self._flush_every = access_flush_every
-        self._pool_size = pool_size
-        self._connect_timeout = connect_timeout
         self._read_only = False
         self.as_of_lsn: int | None = None
-        self._closed = False
         self._pending: dict[int, tuple[int, float]] = {}
         self._pending_lock = threading.Lock()
-        self._local = threading.local()
         self._hnsw_dimensions: set[int] = set()
-        self._pool = self._make_pool()
+        self._db = Connections(url, size=pool_size, timeout=connect_timeout)
+        self.text_index = text.PostgresTextIndex(lambda: self._db.reading("searching text"))
         try:
-            with self._pool.connection() as conn:
+            with self._db.reading("opening the database") as conn:
                 if not create and not _has_schema(conn):
                     raise NotFound(
                         f"{redact(url)} holds no MemorySpace database; check the URL (or --db), "
@@ -146,31 +112,9 @@ class PostgresStore:
                     "ON CONFLICT (key) DO NOTHING",
                     (secrets.token_hex(16),),
                 )
-        except BaseException as exc:
-            self._pool.close()
-            if isinstance(exc, psycopg.Error):
-                raise _translate(exc, url, "opening the database") from exc
+        except BaseException:
+            self._db.close()
             raise
-
-    def _make_pool(self) -> ConnectionPool[Conn]:
-        self._pid = os.getpid()
-        pool: ConnectionPool[Conn] = ConnectionPool(
-            self._url,
-            min_size=1,
-            max_size=self._pool_size,
-            kwargs={"autocommit": True},
-            open=False,
-            timeout=self._connect_timeout,
-        )
-        try:
-            pool.open(wait=True, timeout=self._connect_timeout)
-        except Exception as exc:
-            pool.close()
-            raise BackendUnavailable(
-                f"cannot connect to PostgreSQL at {redact(self._url)} ({exc}); check the URL "
-                "and that the server is running"
-            ) from exc
-        return pool
 
     # -- lifecycle
 
@@ -196,14 +140,12 @@ class PostgresStore:
 
     def close(self) -> None:
         """Write buffered access counts and close the pool, even if writing fails."""
-        if self._closed:
+        if self._db.closed:
             return
         try:
             self.flush()
         finally:
-            self._closed = True
-            if self._pid == os.getpid():
-                self._pool.close()
+            self._db.close()
 
     def __enter__(self) -> PostgresStore:
         return self
@@ -211,47 +153,13 @@ class PostgresStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _usable(self) -> None:
-        if self._closed:
-            raise Closed("this store is closed; open the database again")
-        if self._pid != os.getpid():  # a forked child never uses its parent's connections
-            self._local = threading.local()
-            self._pool = self._make_pool()
+    def _reading(self, doing: str = "reading") -> AbstractContextManager[Conn]:
+        return self._db.reading(doing)
 
-    @contextmanager
-    def _reading(self, doing: str = "reading") -> Iterator[Conn]:
-        self._usable()
-        current: Conn | None = getattr(self._local, "conn", None)
-        if current is not None:
-            yield current
-            return
-        try:
-            with self._pool.connection() as conn:
-                yield conn
-        except psycopg.Error as exc:
-            raise _translate(exc, self._url, doing) from exc
-
-    @contextmanager
-    def _writing(self, doing: str = "writing") -> Iterator[Conn]:
+    def _writing(self, doing: str = "writing") -> AbstractContextManager[Conn]:
         if self._read_only:
             raise ReadOnly("this is a read-only view; restore it to make it current")
-        self._usable()
-        current: Conn | None = getattr(self._local, "conn", None)
-        if current is not None:  # nested: join the outer transaction (a savepoint)
-            with current.transaction():
-                yield current
-            return
-        try:
-            with self._pool.connection() as conn:
-                self._local.conn = conn
-                try:
-                    with conn.transaction():
-                        conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-                        yield conn
-                finally:
-                    self._local.conn = None
-        except psycopg.Error as exc:
-            raise _translate(exc, self._url, doing) from exc
+        return self._db.writing(doing)
 
     # -- settings
 
@@ -431,7 +339,7 @@ class PostgresStore:
         """Write buffered access counts (skipping keys deleted meanwhile) in one statement."""
         with self._pending_lock:
             pending, self._pending = self._pending, {}
-        if not pending or self._read_only or self._closed:
+        if not pending or self._read_only or self._db.closed:
             return
         keys = sorted(pending)  # one order for every writer: no deadlock between flushes
         with self._reading("writing access counts") as conn:
@@ -567,12 +475,10 @@ class PostgresStore:
     ) -> list[tuple[int, float]]:
         """Top ``k`` (key, BM25 score) for memories holding any of ``terms``, best first (see
         ``memoryspace.store.postgres.text``)."""
-        with self._reading("searching text") as conn:
-            return text.search(conn, terms, k, flt or Filter(), now, with_context=with_context)
+        return self.text_index.search(terms, k, flt or Filter(), now, with_context=with_context)
 
     def text_bound(self, terms: Sequence[str], flt: Filter | None = None) -> float:
-        with self._reading("searching text") as conn:
-            return text.max_score(conn, terms, flt or Filter())
+        return self.text_index.bound(terms, flt or Filter())
 
     def vectors(self, keys: Sequence[int]) -> Mapping[int, Vector]:
         with self._reading() as conn:
@@ -696,7 +602,7 @@ class PostgresStore:
             Conflict: a checkpoint of that name exists and ``overwrite`` is false.
         """
         validate.checkpoint_name(name)
-        self._usable()
+        self._db.check()
         self.flush()
         when = self._clock()
         with self._writing("taking a checkpoint") as conn:

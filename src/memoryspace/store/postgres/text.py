@@ -14,7 +14,8 @@ another's rank. Candidates come from the GIN index; the statistics scan the scop
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import psycopg
@@ -138,6 +139,29 @@ def max_score(conn: Conn, terms: Sequence[str], flt: Filter, *, with_context: bo
     if not documents:
         return 0.0
     return (K1 + 1.0) * sum(idf(documents, max(n, 1)) for n in holding.values())
+
+
+class PostgresTextIndex:
+    """The PostgreSQL text provider (a ``TextIndex``); ``reading`` lends a connection."""
+
+    def __init__(self, reading: Callable[[], AbstractContextManager[Conn]]) -> None:
+        self._reading = reading
+
+    def search(
+        self,
+        terms: Sequence[str],
+        k: int,
+        flt: Filter,
+        now: float | None,
+        *,
+        with_context: bool = True,
+    ) -> list[tuple[int, float]]:
+        with self._reading() as conn:
+            return search(conn, terms, k, flt, now, with_context=with_context)
+
+    def bound(self, terms: Sequence[str], flt: Filter) -> float:
+        with self._reading() as conn:
+            return max_score(conn, terms, flt)
 
 
 def _place(memory: Memory) -> tuple[str | None, str | None, str | None, float]:
