@@ -76,9 +76,17 @@ def _vectors_off(ms: MemorySpace) -> list[str]:
     ]
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the racing processes meet: one SQLite file, or one PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "race.db")
+    return str(request.getfixturevalue("pg_url"))
+
+
 @pytest.mark.multiprocess
-def test_garbage_collection_never_reverts_an_acknowledged_edit(tmp_path: Path) -> None:
-    path = str(tmp_path / "race.db")
+def test_garbage_collection_never_reverts_an_acknowledged_edit(database: str) -> None:
+    path = database
     MemorySpace.open(path, embedder=HashingEmbedder()).close()
     editors = [_start(str(WORKERS / "editor.py"), path, "own", f"w{n}", SECONDS) for n in (1, 2)]
     collector = _start(str(WORKERS / "collector.py"), path, SECONDS)
@@ -100,9 +108,9 @@ def test_garbage_collection_never_reverts_an_acknowledged_edit(tmp_path: Path) -
 
 @pytest.mark.multiprocess
 def test_concurrent_partial_updates_across_processes_and_threads_lose_nothing(
-    tmp_path: Path,
+    database: str,
 ) -> None:
-    path = str(tmp_path / "race.db")
+    path = database
     with MemorySpace.open(path, embedder=HashingEmbedder()) as ms:
         ms.add_many([{"id": f"s{n}", "content": f"shared {n}"} for n in range(10)])
     groups = ["content,importance", "tags,pinned", "valid_to,meta"]

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 from memoryspace.errors import Conflict, NotFound
 from memoryspace.models import Kind, Memory, Op
-from memoryspace.store import snapshots
 from memoryspace.store.base import Vector
 from memoryspace.store.sqlite import SQLiteStore
+from memoryspace.store.timetravel import TimeTravelling
 from store_contract import (
     FakeClock,
     State,
@@ -83,7 +83,7 @@ def array(values: tuple[float, ...] | None) -> Vector | None:
 class Run:
     """A store, the model of what it should hold, and the model's state at each known LSN."""
 
-    store: SQLiteStore
+    store: TimeTravelling
     clock: FakeClock
     model: dict[str, tuple[Memory, tuple[float, ...] | None]] = field(default_factory=dict)
     states: dict[int, dict[str, tuple[Memory, tuple[float, ...] | None]]] = field(
@@ -186,7 +186,7 @@ def check_log_properties(run: Run, data: st.DataObject) -> None:
 
     # (a) Replaying the whole log from nothing, or from the newest checkpoint, gives the live state.
     for view in (
-        snapshots.materialize(store, last, read_only=True, from_empty=True),
+        store.replica(last, None),  # from the empty database
         store.as_of(last),
     ):
         try:
@@ -234,7 +234,9 @@ def check_log_properties(run: Run, data: st.DataObject) -> None:
         run.restore(None, before_restore)
 
 
-def run_sequence(store: SQLiteStore, clock: FakeClock, ops: list[Any], data: st.DataObject) -> None:
+def run_sequence(
+    store: TimeTravelling, clock: FakeClock, ops: list[Any], data: st.DataObject
+) -> None:
     run = Run(store, clock)
     for op in ops:
         run.apply(op)
@@ -257,4 +259,17 @@ def test_the_log_rebuilds_every_state_on_a_file(ops: list[Any], data: st.DataObj
         tempfile.TemporaryDirectory() as folder,
         SQLiteStore(Path(folder) / "space.db", clock=clock) as store,
     ):
+        run_sequence(store, clock, ops, data)
+
+
+@settings(max_examples=10, deadline=None)
+@given(ops=st.lists(operations, min_size=1, max_size=15), data=st.data())
+def test_the_log_rebuilds_every_state_on_postgres(
+    postgres_server: str, ops: list[Any], data: st.DataObject
+) -> None:
+    from memoryspace.store.postgres import PostgresStore
+    from pg_server import fresh_database
+
+    clock = FakeClock(step=0.5)
+    with fresh_database(postgres_server) as url, PostgresStore(url, clock=clock) as store:
         run_sequence(store, clock, ops, data)
