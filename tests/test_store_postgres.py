@@ -3,13 +3,15 @@ what only PostgreSQL does (the LSN order across writers, the pgvector index, the
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from memoryspace.store.base import Store
 from memoryspace.store.postgres import PostgresStore
-from store_contract import FakeClock, StoreContract
+from store_contract import FakeClock, StoreContract, make_memory, vec
 
 
 class TestPostgresStore(StoreContract):
@@ -22,3 +24,47 @@ class TestPostgresStore(StoreContract):
 
     def reopen(self, store: Store, clock: FakeClock) -> PostgresStore:
         return PostgresStore(self.url, clock=clock)
+
+
+def test_a_waiting_reader_is_woken_by_a_commit_from_another_connection(pg_url: str) -> None:
+    with PostgresStore(pg_url) as reader, PostgresStore(pg_url) as writer:
+        writer.insert([(make_memory("before"), None)])
+        assert [c.id for c in reader.wait_for_changes(0, timeout=0)] == ["before"]
+        got: list[list[str]] = []
+        waiter = threading.Thread(
+            target=lambda: got.append([c.id for c in reader.wait_for_changes(1, timeout=600)])
+        )
+        waiter.start()
+        time.sleep(0.5)  # let it LISTEN (a commit before that is found by its re-read anyway)
+        writer.insert([(make_memory("woken"), None)])
+        waiter.join(timeout=60)  # a lost NOTIFY would leave it waiting for 600 s
+        assert not waiter.is_alive(), "the commit's NOTIFY did not wake the waiting reader"
+        assert got == [["woken"]]
+
+
+def test_lsns_come_from_the_log_in_the_writing_transaction(pg_url: str) -> None:
+    with PostgresStore(pg_url) as store:
+        store.insert([(make_memory(f"m{i}"), vec(1, 0, 0)) for i in range(3)])
+        with pytest.raises(RuntimeError), store.transaction():
+            store.insert([(make_memory("rolled-back"), None)])
+            raise RuntimeError("abandon the transaction")
+        store.update("m0", {"content": "after a rollback"})
+        # A rolled-back write leaves no gap: the next commit takes the next LSN.
+        assert [c.lsn for c in store.changes()] == [1, 2, 3, 4]
+        assert store.get("m0").version == 4
+
+
+def test_vectors_get_an_hnsw_cosine_index_per_dimension(pg_url: str) -> None:
+    import psycopg
+
+    with PostgresStore(pg_url) as store:
+        store.insert([(make_memory("a"), vec(1, 0, 0)), (make_memory("b"), vec(0, 1, 0, 0))])
+    with psycopg.connect(pg_url) as conn:
+        indexes = {
+            name: sql
+            for name, sql in conn.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'vectors'"
+            )
+        }
+    assert "hnsw" in indexes["vectors_hnsw_3"] and "vector_cosine_ops" in indexes["vectors_hnsw_3"]
+    assert "vectors_hnsw_4" in indexes

@@ -27,6 +27,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import numpy as np
+import psycopg
 
 from memoryspace import validate
 from memoryspace.errors import (
@@ -53,7 +54,7 @@ from memoryspace.store.oplog import (
     logged_change,
 )
 from memoryspace.store.postgres import text
-from memoryspace.store.postgres.connections import Conn, Connections, redact
+from memoryspace.store.postgres.connections import Conn, Connections, redact, translate
 from memoryspace.store.postgres.schema import migrate
 from memoryspace.store.postgres.sql import (
     ASSIGNMENTS,
@@ -63,6 +64,7 @@ from memoryspace.store.postgres.sql import (
     where_clause,
 )
 
+CHANNEL = "memoryspace_changes"  # NOTIFY channel; the payload is the new LSN
 _HNSW_MAX_DIMENSIONS = 2000  # pgvector's limit for an HNSW index on ``vector``
 
 
@@ -321,6 +323,8 @@ class PostgresStore:
                 actor,
             ),
         )
+        # Delivered at commit, to every listener on every host (see ``wait_for_changes``).
+        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(lsn)))
         return logged_change(lsn, now, op, before, after, actor)
 
     def touch(self, keys: Sequence[int], when: float) -> None:
@@ -551,6 +555,29 @@ class PostgresStore:
                 (since_lsn, limit),
             ).fetchall()
         return [change_from_row(row) for row in rows]
+
+    def wait_for_changes(self, since_lsn: int, timeout: float) -> list[Change]:
+        """Log entries after ``since_lsn``, waiting up to ``timeout`` seconds for one to be
+        committed (by any process on any host) when there is none yet.
+
+        ``LISTEN``/``NOTIFY`` only wakes the waiter: what it returns is read from the log
+        (``changes``), the source of truth, so a lost notification delays, never loses.
+        """
+        found = self.changes(since_lsn)
+        if found or timeout <= 0:
+            return found
+        self._db.check()
+        try:
+            with psycopg.connect(self._url, autocommit=True) as conn:
+                conn.execute(f"LISTEN {CHANNEL}")
+                found = self.changes(since_lsn)  # committed before LISTEN took effect
+                if found:
+                    return found
+                for _ in conn.notifies(timeout=timeout, stop_after=1):
+                    break
+        except psycopg.Error as exc:
+            raise translate(exc, self._url, "waiting for changes") from exc
+        return self.changes(since_lsn)
 
     def history(self, id: str) -> list[Change]:
         """Every log entry of one memory, oldest first.
