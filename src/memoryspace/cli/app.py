@@ -561,6 +561,7 @@ def main() -> None:
         housekeeping,  # noqa: F401  (registers `cache` commands)
         mcp,  # noqa: F401  (registers `mcp`)
         prompt_budget,  # noqa: F401  (registers `bench prompt-budget`)
+        migrate,  # noqa: F401  (registers `migrate`)
         read,  # noqa: F401  (registers `read`)
         reembed,  # noqa: F401  (registers `reembed`)
     )

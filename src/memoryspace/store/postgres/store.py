@@ -53,7 +53,7 @@ from memoryspace.store.oplog import (
     change_from_row,
     logged_change,
 )
-from memoryspace.store.postgres import text
+from memoryspace.store.postgres import replay, text
 from memoryspace.store.postgres.connections import Conn, Connections, redact, translate
 from memoryspace.store.postgres.schema import migrate
 from memoryspace.store.postgres.sql import (
@@ -618,6 +618,15 @@ class PostgresStore:
                 (after_lsn, upto_lsn),
             ).fetchall()
         return [(*row[:7], None if row[7] is None else bytes(row[7]), row[8]) for row in rows]
+
+    def replay(self, rows: Sequence[LogRow]) -> None:
+        """Apply raw log rows (``log_rows`` of any backend) verbatim: same keys, same LSNs.
+
+        Raises:
+            Conflict: the first row does not follow this database's last LSN.
+        """
+        with self._writing("replaying the log") as conn:
+            replay.replay(conn, rows, self._put_vector)
 
     # -- checkpoints and time travel
 
