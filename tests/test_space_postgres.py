@@ -8,8 +8,13 @@ stay there.
 from __future__ import annotations
 
 import inspect
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,3 +78,22 @@ def test_a_missing_postgres_database_is_not_created_without_create(pg_url: str) 
 
     with pytest.raises(NotFound):
         MemorySpace.open(pg_url, embedder=HashingEmbedder(), create=False)
+
+
+def test_the_cli_takes_a_postgres_url_as_db(pg_url: str) -> None:
+    env = {**os.environ, "MEMORYSPACE_EMBEDDER": "hashing"}
+
+    def cli(*args: str) -> Any:
+        done = subprocess.run(
+            [sys.executable, "-m", "memoryspace", *args, "--db", pg_url, "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    added = cli("add", "Tobi is learning the cello", "--user", "tobi")
+    hits = cli("search", "cello", "--user", "tobi")
+    assert [h["memory"]["id"] for h in hits] == [added["id"]]

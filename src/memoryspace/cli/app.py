@@ -41,9 +41,15 @@ app = typer.Typer(
 console = Console()
 errors = Console(stderr=True)
 
+# A str, not a Path: a Path would fold the "//" of postgresql:// and sqlite:/// URLs.
 Db = Annotated[
-    Path,
-    typer.Option("--db", envvar="MEMORYSPACE_DB", help="Database file.", show_default=True),
+    str,
+    typer.Option(
+        "--db",
+        envvar="MEMORYSPACE_DB",
+        help="Database file, or URL (sqlite:///file.db, postgresql://...).",
+        show_default=True,
+    ),
 ]
 Embedder = Annotated[
     str,
@@ -57,11 +63,11 @@ MinScore = Annotated[
     float | None,
     typer.Option("--min-score", help="Relevance from 0 to 1 a hit needs [default: 0.1]."),
 ]
-DEFAULT_DB = Path("memoryspace.db")
+DEFAULT_DB = "memoryspace.db"
 
 
 @contextmanager
-def opened(db: Path, embedder: str = "auto", *, create: bool = False) -> Iterator[MemorySpace]:
+def opened(db: str, embedder: str = "auto", *, create: bool = False) -> Iterator[MemorySpace]:
     """The space at ``db``; a missing database is created only with ``create``."""
     with MemorySpace.open(db, embedder=embedder, create=create) as ms:
         yield ms

@@ -12,7 +12,6 @@ import dataclasses
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -144,7 +143,7 @@ def persona(
 
 
 @contextmanager
-def resumed(db: Path, embedder: str, user: str, agent: str | None) -> Iterator[Conversation]:
+def resumed(db: str, embedder: str, user: str, agent: str | None) -> Iterator[Conversation]:
     """``user``'s conversation with ``agent``, resumed from the database at ``db``."""
     if not user.strip():
         raise InvalidInput("name the conversation's user with --user NAME")
