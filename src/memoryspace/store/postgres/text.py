@@ -46,19 +46,17 @@ def _query(lexeme_list: Sequence[str], with_context: bool) -> str:
 def _stats(
     conn: Conn, words: Sequence[str], flt: Filter, with_context: bool
 ) -> tuple[float, float, dict[str, int]]:
-    """(documents, their average length, documents holding each lexeme) in the BM25 scope."""
+    """(documents, their average length, documents holding each lexeme) in the BM25 scope,
+    counted in one statement."""
     scope, params = scope_clause(flt)
-    documents, average = conn.execute(
-        f"SELECT count(*), COALESCE(avg(length(m.tsv)), 0) FROM memories m WHERE {scope}", params
-    ).fetchone() or (0, 0)
-    holding: dict[str, int] = {}
-    for word in words:
-        row = conn.execute(
-            f"SELECT count(*) FROM memories m WHERE {scope} AND m.tsv @@ %s::tsquery",
-            [*params, _query([word], with_context)],
-        ).fetchone()
-        holding[word] = int(row[0]) if row else 0
-    return float(documents), float(average), holding
+    holding = ", ".join("count(*) FILTER (WHERE m.tsv @@ %s::tsquery)" for _ in words)
+    row = conn.execute(
+        f"SELECT count(*), COALESCE(avg(length(m.tsv)), 0), {holding} FROM memories m "
+        f"WHERE {scope}",
+        [*(_query([w], with_context) for w in words), *params],
+    ).fetchone()
+    assert row is not None
+    return float(row[0]), float(row[1]), {w: int(n) for w, n in zip(words, row[2:], strict=True)}
 
 
 def idf(documents: float, matching: int) -> float:
