@@ -27,7 +27,6 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import numpy as np
-import psycopg
 
 from memoryspace import validate
 from memoryspace.errors import (
@@ -43,18 +42,14 @@ from memoryspace.store.codec import (
     blob_vector,
     memory_from_row,
     row_values,
-    state_json,
     vector_blob,
 )
 from memoryspace.store.oplog import (
-    CHANGE_COLUMNS,
-    LOG_COLUMNS,
     LogRow,
-    change_from_row,
     logged_change,
 )
-from memoryspace.store.postgres import replay, text
-from memoryspace.store.postgres.connections import Conn, Connections, redact, translate
+from memoryspace.store.postgres import log, replay, text
+from memoryspace.store.postgres.connections import Conn, Connections, redact
 from memoryspace.store.postgres.schema import migrate
 from memoryspace.store.postgres.sql import (
     ASSIGNMENTS,
@@ -64,7 +59,6 @@ from memoryspace.store.postgres.sql import (
     where_clause,
 )
 
-CHANNEL = "memoryspace_changes"  # NOTIFY channel; the payload is the new LSN
 _HNSW_MAX_DIMENSIONS = 2000  # pgvector's limit for an HNSW index on ``vector``
 
 
@@ -211,7 +205,7 @@ class PostgresStore:
             if clash is not None:
                 raise Conflict(f"a memory with id {clash!r} exists; update it or choose another id")
             for memory, vector in items:
-                lsn = self._next_lsn(conn)
+                lsn = log.next_lsn(conn)
                 row = conn.execute(
                     f"INSERT INTO memories ({COLUMNS}, version) VALUES ({PLACEHOLDERS}, %s) "
                     "RETURNING key",
@@ -246,7 +240,7 @@ class PostgresStore:
             key, before = self._get_row(conn, id)
             check_version(before, if_version)
             after = apply_patch(before, patch)
-            lsn = self._next_lsn(conn)
+            lsn = log.next_lsn(conn)
             conn.execute(
                 f"UPDATE memories SET {ASSIGNMENTS}, version = %s WHERE key = %s",
                 (*row_values(after), lsn, key),
@@ -269,7 +263,7 @@ class PostgresStore:
                 for table in ("memories", "vectors", "access"):
                     conn.execute(f"DELETE FROM {table} WHERE key = %s", (key,))
                 text.refresh_around(conn, before, key)
-                lsn = self._next_lsn(conn)
+                lsn = log.next_lsn(conn)
                 changes.append(self._log(conn, lsn, Op.DELETE, key, before, None, None, actor))
         return changes
 
@@ -289,13 +283,6 @@ class PostgresStore:
             )
             self._hnsw_dimensions.add(dimension)
 
-    @staticmethod
-    def _next_lsn(conn: Conn) -> int:
-        """The next LSN; only under the write lock (see the module's docstring)."""
-        row = conn.execute("SELECT COALESCE(max(lsn), 0) + 1 FROM oplog").fetchone()
-        assert row is not None
-        return int(row[0])
-
     def _log(
         self,
         conn: Conn,
@@ -308,23 +295,7 @@ class PostgresStore:
         actor: str | None,
     ) -> Change:
         now = self._clock()
-        id = (after or before).id  # type: ignore[union-attr]
-        conn.execute(
-            f"INSERT INTO oplog({LOG_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                lsn,
-                now,
-                str(op),
-                id,
-                key,
-                state_json(before),
-                state_json(after),
-                vector_blob(vector),
-                actor,
-            ),
-        )
-        # Delivered at commit, to every listener on every host (see ``wait_for_changes``).
-        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(lsn)))
+        log.append(conn, lsn, now, op, key, before, after, vector, actor)
         return logged_change(lsn, now, op, before, after, actor)
 
     def touch(self, keys: Sequence[int], when: float) -> None:
@@ -550,34 +521,14 @@ class PostgresStore:
     def changes(self, since_lsn: int = 0, limit: int | None = None) -> list[Change]:
         """Log entries after ``since_lsn``, oldest first: a feed other agents can tail."""
         with self._reading() as conn:
-            rows = conn.execute(
-                f"SELECT {CHANGE_COLUMNS} FROM oplog o WHERE lsn > %s ORDER BY lsn LIMIT %s",
-                (since_lsn, limit),
-            ).fetchall()
-        return [change_from_row(row) for row in rows]
+            return log.changes(conn, since_lsn, limit)
 
     def wait_for_changes(self, since_lsn: int, timeout: float) -> list[Change]:
         """Log entries after ``since_lsn``, waiting up to ``timeout`` seconds for one to be
-        committed (by any process on any host) when there is none yet.
-
-        ``LISTEN``/``NOTIFY`` only wakes the waiter: what it returns is read from the log
-        (``changes``), the source of truth, so a lost notification delays, never loses.
-        """
-        found = self.changes(since_lsn)
-        if found or timeout <= 0:
-            return found
+        committed (by any process on any host) when there is none yet (``LISTEN``/``NOTIFY``
+        wakes the waiter; the log is read for the answer)."""
         self._db.check()
-        try:
-            with psycopg.connect(self._url, autocommit=True) as conn:
-                conn.execute(f"LISTEN {CHANNEL}")
-                found = self.changes(since_lsn)  # committed before LISTEN took effect
-                if found:
-                    return found
-                for _ in conn.notifies(timeout=timeout, stop_after=1):
-                    break
-        except psycopg.Error as exc:
-            raise translate(exc, self._url, "waiting for changes") from exc
-        return self.changes(since_lsn)
+        return log.wait(self._url, lambda: self.changes(since_lsn), timeout)
 
     def history(self, id: str) -> list[Change]:
         """Every log entry of one memory, oldest first.
@@ -586,38 +537,27 @@ class PostgresStore:
             NotFound: the log has no entry for that id.
         """
         with self._reading() as conn:
-            rows = conn.execute(
-                f"SELECT {CHANGE_COLUMNS} FROM oplog o WHERE id = %s ORDER BY lsn", (id,)
-            ).fetchall()
-        if not rows:
+            found = log.history(conn, id)
+        if not found:
             raise NotFound(f"no memory with id {id!r} was ever stored")
-        return [change_from_row(row) for row in rows]
+        return found
 
     def index_deltas(self, since_lsn: int) -> Iterator[IndexDelta]:
         """What a vector index must apply to follow the log after ``since_lsn``."""
         last = since_lsn
         while True:
             with self._reading() as conn:
-                rows = conn.execute(
-                    "SELECT lsn, op, key, vector FROM oplog WHERE lsn > %s AND "
-                    "(op IN ('add', 'delete') OR vector IS NOT NULL) ORDER BY lsn LIMIT 2048",
-                    (last,),
-                ).fetchall()
+                rows = log.delta_rows(conn, last)
             if not rows:
                 return
             for lsn, op, key, blob in rows:
-                vector = None if blob is None else blob_vector(bytes(blob))
-                yield IndexDelta(lsn=lsn, op=Op(op), key=key, vector=vector)
+                yield IndexDelta(lsn=lsn, op=Op(op), key=key, vector=blob_vector(blob))
             last = rows[-1][0]
 
     def log_rows(self, after_lsn: int, upto_lsn: int) -> list[LogRow]:
         """Raw log rows in (after_lsn, upto_lsn], in the format every backend replays."""
         with self._reading() as conn:
-            rows = conn.execute(
-                f"SELECT {LOG_COLUMNS} FROM oplog WHERE lsn > %s AND lsn <= %s ORDER BY lsn",
-                (after_lsn, upto_lsn),
-            ).fetchall()
-        return [(*row[:7], None if row[7] is None else bytes(row[7]), row[8]) for row in rows]
+            return log.raw_rows(conn, after_lsn, upto_lsn)
 
     def replay(self, rows: Sequence[LogRow]) -> None:
         """Apply raw log rows (``log_rows`` of any backend) verbatim: same keys, same LSNs.
@@ -647,7 +587,7 @@ class PostgresStore:
                 raise Conflict(
                     f"checkpoint {name!r} exists; pass overwrite=True or choose another name"
                 )
-            lsn = self._next_lsn(conn) - 1
+            lsn = log.next_lsn(conn) - 1
             conn.execute(
                 "INSERT INTO checkpoints(name, lsn, created_at) VALUES (%s, %s, %s) "
                 "ON CONFLICT (name) DO UPDATE SET lsn = EXCLUDED.lsn, "
