@@ -68,3 +68,27 @@ def test_vectors_get_an_hnsw_cosine_index_per_dimension(pg_url: str) -> None:
         }
     assert "hnsw" in indexes["vectors_hnsw_3"] and "vector_cosine_ops" in indexes["vectors_hnsw_3"]
     assert "vectors_hnsw_4" in indexes
+
+
+def test_a_batch_and_single_adds_give_the_same_dialogue_contexts(pg_url: str) -> None:
+    import psycopg
+
+    turns = [f"turn {i} word{i}" for i in range(9)]
+    with PostgresStore(pg_url) as store:
+        store.insert([(make_memory("old", "earlier turn", session="s", user="batch"), None)])
+        store.insert(  # a large batch: contexts refreshed once per session
+            [
+                (make_memory(f"b{i}", t, session="s", user="batch", created_at=200.0 + i), None)
+                for i, t in enumerate(turns)
+            ]
+        )
+        store.insert([(make_memory("old2", "earlier turn", session="s", user="one"), None)])
+        for i, t in enumerate(turns):  # one by one: contexts refreshed around each
+            store.insert(
+                [(make_memory(f"o{i}", t, session="s", user="one", created_at=200.0 + i), None)]
+            )
+    with psycopg.connect(pg_url) as conn:
+        contexts = dict(conn.execute("SELECT id, context FROM memories").fetchall())
+    assert contexts["old"] == contexts["old2"] == "turn 0 word0 turn 1 word1"
+    for i in range(len(turns)):
+        assert contexts[f"b{i}"] == contexts[f"o{i}"] != ""

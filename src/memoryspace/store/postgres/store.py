@@ -44,6 +44,7 @@ from memoryspace.store.codec import (
     row_values,
     vector_blob,
 )
+from memoryspace.store.fts import RADIUS
 from memoryspace.store.oplog import (
     LogRow,
     logged_change,
@@ -204,6 +205,8 @@ class PostgresStore:
             clash = taken[0] if taken is not None else repeated
             if clash is not None:
                 raise Conflict(f"a memory with id {clash!r} exists; update it or choose another id")
+            # A large batch refreshes the dialogue contexts once per session, at the end.
+            per_session = len(items) > 2 * RADIUS
             for memory, vector in items:
                 lsn = log.next_lsn(conn)
                 row = conn.execute(
@@ -213,10 +216,16 @@ class PostgresStore:
                 ).fetchone()
                 assert row is not None
                 key = int(row[0])
-                text.refresh_around(conn, memory, key)
+                if not per_session:
+                    text.refresh_around(conn, memory, key)
                 if vector is not None:
                     self._put_vector(conn, key, vector)
                 changes.append(self._log(conn, lsn, Op.ADD, key, None, memory, vector, actor))
+            if per_session:
+                text.refresh_sessions(
+                    conn,
+                    {(m.user, m.agent, m.session) for m, _ in items if m.session is not None},
+                )
         return changes
 
     def update(
