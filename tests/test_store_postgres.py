@@ -92,3 +92,25 @@ def test_a_batch_and_single_adds_give_the_same_dialogue_contexts(pg_url: str) ->
     assert contexts["old"] == contexts["old2"] == "turn 0 word0 turn 1 word1"
     for i in range(len(turns)):
         assert contexts[f"b{i}"] == contexts[f"o{i}"] != ""
+
+
+class TestTieredPostgresWriteBack(StoreContract):
+    """The contract through a write-back hot tier in front of PostgreSQL."""
+
+    @pytest.fixture(autouse=True)
+    def _database(self, pg_url: str) -> None:
+        self.url = pg_url
+
+    def _tiered(self, clock: FakeClock) -> Store:
+        from memoryspace.tiers import HotTier
+        from memoryspace.tiers.store import TieredStore
+
+        backing = PostgresStore(self.url, clock=clock)
+        tier = HotTier(backing, capacity_records=3, write_policy="write_back", clock=clock)
+        return TieredStore(backing, tier)
+
+    def make_store(self, tmp_path: Path, clock: FakeClock) -> Store:
+        return self._tiered(clock)
+
+    def reopen(self, store: Store, clock: FakeClock) -> Store:
+        return self._tiered(clock)

@@ -64,6 +64,17 @@ class TieredStore:
     def read_only(self) -> bool:
         return self.backing.read_only
 
+    @property
+    def as_of_lsn(self) -> int | None:
+        return self.backing.as_of_lsn
+
+    @property
+    def database_id(self) -> str | None:
+        return self.backing.database_id
+
+    def writable_on_disk(self) -> bool:
+        return self.backing.writable_on_disk()
+
     def close(self) -> None:
         """Write the tier back and close it, then close the store (even if that failed)."""
         try:

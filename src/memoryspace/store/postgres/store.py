@@ -94,6 +94,10 @@ class PostgresStore:
         self._pending: dict[int, tuple[int, float]] = {}
         self._pending_lock = threading.Lock()
         self._hnsw_dimensions: set[int] = set()
+        # Records decoded and written through this object (``io_stats``); approximate when
+        # threads race, exact otherwise.
+        self._rows_read = 0
+        self._rows_written = 0
         self._db = Connections(url, size=pool_size, timeout=connect_timeout)
         self.text_index = text.PostgresTextIndex(lambda: self._db.reading("searching text"))
         try:
@@ -221,6 +225,7 @@ class PostgresStore:
                 if vector is not None:
                     self._put_vector(conn, key, vector)
                 changes.append(self._log(conn, lsn, Op.ADD, key, None, memory, vector, actor))
+                self._rows_written += 1
             if per_session:
                 text.refresh_sessions(
                     conn,
@@ -257,6 +262,7 @@ class PostgresStore:
             text.change(conn, key, before, after)
             if vector is not None:
                 self._put_vector(conn, key, vector)
+            self._rows_written += 1
             return self._log(conn, lsn, Op.UPDATE, key, before, after, vector, actor)
 
     def delete(self, ids: Sequence[str], *, actor: str | None = None) -> list[Change]:
@@ -274,6 +280,7 @@ class PostgresStore:
                 text.refresh_around(conn, before, key)
                 lsn = log.next_lsn(conn)
                 changes.append(self._log(conn, lsn, Op.DELETE, key, before, None, None, actor))
+                self._rows_written += 1
         return changes
 
     def _put_vector(self, conn: Conn, key: int, vector: Vector) -> None:
@@ -342,6 +349,7 @@ class PostgresStore:
         row = conn.execute(f"{SELECT_MEMORY} WHERE m.id = %s", (id,)).fetchone()
         if row is None:
             raise NotFound(f"no memory with id {id!r}; search or list memories to find ids")
+        self._rows_read += 1
         return memory_from_row(row)
 
     def _with_pending(self, key: int, memory: Memory) -> Memory:
@@ -356,6 +364,7 @@ class PostgresStore:
     def _memories(self, sql: str, params: Sequence[Any]) -> list[tuple[int, Memory]]:
         with self._reading() as conn:
             rows = conn.execute(sql, params).fetchall()
+        self._rows_read += len(rows)
         return [
             (key, self._with_pending(key, memory)) for key, memory in map(memory_from_row, rows)
         ]
@@ -491,6 +500,11 @@ class PostgresStore:
             matrix = np.vstack([np.frombuffer(bytes(r[1]), dtype="<f4") for r in rows])
             yield keys, matrix.astype(np.float32)
             last = int(keys[-1])
+
+    def io_stats(self) -> dict[str, int]:
+        """Records this object has read (decoded for a caller) and written (inserted, updated
+        or deleted) since it was opened."""
+        return {"rows_read": self._rows_read, "rows_written": self._rows_written}
 
     def summary(self) -> dict[str, Any]:
         """Counts by kind, pinned, archived and generation, the LSN, checkpoints and bytes."""
