@@ -9,7 +9,6 @@ must send ``Authorization: Bearer <token>``, and without one it serves only a lo
 from __future__ import annotations
 
 import ipaddress
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -54,7 +53,7 @@ def serve_mcp(
         )
     if not 0 < port < 65536:
         raise InvalidInput(f"--port must be 1-65535, got {port}")
-    with opened(Path(db), embedder, create=True) as ms:
+    with opened(db, embedder, create=True) as ms:
         if not http:
             build_mcp_server(ms).run("stdio")
             return
