@@ -339,6 +339,10 @@ class ScoreParts:
     at typical length). ``relevance`` is their weighted mean with the speaker, phrase and
     entity boosts and ``session_lift`` added in log-odds. ``SearchHit.score`` is ``relevance``
     capped by the scores of the hits ranked above it.
+
+    Link expansion (``search(..., expand=1)``): a hit reached by following a link from a
+    better hit has ``via`` = that hit's id and ``via_link`` = the link's type; its ranking and
+    relevance are the linking hit's, times the expansion's decay.
     """
 
     fused: float
@@ -354,6 +358,8 @@ class ScoreParts:
     sparse_relevance: float | None = None
     session_lift: float = 0.0
     relevance: float | None = None
+    via: str | None = None
+    via_link: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,6 +395,7 @@ _FILTER_FIELDS = (
     "pinned",
     "include_expired",
     "include_archived",
+    "include_closed",
 )
 MetaValue = str | int | float | bool | None
 
@@ -399,8 +406,10 @@ class Filter:
 
     ``tags`` must all be present; ``since``/``until`` bound ``created_at`` (inclusive/exclusive);
     ``valid_at`` keeps memories whose validity interval contains that time; ``meta`` is equality
-    on top-level meta keys; expired memories are hidden unless ``include_expired``, and memories
-    archived by garbage collection unless ``include_archived``.
+    on top-level meta keys; expired memories are hidden unless ``include_expired``, memories
+    archived by garbage collection unless ``include_archived``, and memories whose validity was
+    closed (``valid_to`` at or before now: a newer memory superseded them) unless
+    ``include_closed`` or a ``valid_at`` asks about another time.
     """
 
     user: str | None = None
@@ -415,6 +424,7 @@ class Filter:
     pinned: bool | None = None
     include_expired: bool = False
     include_archived: bool = False
+    include_closed: bool = False
 
     @classmethod
     def build(cls, **filters: Any) -> Filter:
@@ -451,13 +461,16 @@ class Filter:
             include_archived=validate.flag(
                 "include_archived", filters.get("include_archived", False)
             ),
+            include_closed=validate.flag("include_closed", filters.get("include_closed", False)),
         )
 
     @property
     def selects(self) -> bool:
-        """Whether the filter narrows the selection; ``include_expired`` and
-        ``include_archived`` only widen it."""
-        return not dataclasses.replace(self, include_expired=False, include_archived=False).is_empty
+        """Whether the filter narrows the selection; ``include_expired``, ``include_archived``
+        and ``include_closed`` only widen it."""
+        return not dataclasses.replace(
+            self, include_expired=False, include_archived=False, include_closed=False
+        ).is_empty
 
     @property
     def is_empty(self) -> bool:

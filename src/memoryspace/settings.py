@@ -59,6 +59,8 @@ class Settings:
     holds (equal after case folding and collapsing whitespace) return that memory, renewed,
     instead of storing a copy; turns and records given an explicit ``id`` are exempt (see
     ``memoryspace.dedupe``). ``"off"`` stores every ``add``.
+    ``reflect_every`` runs ``reflect()`` on the whole space after every that many added
+    records (``None``: only when called; see ``memoryspace.reflect``).
     ``max_query_chars`` bounds the text of one search (a longer query costs seconds per search
     and finds nothing better).
 
@@ -97,6 +99,7 @@ class Settings:
     max_query_chars: int = 10_000
     token_counter: TokenCounter | None = field(default=None, compare=False)
     dedupe: Literal["exact", "off"] = "exact"
+    reflect_every: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.durability, str) or self.durability not in ("normal", "full"):
@@ -114,7 +117,7 @@ class Settings:
             "max_query_chars",
         ):
             validate.positive_int(name, getattr(self, name), high=_MAX_COUNT)
-        for name in ("hot_tier_records", "hot_tier_tokens", "max_records"):
+        for name in ("hot_tier_records", "hot_tier_tokens", "max_records", "reflect_every"):
             value = getattr(self, name)
             if value is not None:
                 validate.positive_int(name, value, high=_MAX_COUNT)

@@ -53,6 +53,7 @@ from memoryspace.maintenance.reembed import ReembedResult, check_unfinished, ree
 from memoryspace.models import Change, Checkpoint, Filter, Memory, Op, SearchHit
 from memoryspace.profiler import ALLOCATION, GC, READ, RETRIEVAL, MemoryProfiler
 from memoryspace.records import build_memory, edit_patch
+from memoryspace.retrieval.expand import expand_hits, visible
 from memoryspace.retrieval.hybrid import HybridRetriever, RetrievalConfig
 from memoryspace.retrieval.synced import SyncedIndex
 from memoryspace.settings import Settings, merge_stored, setting_key, shared_changes
@@ -66,7 +67,9 @@ from memoryspace.validate import Vector
 if TYPE_CHECKING:
     from memoryspace.conversation import Conversation, ConversationSettings
     from memoryspace.llm.processors import Processors
+    from memoryspace.notes import Notes
     from memoryspace.reader import ChunkStats, Reading, ReadingPolicy
+    from memoryspace.reflect import Reflection, ReflectOptions
     from memoryspace.transfer import ImportResult, OnConflict
 
 log = logging.getLogger("memoryspace")
@@ -102,6 +105,7 @@ class MemorySpace:
         self._counters: dict[str, int] = {"searches": 0, "adds": 0, "deduplicated": 0}
         self._counter_lock = threading.Lock()
         self._bounded_estimate = (0, 64)  # (live records, adds since counted): count at first
+        self._adds_since_reflect = 0
         self._processors: Processors | None = None
         self._processors_lock = threading.Lock()
         self._bind_embedder()
@@ -422,6 +426,7 @@ class MemorySpace:
             self.auto_gc.wrote(len(inserted))
         if self.settings.max_records is not None:
             self._keep_bounded(self.settings.max_records, len(inserted))
+        self._maybe_reflect(len(inserted))
         return [
             results[leader] if leader in results else renewed[key]  # type: ignore[index]
             for leader, key in zip(plan.leaders, plan.keys, strict=True)
@@ -603,6 +608,7 @@ class MemorySpace:
         k: int = 10,
         min_score: float | None = None,
         touch: bool = True,
+        expand: int = 0,
         **filters: Any,
     ) -> list[SearchHit]:
         """The ``k`` memories that best match ``query``, best first, each with its score parts.
@@ -616,9 +622,14 @@ class MemorySpace:
         policies read) are bumped and they are paged into the hot tier. ``touch=False`` looks
         without using, e.g. to gather candidates that a caller ranks further.
 
+        ``expand=1`` (up to 3) also follows the hits' links that many hops; a linked memory
+        scores its linking hit's score times 0.8 and its ``parts.via`` names that hit (see
+        ``memoryspace.retrieval.expand``).
+
         Filters: ``user``, ``agent``, ``session``, ``kind`` (one or a list), ``tags`` (all
         required), ``since`` / ``until`` (created time), ``valid_at``, ``meta`` (equality),
-        ``pinned``, ``include_expired``, ``include_archived`` (records GC archived).
+        ``pinned``, ``include_expired``, ``include_archived`` (records GC archived),
+        ``include_closed`` (memories a newer one superseded; ``valid_at`` sees the past).
 
         Raises:
             InvalidInput: an empty or too long query, a bad ``k`` or ``min_score``, or an
@@ -628,10 +639,15 @@ class MemorySpace:
         started = self.profiler.clock() if self.profiler is not None else 0.0
         query = validate.query(query, limit=self.settings.max_query_chars)
         k, touch = validate.k(k), validate.flag("touch", touch)
+        hops = validate.integer("expand", expand, low=0, high=3)
         threshold = validate.min_score(self.settings.min_score if min_score is None else min_score)
         flt = Filter.build(**filters)
         now = self._clock()
         hits, keys = self._retriever.search(query, k, flt, now, min_score=threshold)
+        if hops:
+            hits = expand_hits(
+                hits, k=k, get_many=self.get_many, show=lambda m: visible(m, flt, now), hops=hops
+            )
         if touch:
             if self.tiered is not None:  # retrieval is the main access path: page the hits in
                 self.tiered.page_in([hit.memory for hit in hits])
@@ -961,6 +977,84 @@ class MemorySpace:
                 llm = llm_from_env()
                 self._processors = LLMProcessors(llm) if llm is not None else OfflineProcessors()
             return self._processors
+
+    # -- notes and reflection (memoryspace.notes, memoryspace.reflect)
+
+    def notes(self, *, user: str | None = None, agent: str | None = None, **options: Any) -> Notes:
+        """A-MEM linked notes of the scope (``user``, ``agent``); ``options``: ``k``,
+        ``link_min_score``, ``evolve``. A model describes notes when one is configured
+        (``MEMORYSPACE_LLM_URL``), else the offline rules do (see ``memoryspace.notes``).
+
+        Raises:
+            InvalidInput: a bad scope or option.
+        """
+        from memoryspace.notes import Notes, make_enricher
+
+        self._usable()
+        user, agent = validate.scope("user", user), validate.scope("agent", agent)
+        enricher = make_enricher(self.processors())
+        return Notes(
+            self, embed=self.embedder.embed, enricher=enricher, user=user, agent=agent, **options
+        )
+
+    def reflect(
+        self,
+        *,
+        user: str | None = None,
+        agent: str | None = None,
+        dry_run: bool = False,
+        options: ReflectOptions | None = None,
+    ) -> Reflection:
+        """Reflect on the scope once: merge duplicates, close superseded memories, archive
+        stale ones, re-score importance (see ``memoryspace.reflect``). One transaction, every
+        change logged with actor ``reflect``; ``restore(None, to_lsn=result.lsn_before)``
+        undoes it. ``dry_run`` returns the plan and changes nothing.
+
+        Raises:
+            InvalidInput: a bad scope, flag or options.
+            ReadOnly: a read-only view (unless ``dry_run``).
+        """
+        from memoryspace.maintenance.plan import apply_plan
+        from memoryspace.reflect import ReflectOptions, make_extractor, reflect
+        from memoryspace.reflect.job import ACTOR, stored_vectors
+
+        if validate.flag("dry_run", dry_run):
+            self._usable()
+        else:
+            self._writable()
+        if options is not None and not isinstance(options, ReflectOptions):
+            raise InvalidInput("options must be a ReflectOptions or None")
+        user, agent = validate.scope("user", user), validate.scope("agent", agent)
+        self.store.flush()  # access counters are batched; importance reads them
+        before = self.lsn
+        result = reflect(
+            self,
+            user=user,
+            agent=agent,
+            now=self._clock(),
+            vectors=stored_vectors(self.store),
+            extractor=make_extractor(self.processors()),
+            apply=lambda plan: apply_plan(self.store, plan, actor=ACTOR, embed=self.embedder.embed),
+            lsn=lambda: self.lsn,
+            options=options,
+            dry_run=dry_run,
+        )
+        if result.lsn_after > before and self.hot_tier is not None:
+            self.hot_tier.discard(c.id for c in self.store.changes(before))
+        return result
+
+    def _maybe_reflect(self, added: int) -> None:
+        """``Settings.reflect_every``: reflect on the whole space every that many adds."""
+        every = self.settings.reflect_every
+        if every is None or not added:
+            return
+        with self._counter_lock:
+            self._adds_since_reflect += added
+            due = self._adds_since_reflect >= every
+            if due:
+                self._adds_since_reflect = 0
+        if due:
+            self.reflect()
 
     def import_records(
         self,

@@ -280,11 +280,17 @@ def _sigmoid(x: Scores) -> Scores:
 
 
 def _only_visibility(flt: Filter) -> bool:
-    """The filter restricts only by expiry and archiving, which ``_hidden`` checks per hit."""
-    return replace(flt, include_expired=False, include_archived=False).is_empty
+    """The filter restricts only by expiry, archiving and closed validity, which ``_hidden``
+    checks per hit."""
+    return replace(
+        flt, include_expired=False, include_archived=False, include_closed=False
+    ).is_empty
 
 
 def _hidden(memory: Memory, now: float, flt: Filter) -> bool:
     if memory.archived and not flt.include_archived:
+        return True
+    closed = memory.valid_to is not None and memory.valid_to <= now
+    if closed and not flt.include_closed and flt.valid_at is None:
         return True
     return not flt.include_expired and memory.expires_at is not None and memory.expires_at <= now

@@ -151,4 +151,7 @@ def where_clause(flt: Filter | None, now: float | None) -> tuple[str, list[Any]]
     if not flt.include_expired and now is not None:
         parts.append("(m.expires_at IS NULL OR m.expires_at > ?)")
         params.append(now)
+    if not flt.include_closed and flt.valid_at is None and now is not None:
+        parts.append("(m.valid_to IS NULL OR m.valid_to > ?)")
+        params.append(now)
     return (" AND ".join(parts) if parts else "1"), params

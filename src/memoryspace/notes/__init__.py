@@ -1,0 +1,23 @@
+"""A-MEM notes: keywords, tags and a context per note, links by id, and evolving neighbours.
+
+``MemorySpace.notes(user=..., agent=...)`` returns a ``Notes`` over the space's public methods.
+"""
+
+from memoryspace.notes.enrich import (
+    Enricher,
+    LLMEnricher,
+    NoteFacets,
+    OfflineEnricher,
+    make_enricher,
+)
+from memoryspace.notes.notes import Notes, NoteView
+
+__all__ = [
+    "Enricher",
+    "LLMEnricher",
+    "NoteFacets",
+    "NoteView",
+    "Notes",
+    "OfflineEnricher",
+    "make_enricher",
+]
