@@ -567,6 +567,7 @@ def main() -> None:
         housekeeping,  # noqa: F401  (registers `cache` commands)
         mcp,  # noqa: F401  (registers `mcp`)
         migrate,  # noqa: F401  (registers `migrate`)
+        notes,  # noqa: F401  (registers `notes` commands and `reflect`)
         prompt_budget,  # noqa: F401  (registers `bench prompt-budget`)
         read,  # noqa: F401  (registers `read`)
         reembed,  # noqa: F401  (registers `reembed`)
