@@ -28,7 +28,9 @@ from memoryspace.errors import (
 )
 from memoryspace.gc import ActionPolicy, GCEvent
 from memoryspace.models import Change, Checkpoint, Filter, Kind, Memory, Op, ScoreParts, SearchHit
+from memoryspace.notes import Notes, NoteView
 from memoryspace.profiler import MemoryProfiler
+from memoryspace.reflect import Reflection, ReflectOptions
 from memoryspace.settings import Settings
 from memoryspace.space import MemorySpace
 from memoryspace.store.sqlite import SQLiteStore
@@ -59,9 +61,13 @@ __all__ = [
     "MemorySpaceError",
     "MiniLMEmbedder",
     "NotFound",
+    "NoteView",
+    "Notes",
     "Op",
     "OpenAIEmbedder",
     "ReadOnly",
+    "ReflectOptions",
+    "Reflection",
     "SQLiteStore",
     "ScoreParts",
     "SearchHit",

@@ -3,10 +3,11 @@
 ``extract_claims`` reads a memory's text by rules for the common forms of a stated value:
 "my X is Y", "X moved to Y", "X (now) works as / at Y", "X lives in Y", "X is no longer Y"
 (a negation), "X is in / on <date>", "X in <date>", "X is <number>" and "my X of <number>".
-Subjects are reduced to a key (determiners dropped, "I"/"my" become the speaker, the head
-noun kept: "my Japan trip" and "the trip" are both ``trip``); values to lower case without
-fillers. A turn written as ``"speaker: text"`` is read as that speaker's; an ``assistant`` or
-``system`` turn states nothing about the user and yields no claims.
+Subjects are reduced to at most three content words (determiners dropped, "I"/"my" become the
+speaker, a plural head made singular); ``same_subject`` matches "japan trip" with "trip" but not
+"gate code" with "locker code". Values are lower case without fillers; ``same_value`` lets
+"nurse" agree with "nurse at night". A turn written as ``"speaker: text"`` is read as that
+speaker's; an ``assistant`` or ``system`` turn states nothing about the user: no claims.
 
 ``LLMClaimExtractor`` asks a chat model for the claims of many texts in one structured call and
 falls back to the rules when it fails.
@@ -45,7 +46,8 @@ class Claim:
 
     @property
     def key(self) -> tuple[str, str]:
-        return self.subject, self.attribute
+        """The subject's head word and the attribute: claims that may be about one thing."""
+        return self.subject.split()[-1], self.attribute
 
     def describe(self) -> str:
         verb = "is no longer" if self.negated else "is"
@@ -88,11 +90,29 @@ def _subject(raw: str, speaker: str) -> str:
         text = shorter
     if not text or text in _FIRST_PERSON:
         return speaker
-    words = [w for w in re.findall(r"[\w'-]+", text) if is_content_word(w)]
+    words = [str(w) for w in re.findall(r"[\w'-]+", text) if is_content_word(w)][-3:]
     if not words:
         return speaker
-    head = str(words[-1])
-    return head[:-1] if len(head) > 3 and head.endswith("s") and not head.endswith("ss") else head
+    head = words[-1]
+    if len(head) > 3 and head.endswith("s") and not head.endswith("ss"):
+        words[-1] = head[:-1]
+    return " ".join(words)
+
+
+def same_subject(a: str, b: str) -> bool:
+    """Whether two subject phrases name one thing: one ends with the other ("japan trip" and
+    "trip" do; "gate code" and "locker code" do not)."""
+    left, right = a.split(), b.split()
+    shorter, longer = (left, right) if len(left) <= len(right) else (right, left)
+    return longer[len(longer) - len(shorter) :] == shorter
+
+
+def same_value(a: str, b: str) -> bool:
+    """Whether two values agree: equal, or one starts with the other ("nurse" and "nurse at
+    night")."""
+    left, right = a.split(), b.split()
+    n = min(len(left), len(right))
+    return left[:n] == right[:n]
 
 
 def _attribute(raw: str) -> str:

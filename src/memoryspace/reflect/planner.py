@@ -37,7 +37,7 @@ from memoryspace.errors import InvalidInput
 from memoryspace.fingerprint import normalise_content
 from memoryspace.maintenance.plan import Edit, EditGroup, EditPlan, Insert, Patch
 from memoryspace.models import Kind, Link, LinkType, Memory, new_id
-from memoryspace.reflect.claims import Claim, speaker_and_text
+from memoryspace.reflect.claims import Claim, same_subject, same_value, speaker_and_text
 from memoryspace.validate import Vector
 
 DAY = 86_400.0
@@ -175,7 +175,7 @@ def _compatible(a: Memory, b: Memory, claims: Mapping[str, Sequence[Claim]]) -> 
     if _numbers(a.content) != _numbers(b.content):
         return False
     theirs = {c.key: c.value for c in claims.get(b.id, ())}
-    return all(theirs.get(c.key, c.value) == c.value for c in claims.get(a.id, ()))
+    return all(same_value(theirs.get(c.key, c.value), c.value) for c in claims.get(a.id, ()))
 
 
 def _merge_group(cluster: Sequence[Memory], vectors: Mapping[str, Vector]) -> EditGroup:
@@ -238,22 +238,8 @@ def _supersessions(
     closed_by: dict[str, tuple[str, LinkType, str]] = {}  # older id -> (newer id, link, reason)
     for entries in scoped.values():
         entries.sort(key=lambda e: (e[0].created_at, e[0].id))
-        holders: list[Memory] = []  # open memories stating the current value
-        current: Claim | None = None
-        for memory, claim in entries:
-            if current is None or claim.value == current.value:
-                holders.append(memory)
-            else:
-                reason = (
-                    f"{claim.subject}'s {claim.attribute} is now {claim.value!r} "
-                    f"(was {current.value!r})"
-                )
-                for older in holders:
-                    later = older.created_at < memory.created_at
-                    if later and older.id != memory.id and older.id not in closed_by:
-                        closed_by[older.id] = (memory.id, LinkType.SUPERSEDES, reason)
-                holders = [memory]
-            current = claim
+        for thread in _threads(entries):
+            _close_older_values(thread, closed_by)
     for negation, claim in negations:
         for older in memories:
             if older.id in closed_by or older.id in touched or older.id == negation.id:
@@ -269,6 +255,43 @@ def _supersessions(
     return _closing_groups(by_id, closed_by, touched)
 
 
+def _threads(entries: Sequence[tuple[Memory, Claim]]) -> list[list[tuple[Memory, Claim]]]:
+    """Entries split by subject: each joins the first thread whose first subject names the
+    same thing (``same_subject``)."""
+    threads: list[list[tuple[Memory, Claim]]] = []
+    for entry in entries:
+        for thread in threads:
+            if same_subject(thread[0][1].subject, entry[1].subject):
+                thread.append(entry)
+                break
+        else:
+            threads.append([entry])
+    return threads
+
+
+def _close_older_values(
+    thread: Sequence[tuple[Memory, Claim]], closed_by: dict[str, tuple[str, LinkType, str]]
+) -> None:
+    """In time order: a value other than the current one closes every open memory holding the
+    current one."""
+    holders: list[Memory] = []
+    current: Claim | None = None
+    for memory, claim in thread:
+        if current is None or same_value(claim.value, current.value):
+            holders.append(memory)
+        else:
+            reason = (
+                f"{claim.subject}'s {claim.attribute} is now {claim.value!r} "
+                f"(was {current.value!r})"
+            )
+            for older in holders:
+                later = older.created_at < memory.created_at
+                if later and older.id != memory.id and older.id not in closed_by:
+                    closed_by[older.id] = (memory.id, LinkType.SUPERSEDES, reason)
+            holders = [memory]
+        current = claim
+
+
 _FIRST_PERSON = re.compile(r"\b(?:i|i'm|my|me)\b", re.IGNORECASE)
 
 
@@ -276,7 +299,7 @@ def _states(memory: Memory, claims: Sequence[Claim], negated: Claim) -> bool:
     """Whether ``memory`` says what ``negated`` denies: a claim of that subject and value, or
     a text naming the value and the subject (by name, or in the first person when the
     subject is the memory's speaker)."""
-    if any(c.subject == negated.subject and c.value == negated.value for c in claims):
+    if any(same_subject(c.subject, negated.subject) and c.value == negated.value for c in claims):
         return True
     text = memory.content.lower()
     if not re.search(rf"\b{re.escape(negated.value)}\b", text):
