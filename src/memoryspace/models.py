@@ -107,7 +107,7 @@ def parse_link(value: object, *, kind: Kind | str = "turn") -> Link:
             )
         link = Link.to(target, value.get("type", LinkType.RELATED))
         strong = value.get("strong")
-        if strong is not None:
+        if strong is not None and strong is not link.strong:
             if not isinstance(strong, bool):
                 raise InvalidInput(f"a link's 'strong' must be True or False, got {strong!r}")
             link = replace(link, strong=strong)

@@ -15,6 +15,8 @@ Records arrive in time order.
 * ``dense``: exact cosine similarity with the same embedder alone.
 * ``mem0``: the ``mem0ai`` package, see ``memoryspace.bench.mem0_mode``.
 * ``memoryos``: the MemoryOS-style ``Conversation``, see ``memoryspace.bench.memoryos_mode``.
+* ``notes``: A-MEM linked notes; ``reflect``: ``memoryspace`` after a reflection (see
+  ``memoryspace.bench.notes_mode``).
 """
 
 from __future__ import annotations
@@ -34,7 +36,17 @@ from memoryspace.models import Filter
 from memoryspace.retrieval.terms import query_terms
 from memoryspace.space import MemorySpace
 
-MODE_NAMES = ("memoryspace", "recent", "reservoir", "bm25", "dense", "mem0", "memoryos")
+MODE_NAMES = (
+    "memoryspace",
+    "recent",
+    "reservoir",
+    "bm25",
+    "dense",
+    "mem0",
+    "memoryos",
+    "notes",
+    "reflect",
+)
 
 Record = Mapping[str, Any]
 
@@ -260,6 +272,10 @@ def make_mode(
         from memoryspace.bench.memoryos_mode import MemoryOSMode
 
         return MemoryOSMode(ref_key, embedder)
+    if name in ("notes", "reflect"):
+        from memoryspace.bench.notes_mode import NotesMode, ReflectMode
+
+        return NotesMode(ref_key, embedder) if name == "notes" else ReflectMode(ref_key, embedder)
     raise InvalidInput(f"unknown mode {name!r}; use some of: {', '.join(MODE_NAMES)}")
 
 

@@ -5,9 +5,10 @@ A note is a memory of kind ``note`` whose meta holds its ``keywords`` and one-se
 
 1. describes it (``Enricher``: offline rules, or a chat model when one is configured);
 2. embeds its content with its keywords, tags and context (one vector, stored with the note);
-3. finds its ``k`` nearest notes of the same scope scoring at least ``link_min_score``;
+3. finds the ``k`` notes of the same scope that best match its content, scoring at least
+   ``link_min_score``;
 4. stores it linked **by id** to them (``related``, weak) plus any links the caller gives;
-5. evolves each neighbour: a link back to the new note, the new note's tags that the
+5. evolves each neighbour: a link back to the new note (up to ``MAX_LINKS``), the new note's tags that the
    neighbour's own text mentions, and a context re-derived from its keywords and tags. Each
    evolution is an ordinary logged patch (actor ``notes``), made only if the neighbour did not
    change since it was read, so it never overwrites a concurrent edit.
@@ -29,6 +30,9 @@ from memoryspace.validate import Vector
 
 NOTE = "note"
 ACTOR = "notes"
+MAX_LINKS = 12
+"""Evolution stops adding links back to a note that has this many: a popular note would
+otherwise collect one per later neighbour, and every read of it would pay for them all."""
 
 
 class NoteSpace(Protocol):
@@ -142,7 +146,7 @@ class Notes:
         facets = NoteFacets(facets.keywords, all_tags, facets.context)
         text = embedding_text(content, facets)
         vector = self._embed([text])[0]
-        neighbours = self._neighbours(text)
+        neighbours = self._neighbours(content)
         linked = {link.id for link in given}
         auto = [Link.to(m.id) for m in neighbours if m.id not in linked]
         note_meta = {**(dict(meta) if meta else {}), "keywords": list(facets.keywords)}
@@ -163,11 +167,11 @@ class Notes:
                 self._evolve(neighbour, note)
         return note
 
-    def _neighbours(self, text: str) -> list[Memory]:
+    def _neighbours(self, content: str) -> list[Memory]:
         if self.k == 0:
             return []
         hits = self._space.search(
-            text[:8000],
+            content[:2000],
             k=self.k,
             min_score=self.link_min_score,
             touch=False,
@@ -277,10 +281,10 @@ def embedding_text(content: str, facets: NoteFacets) -> str:
 
 def evolution(neighbour: Memory, note: Memory, enricher: Enricher) -> dict[str, Any]:
     """The patch that evolves ``neighbour`` after ``note`` linked to it (empty: nothing to do):
-    a ``related`` link back, the note's tags that the neighbour's content or keywords mention,
+    a ``related`` link back (unless it has ``MAX_LINKS``), the note's tags that the neighbour's content or keywords mention,
     and, when its tags grew, its context re-derived."""
     patch: dict[str, Any] = {}
-    if note.id not in neighbour.link_ids():
+    if note.id not in neighbour.link_ids() and len(neighbour.links) < MAX_LINKS:
         links = [*neighbour.links, Link.to(note.id)]
         patch["links"] = [link.to_dict() for link in links]
     raw = neighbour.meta.get("keywords")
