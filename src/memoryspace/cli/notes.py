@@ -1,4 +1,5 @@
-"""``memoryspace notes add/show/link/unlink/search`` and ``memoryspace reflect [--dry-run]``.
+"""``memoryspace notes add/show/link/unlink/search``, ``memoryspace reflect [--dry-run]`` and
+the benchmarks ``memoryspace bench knowledge-update`` and ``memoryspace bench duplicates``.
 
 Notes are A-MEM linked notes of a scope (see ``memoryspace.notes``); ``reflect`` runs one
 reflection job (see ``memoryspace.reflect``). With ``MEMORYSPACE_LLM_URL`` and
@@ -27,6 +28,17 @@ from memoryspace.cli.app import (
     show_changes,
     when,
 )
+from memoryspace.cli.bench import (
+    AsJson,
+    BenchEmbedder,
+    Data,
+    Out,
+    _console,
+    _progress,
+    _report,
+    bench,
+)
+from memoryspace.errors import InvalidInput
 from memoryspace.notes import NoteView
 from memoryspace.reflect import Reflection
 
@@ -193,3 +205,69 @@ def print_reflection(result: Reflection, as_json: bool) -> None:
             f"applied {len(result.applied)} groups ({counts}), skipped {len(result.skipped)}; "
             f"undo with: memoryspace restore --to-lsn {result.lsn_before}"
         )
+
+
+# -- benchmarks (registered on `memoryspace bench`)
+
+
+@bench.command("knowledge-update")
+def knowledge_update(
+    data: Data,
+    k: Annotated[int, typer.Option("--k", help="Depth for 'newer session in the top k'.")] = 5,
+    embedder: BenchEmbedder = "auto",
+    out: Out = None,
+    as_json: AsJson = False,
+) -> None:
+    """LongMemEval knowledge updates: latest value's session above the outdated one, with and
+    without reflection."""
+    from memoryspace.bench import knowledge_update as bench_ku
+    from memoryspace.bench.report import print_table
+    from memoryspace.embed.resolve import resolve_embedder
+
+    haystacks = bench_ku.load_haystacks(data)
+    model = resolve_embedder(embedder)
+    with _progress(as_json) as progress:
+        doc = bench_ku.run(haystacks, embedder=model, k=k, progress=progress)
+    _report(
+        doc, bench_ku.csv_rows(doc), name="knowledge_update", title="", out=out, as_json=as_json
+    )
+    if not as_json:
+        title = f"LongMemEval knowledge updates ({doc['questions']} questions, {doc['embedder']})"
+        print_table(title, bench_ku.table(doc), _console())
+
+
+@bench.command("duplicates")
+def duplicates(
+    facts: Annotated[int, typer.Option(help="Distinct facts in the stream.")] = 200,
+    repeats: Annotated[int, typer.Option(help="Wordings of each fact.")] = 4,
+    seed: Annotated[int, typer.Option(help="Seed of the stream.")] = 0,
+    embedder: BenchEmbedder = "auto",
+    out: Out = None,
+    as_json: AsJson = False,
+) -> None:
+    """A synthetic duplicate-heavy stream: share of stored duplicates before and after reflect."""
+    from memoryspace.bench import duplicates as bench_dup
+    from memoryspace.bench.report import print_table
+    from memoryspace.embed.resolve import resolve_embedder
+
+    if facts < 1 or repeats < 1:
+        raise InvalidInput("--facts and --repeats must be at least 1")
+    model = resolve_embedder(embedder)
+    with _progress(as_json) as progress:
+        doc = bench_dup.run(
+            embedder=model, facts=facts, repeats=repeats, seed=seed, progress=progress
+        )
+    _report(
+        doc,
+        doc["rows"],
+        name="duplicates",
+        title="",
+        out=out,
+        as_json=as_json,
+        plot=lambda path: bench_dup.write_chart(doc, path),
+    )
+    if not as_json:
+        title = (
+            f"Stored duplicates before/after reflect ({facts} facts x {repeats}, {doc['embedder']})"
+        )
+        print_table(title, doc["rows"], _console())

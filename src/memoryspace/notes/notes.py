@@ -8,10 +8,10 @@ A note is a memory of kind ``note`` whose meta holds its ``keywords`` and one-se
 3. finds the ``k`` notes of the same scope that best match its content, scoring at least
    ``link_min_score``;
 4. stores it linked **by id** to them (``related``, weak) plus any links the caller gives;
-5. evolves each neighbour: a link back to the new note (up to ``MAX_LINKS``), the new note's tags that the
-   neighbour's own text mentions, and a context re-derived from its keywords and tags. Each
-   evolution is an ordinary logged patch (actor ``notes``), made only if the neighbour did not
-   change since it was read, so it never overwrites a concurrent edit.
+5. evolves each neighbour: a link back to the new note (up to ``MAX_LINKS``), the new note's
+   tags that the neighbour's own text mentions, and a context re-derived from its keywords and
+   tags. Each evolution is an ordinary logged patch (actor ``notes``), made only if the
+   neighbour did not change since it was read, so it never overwrites a concurrent edit.
 
 Links are mark-sweep edges: strong ones (``supports``, ``derived_from``) keep their targets.
 """
@@ -281,8 +281,8 @@ def embedding_text(content: str, facets: NoteFacets) -> str:
 
 def evolution(neighbour: Memory, note: Memory, enricher: Enricher) -> dict[str, Any]:
     """The patch that evolves ``neighbour`` after ``note`` linked to it (empty: nothing to do):
-    a ``related`` link back (unless it has ``MAX_LINKS``), the note's tags that the neighbour's content or keywords mention,
-    and, when its tags grew, its context re-derived."""
+    a ``related`` link back (unless it has ``MAX_LINKS``), the note's tags that the
+    neighbour's content or keywords mention, and, when its tags grew, its context re-derived."""
     patch: dict[str, Any] = {}
     if note.id not in neighbour.link_ids() and len(neighbour.links) < MAX_LINKS:
         links = [*neighbour.links, Link.to(note.id)]
