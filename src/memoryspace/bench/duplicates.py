@@ -6,9 +6,9 @@
 seeded) are each stated ``repeats`` times in paraphrases (other wordings, case, punctuation,
 fillers), shuffled into one stream and added as ``fact`` memories of one user with the default
 settings (so exact repeats are already folded by ``dedupe="exact"``). For each near-duplicate
-threshold a fresh space is reflected once. *Duplicate share* = 1 - distinct facts among the live
-memories / live memories; a *wrong merge* is a merged memory whose sources state different
-facts (e.g. two ages of one person).
+threshold a fresh space is reflected once. *Duplicate share*: the live memories that only repeat
+facts an earlier live memory already states, over the live memories; a *wrong merge* is a merged
+memory whose sources state different facts (e.g. "Anna likes jazz" and "Anna likes chess").
 """
 
 from __future__ import annotations
@@ -101,17 +101,20 @@ def stream(facts: int, repeats: int, seed: int = 0) -> list[tuple[int, str]]:
 
 
 def duplicate_share(space: MemorySpace, fact_of: dict[str, int]) -> tuple[int, float, int]:
-    """``(live memories, duplicate share, wrong merges)`` of the space."""
+    """``(live memories, duplicate share, wrong merges)`` of the space: a live memory is a
+    duplicate when every fact it stands for (its own, or its merged sources') is already
+    stood for by an earlier live memory."""
     live = list(space.scan(user="stream"))
     seen: set[int] = set()
-    wrong = 0
+    duplicates = wrong = 0
     for memory in live:
         sources = memory.meta.get("merged_from")
         ids = [str(i) for i in sources] if isinstance(sources, list) else [memory.id]
         facts = {fact_of[i] for i in ids if i in fact_of}
         wrong += len(facts) > 1
+        duplicates += facts <= seen
         seen.update(facts)
-    share = 1.0 - len(seen) / len(live) if live else 0.0
+    share = duplicates / len(live) if live else 0.0
     return len(live), share, wrong
 
 

@@ -33,7 +33,6 @@ from memoryspace.cli.bench import (
     BenchEmbedder,
     Data,
     Out,
-    _console,
     _progress,
     _report,
     bench,
@@ -221,19 +220,22 @@ def knowledge_update(
     """LongMemEval knowledge updates: latest value's session above the outdated one, with and
     without reflection."""
     from memoryspace.bench import knowledge_update as bench_ku
-    from memoryspace.bench.report import print_table
     from memoryspace.embed.resolve import resolve_embedder
 
     haystacks = bench_ku.load_haystacks(data)
     model = resolve_embedder(embedder)
     with _progress(as_json) as progress:
         doc = bench_ku.run(haystacks, embedder=model, k=k, progress=progress)
+    title = f"LongMemEval knowledge updates ({doc['questions']} questions, {doc['embedder']})"
     _report(
-        doc, bench_ku.csv_rows(doc), name="knowledge_update", title="", out=out, as_json=as_json
+        doc,
+        bench_ku.csv_rows(doc),
+        name="knowledge_update",
+        title=title,
+        out=out,
+        as_json=as_json,
+        table=bench_ku.table(doc),
     )
-    if not as_json:
-        title = f"LongMemEval knowledge updates ({doc['questions']} questions, {doc['embedder']})"
-        print_table(title, bench_ku.table(doc), _console())
 
 
 @bench.command("duplicates")
@@ -247,7 +249,6 @@ def duplicates(
 ) -> None:
     """A synthetic duplicate-heavy stream: share of stored duplicates before and after reflect."""
     from memoryspace.bench import duplicates as bench_dup
-    from memoryspace.bench.report import print_table
     from memoryspace.embed.resolve import resolve_embedder
 
     if facts < 1 or repeats < 1:
@@ -257,17 +258,13 @@ def duplicates(
         doc = bench_dup.run(
             embedder=model, facts=facts, repeats=repeats, seed=seed, progress=progress
         )
+    title = f"Stored duplicates before/after reflect ({facts} facts x {repeats}, {doc['embedder']})"
     _report(
         doc,
         doc["rows"],
         name="duplicates",
-        title="",
+        title=title,
         out=out,
         as_json=as_json,
         plot=lambda path: bench_dup.write_chart(doc, path),
     )
-    if not as_json:
-        title = (
-            f"Stored duplicates before/after reflect ({facts} facts x {repeats}, {doc['embedder']})"
-        )
-        print_table(title, doc["rows"], _console())
