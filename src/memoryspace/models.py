@@ -406,10 +406,11 @@ class Filter:
 
     ``tags`` must all be present; ``since``/``until`` bound ``created_at`` (inclusive/exclusive);
     ``valid_at`` keeps memories whose validity interval contains that time; ``meta`` is equality
-    on top-level meta keys; expired memories are hidden unless ``include_expired``, memories
-    archived by garbage collection unless ``include_archived``, and memories whose validity was
-    closed (``valid_to`` at or before now: a newer memory superseded them) unless
-    ``include_closed`` or a ``valid_at`` asks about another time.
+    on top-level meta keys; expired memories are hidden unless ``include_expired``, and memories
+    archived by garbage collection unless ``include_archived``. ``include_closed=False`` also
+    hides memories whose validity closed (``valid_to`` at or before now: a newer memory
+    superseded them) unless a ``valid_at`` asks about a time; ``search`` and ``context`` use
+    it by default, scans and counts show every record.
     """
 
     user: str | None = None
@@ -424,7 +425,7 @@ class Filter:
     pinned: bool | None = None
     include_expired: bool = False
     include_archived: bool = False
-    include_closed: bool = False
+    include_closed: bool = True
 
     @classmethod
     def build(cls, **filters: Any) -> Filter:
@@ -461,15 +462,15 @@ class Filter:
             include_archived=validate.flag(
                 "include_archived", filters.get("include_archived", False)
             ),
-            include_closed=validate.flag("include_closed", filters.get("include_closed", False)),
+            include_closed=validate.flag("include_closed", filters.get("include_closed", True)),
         )
 
     @property
     def selects(self) -> bool:
-        """Whether the filter narrows the selection; ``include_expired``, ``include_archived``
-        and ``include_closed`` only widen it."""
+        """Whether the filter narrows the selection to a part of the space; visibility
+        (``include_expired``, ``include_archived``, ``include_closed``) does not count."""
         return not dataclasses.replace(
-            self, include_expired=False, include_archived=False, include_closed=False
+            self, include_expired=False, include_archived=False, include_closed=True
         ).is_empty
 
     @property

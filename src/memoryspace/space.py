@@ -629,7 +629,8 @@ class MemorySpace:
         Filters: ``user``, ``agent``, ``session``, ``kind`` (one or a list), ``tags`` (all
         required), ``since`` / ``until`` (created time), ``valid_at``, ``meta`` (equality),
         ``pinned``, ``include_expired``, ``include_archived`` (records GC archived),
-        ``include_closed`` (memories a newer one superseded; ``valid_at`` sees the past).
+        ``include_closed`` (default ``False`` here: memories a newer one superseded are left
+        out; ``valid_at`` sees the past).
 
         Raises:
             InvalidInput: an empty or too long query, a bad ``k`` or ``min_score``, or an
@@ -641,7 +642,7 @@ class MemorySpace:
         k, touch = validate.k(k), validate.flag("touch", touch)
         hops = validate.integer("expand", expand, low=0, high=3)
         threshold = validate.min_score(self.settings.min_score if min_score is None else min_score)
-        flt = Filter.build(**filters)
+        flt = Filter.build(**{"include_closed": False, **filters})  # current memories only
         now = self._clock()
         hits, keys = self._retriever.search(query, k, flt, now, min_score=threshold)
         if hops:

@@ -104,7 +104,7 @@ def duplicate_share(space: MemorySpace, fact_of: dict[str, int]) -> tuple[int, f
     """``(live memories, duplicate share, wrong merges)`` of the space: a live memory is a
     duplicate when every fact it stands for (its own, or its merged sources') is already
     stood for by an earlier live memory."""
-    live = list(space.scan(user="stream"))
+    live = list(space.scan(user="stream", include_closed=False))
     seen: set[int] = set()
     duplicates = wrong = 0
     for memory in live:

@@ -52,7 +52,7 @@ class Collector:
 
     def candidates(self, store: Store, now: float) -> Sequence[Memory]:
         """The records ``plan`` looks at; by default every live (unarchived) record."""
-        return list(store.scan(Filter(include_expired=True, include_closed=True), now=now))
+        return list(store.scan(Filter(include_expired=True), now=now))
 
     def plan(self, memories: Sequence[Memory], now: float) -> Plan:
         """What to collect and promote among ``memories`` (the live records) at time ``now``."""

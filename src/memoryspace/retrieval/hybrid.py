@@ -282,9 +282,7 @@ def _sigmoid(x: Scores) -> Scores:
 def _only_visibility(flt: Filter) -> bool:
     """The filter restricts only by expiry, archiving and closed validity, which ``_hidden``
     checks per hit."""
-    return replace(
-        flt, include_expired=False, include_archived=False, include_closed=False
-    ).is_empty
+    return replace(flt, include_expired=False, include_archived=False, include_closed=True).is_empty
 
 
 def _hidden(memory: Memory, now: float, flt: Filter) -> bool:
