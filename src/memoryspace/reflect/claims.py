@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from memoryspace.errors import MemorySpaceError
 from memoryspace.llm.base import LLM, Message
 from memoryspace.llm.facts import clauses, clean_object
-from memoryspace.llm.text import is_content_word
+from memoryspace.llm.text import is_content_word, split_sentences
 
 log = logging.getLogger("memoryspace.reflect")
 
@@ -209,6 +209,17 @@ _RULES: list[tuple[re.Pattern[str], Rule]] = [
 _MY_X_OF_NUMBER = re.compile(
     rf"\b(?:my|a|the)\s+(?P<a>[\w\s'-]{{1,40}}?)\s+(?:of|is|was|at)\s+(?P<v>{_NUMBER})", re.I
 )
+_QUANTITY = re.compile(
+    r"(?:\b(?P<unit1>page|chapter|episode|level|week|day|mile|km)\s+(?P<num1>\d[\d,.]*)\b"
+    r"|(?<![\w.])(?P<num2>\d[\d,.]*(?:-\d[\d,.]*)?)\s+(?:(?P<mod>[A-Z][\w-]*)\s+)?"
+    r"(?P<unit2>[a-z]{3,})\b)"
+)
+_ENTITY = re.compile(r'"([^"]{2,60})"|\b([A-Z][\w-]*(?:\s+[A-Z0-9][\w-]*)*)')
+_NOT_ENTITY = frozenset({"i", "i'm", "i've", "by", "the", "my", "but", "and", "so", "also"})
+_NOT_UNIT = frozenset(
+    "for and the of in on at to with from by or but than that this are was were have has had "
+    "more less about around over under per each into out off".split()
+)
 _CLOCK = re.compile(r"(\d):(\d)")
 _RATIO = "\u2236"  # stands in for ':' in "25:50" while the text is cut into clauses
 
@@ -238,7 +249,31 @@ def extract_claims(text: str, speaker: str | None = None) -> list[Claim]:
         else:
             for match in _MY_X_OF_NUMBER.finditer(clause):
                 found.append(Claim(who, _attribute(match["a"]), _value(match["v"])))
+    for sentence in split_sentences(body):
+        found.extend(_quantities(sentence))
     return list(dict.fromkeys(found))
+
+
+def _quantities(sentence: str) -> list[Claim]:
+    """ "I'm on page 200 of "A Short History"", "my Fitbit Charge 3 for 6 months", "4 MCU
+    films": a count of a unit about the named things of the clause (its quoted titles and
+    capitalised names; a sentence naming none yields nothing, so bare numbers never collide)."""
+    names = []
+    for quoted, capital in _ENTITY.findall(sentence):
+        name = (quoted or capital).strip().lower()
+        if name and name.split()[0] not in _NOT_ENTITY and not name.isdigit():
+            names.append(name)
+    out = []
+    for match in _QUANTITY.finditer(sentence):
+        unit = match["unit1"] or match["unit2"]
+        number = match["num1"] or match["num2"]
+        topic = [*names, (match["mod"] or "").lower()]
+        topic = [t for t in topic if t]
+        if not topic or unit in _NOT_UNIT:
+            continue
+        unit = unit[:-1] if len(unit) > 3 and unit.endswith("s") else unit
+        out.append(Claim(" ".join(dict.fromkeys(topic)), unit, number))
+    return out
 
 
 @runtime_checkable
