@@ -217,8 +217,41 @@ _QUANTITY = re.compile(
 _ENTITY = re.compile(r'"([^"]{2,60})"|\b([A-Z][\w-]*(?:\s+[A-Z0-9][\w-]*)*)')
 _NOT_ENTITY = frozenset({"i", "i'm", "i've", "by", "the", "my", "but", "and", "so", "also"})
 _NOT_UNIT = frozenset(
-    "for and the of in on at to with from by or but than that this are was were have has had "
-    "more less about around over under per each into out off".split()
+    [
+        "for",
+        "and",
+        "the",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "with",
+        "from",
+        "by",
+        "or",
+        "but",
+        "than",
+        "that",
+        "this",
+        "are",
+        "was",
+        "were",
+        "have",
+        "has",
+        "had",
+        "more",
+        "less",
+        "about",
+        "around",
+        "over",
+        "under",
+        "per",
+        "each",
+        "into",
+        "out",
+        "off",
+    ]
 )
 _CLOCK = re.compile(r"(\d):(\d)")
 _RATIO = "\u2236"  # stands in for ':' in "25:50" while the text is cut into clauses
