@@ -217,7 +217,7 @@ _QUANTITY = re.compile(
 _ENTITY = re.compile(r'"([^"]{2,60})"|\b([A-Z][\w-]*(?:\s+[A-Z0-9][\w-]*)*)')
 _NOT_ENTITY = frozenset({"i", "i'm", "i've", "by", "the", "my", "but", "and", "so", "also"})
 _NOT_UNIT = frozenset(
-    [
+    {
         "for",
         "and",
         "the",
@@ -251,7 +251,7 @@ _NOT_UNIT = frozenset(
         "into",
         "out",
         "off",
-    ]
+    }
 )
 _CLOCK = re.compile(r"(\d):(\d)")
 _RATIO = "\u2236"  # stands in for ':' in "25:50" while the text is cut into clauses
