@@ -1045,7 +1045,8 @@ class MemorySpace:
         return result
 
     def _maybe_reflect(self, added: int) -> None:
-        """``Settings.reflect_every``: reflect on the whole space every that many adds."""
+        """``Settings.reflect_every``: reflect on the whole space every that many adds (a
+        failed reflection is logged, never raised: the add already happened)."""
         every = self.settings.reflect_every
         if every is None or not added:
             return
@@ -1055,7 +1056,10 @@ class MemorySpace:
             if due:
                 self._adds_since_reflect = 0
         if due:
-            self.reflect()
+            try:
+                self.reflect()
+            except MemorySpaceError as exc:  # like automatic GC: never fail the add
+                log.warning("automatic reflection failed (%s); the add stands", exc)
 
     def import_records(
         self,
