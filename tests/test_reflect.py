@@ -242,3 +242,13 @@ def test_bad_arguments_are_rejected(ms: MemorySpace) -> None:
         ReflectOptions(near_duplicate=1.5)
     with pytest.raises(InvalidInput):
         Settings(reflect_every=0)
+
+
+def test_context_holds_only_the_current_value(ms: MemorySpace, clock: Clock) -> None:
+    add(ms, clock, "My Japan trip is in April.")
+    add(ms, clock, "The trip moved to October.")
+    before = ms.context("When is the Japan trip?", budget=500, user="maren", min_score=0)
+    assert "April" in before.text and "October" in before.text
+    ms.reflect(user="maren")
+    after = ms.context("When is the Japan trip?", budget=500, user="maren", min_score=0)
+    assert "October" in after.text and "April" not in after.text
