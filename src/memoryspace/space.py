@@ -794,16 +794,21 @@ class MemorySpace:
         """Drop the collected records from the context windows and add to the GC totals (the
         tiered store dropped the records the collection changed from the hot tier)."""
         changes = self.store.changes(event.lsn_before) if event.lsn_after > event.lsn_before else []
-        gone = {
+        self._free_windows(
             c.id for c in changes if c.op is Op.DELETE or (c.after is not None and c.after.archived)
-        }
+        )
+        add_to_totals(self.store, event)
+
+    def _free_windows(self, ids: Iterable[str]) -> None:
+        """Free memories that left the space's view (collected, archived, closed) from every
+        context window."""
+        gone = set(ids)
         if gone:
             with self._windows_lock:
                 for window in self._windows.values():
                     for id in gone:
                         if id in window:
                             window.free(id)
-        add_to_totals(self.store, event)
 
     # -- the log, checkpoints and time travel
 
@@ -1040,8 +1045,12 @@ class MemorySpace:
             options=options,
             dry_run=dry_run,
         )
-        if result.lsn_after > before and self.hot_tier is not None:
-            self.hot_tier.discard(c.id for c in self.store.changes(before))
+        if result.lsn_after > before:  # the tiered store already dropped them from the tier
+            self._free_windows(
+                c.id
+                for c in self.store.changes(before)
+                if c.after is not None and (c.after.archived or c.after.valid_to is not None)
+            )
         return result
 
     def _maybe_reflect(self, added: int) -> None:
