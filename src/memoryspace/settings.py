@@ -171,6 +171,7 @@ SHARED_SETTINGS = (
     "gc_growth_factor",
     "gc_fragmentation",
     "gc_check_every",
+    "reflect_every",
 )
 _PREFIX = "shared."
 _DEFAULTS = Settings()
