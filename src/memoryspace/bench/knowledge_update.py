@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from memoryspace.bench.locomo import Progress, warm_embeddings
-from memoryspace.bench.longmemeval import haystack_records, ranked_sessions
+from memoryspace.bench.longmemeval import haystack_records, rank_turns, session_of
+from memoryspace.bench.metrics import first_occurrences
 from memoryspace.bench.modes import make_mode, run_each
 from memoryspace.datasets.longmemeval import Haystack, haystack_from_json, load_longmemeval
 from memoryspace.embed.base import Embedder
@@ -87,9 +88,10 @@ def run(
         started = time.perf_counter()
         for done, (haystack, question, newer, older) in enumerate(asked, 1):
             mode.ingest(records[haystack.id])
-            sessions = ranked_sessions(
-                mode, question, k, scope=haystack.id, turns=len(records[haystack.id])
+            ranked = rank_turns(
+                mode, question, scope=haystack.id, turns=len(records[haystack.id]), sessions=k
             )
+            sessions = first_occurrences(session_of(ref) for ref in ranked)
             rank = {s: n for n, s in enumerate(sessions, 1)}
             new_rank, old_rank = rank.get(newer), rank.get(older)
             first = new_rank is not None and (old_rank is None or new_rank < old_rank)
