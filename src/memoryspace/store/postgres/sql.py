@@ -95,6 +95,9 @@ def where_clause(flt: Filter | None, now: float | None) -> tuple[str, list[Any]]
     if not flt.include_expired and now is not None:
         parts.append("(m.expires_at IS NULL OR m.expires_at > %s)")
         params.append(now)
+    if not flt.include_closed and flt.valid_at is None and now is not None:
+        parts.append("(m.valid_to IS NULL OR m.valid_to > %s)")
+        params.append(now)
     return (" AND ".join(parts) if parts else "TRUE"), params
 
 
