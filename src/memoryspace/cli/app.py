@@ -569,6 +569,7 @@ def main() -> None:
         prompt_budget,  # noqa: F401  (registers `bench prompt-budget`)
         read,  # noqa: F401  (registers `read`)
         reembed,  # noqa: F401  (registers `reembed`)
+        server,  # noqa: F401  (registers `serve` and `keys`)
     )
 
     as_json = _wants_json(sys.argv[1:])
