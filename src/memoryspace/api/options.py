@@ -29,7 +29,9 @@ def gc_options(
     options: dict[str, Any] = {"major": True} if major and collector == "generational" else {}
     if idle_days is not None:
         if collector != "ttl":
-            raise InvalidInput("idle_days (--idle-days) applies to the ttl collector only (--collector ttl)")
+            raise InvalidInput(
+                "idle_days (--idle-days) applies to the ttl collector only (--collector ttl)"
+            )
         options["idle_after"] = idle_days * SECONDS_PER_DAY
     if (max_records is None) != (collector != "bounded"):
         raise InvalidInput(

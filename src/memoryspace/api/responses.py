@@ -62,7 +62,7 @@ class MemoryState(Response):
     archived: bool
 
     def to_memory(self) -> Memory:
-        """The facade's ``Memory`` (access counters and version as the model has them)."""
+        """The facade's ``Memory`` (with the counters and version a ``MemoryOut`` has)."""
         return Memory.from_dict(self.model_dump(mode="json"))
 
 
