@@ -38,7 +38,9 @@ def test_client_speaks_like_the_facade(server: tuple[MemorySpace, str]) -> None:
         assert isinstance(hits[0], SearchHit) and hits[0].memory.id == added.id
         assert 0 < hits[0].score <= 1 and hits[0].parts.sparse_rank == 1
         assert hits[0].parts == space.search("greyhound", user="maren", touch=False)[0].parts
-        edited = client.update(added.id, content="Maren adopted a whippet", if_version=added.version)
+        edited = client.update(
+            added.id, content="Maren adopted a whippet", if_version=added.version
+        )
         assert edited.version > added.version and space.get(added.id).content.endswith("whippet")
         with pytest.raises(Conflict, match="changed since it was read"):
             client.update(added.id, importance=0.9, if_version=added.version)
@@ -54,7 +56,9 @@ def test_client_speaks_like_the_facade(server: tuple[MemorySpace, str]) -> None:
         with pytest.raises(NotFound):
             client.get(added.id)
         restored = client.restore("before-forget")
-        assert [c.op for c in restored] == [Op.ADD] and client.get(added.id).content.endswith("whippet")
+        assert [c.op for c in restored] == [Op.ADD] and client.get(added.id).content.endswith(
+            "whippet"
+        )
         assert checkpoint.name in [c.name for c in client.checkpoints()]
         assert client.gc(dry_run=True).dry_run
         assert client.stats()["memories"] == space.stats()["memories"]

@@ -62,6 +62,7 @@ class ErrorBody(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": description}
     for status, description in (
+        (400, "A malformed request (a body that is not JSON)"),
         (401, "No API key, or an unknown, revoked or expired one"),
         (403, "The key lacks the right or namespace"),
         (404, "No such memory (or one outside the key's namespaces)"),
