@@ -146,3 +146,14 @@ def test_client_refuses_filters_a_listing_cannot_take(server: tuple[MemorySpace,
     _, url = server
     with MemoryClient(url) as client, pytest.raises(InvalidInput, match="remote listing"):
         list(client.scan(since=0.0))
+
+
+def test_bench_serve_drives_a_real_server_process() -> None:
+    from memoryspace.bench.serve import run
+
+    rows = run(records=50, clients=2, seconds=0.5)
+    assert [row["operation"] for row in rows[:2]] == ["search", "add"]
+    assert all(row["requests"] > 0 and row["errors"] == 0 for row in rows)
+    assert rows[2]["operation"].startswith("embed one query")
+    with pytest.raises(InvalidInput, match="--clients"):
+        run(records=50, clients=1_000, seconds=1)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from memoryspace.cli.app import DEFAULT_DB, Db, Embedder, Json, app, console, emit, opened, when
+from memoryspace.cli.bench import _progress, _report, bench
 from memoryspace.errors import InvalidInput
 
 serving = typer.Typer()
@@ -115,3 +117,28 @@ def revoke(
     with opened(db, embedder) as ms:
         key = KeyRing(ms.store).revoke(key_id)
     emit(key.describe()) if as_json else console.print(f"revoked {key.id}")
+
+
+@bench.command("serve")
+def bench_serve(
+    records: Annotated[int, typer.Option(help="Memories to fill the database with.")] = 10_000,
+    clients: Annotated[int, typer.Option(help="Concurrent client threads.")] = 8,
+    seconds: Annotated[float, typer.Option(help="Seconds of load per operation.")] = 10.0,
+    embedder: Annotated[str, typer.Option(help="hashing (default), minilm or auto.")] = "hashing",
+    out: Annotated[Path | None, typer.Option(help="Write bench_serve.csv here.")] = None,
+    as_json: Json = False,
+) -> None:
+    """Load the REST server: add and search throughput and p50/p99 latency under concurrent
+    clients, and the cost of embedding one query on its own."""
+    from memoryspace.bench.serve import run
+
+    with _progress(as_json) as progress:
+        rows = run(records, clients, seconds, embedder=embedder, progress=progress)
+    _report(
+        {"bench": "serve", "rows": rows},
+        rows,
+        name="bench_serve",
+        title=f"REST server under load ({records:,} memories, {clients} clients)",
+        out=out,
+        as_json=as_json,
+    )
