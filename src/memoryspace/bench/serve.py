@@ -120,7 +120,7 @@ def _drive(
     def client(n: int) -> None:
         rng = random.Random(n)
         with httpx.Client(base_url=url, timeout=30) as http:
-            while time.monotonic() < stop:
+            while True:  # at least one request each, however late the thread starts
                 words = rng.choice(texts).split()
                 if operation == "search":
                     body = {"query": " ".join(words[:4]), "k": 10, "min_score": 0}
@@ -133,6 +133,8 @@ def _drive(
                 latencies[n].append(time.perf_counter() - started)
                 if answer.status_code >= 400:
                     failures[n] += 1
+                if time.monotonic() >= stop:
+                    return
 
     threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
     begun = time.monotonic()
