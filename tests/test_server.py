@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -13,14 +14,14 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the REST server needs the 'server' extra")
 
-import httpx  # noqa: E402
-from server_fixtures import served  # noqa: E402
+import httpx
 
-from memoryspace import MemorySpace  # noqa: E402
-from memoryspace.client import AsyncMemoryClient, MemoryClient  # noqa: E402
-from memoryspace.errors import Conflict, Forbidden, InvalidInput, NotFound  # noqa: E402
-from memoryspace.models import Memory, Op, SearchHit  # noqa: E402
-from memoryspace.server.run import check_exposure  # noqa: E402
+from memoryspace import MemorySpace
+from memoryspace.client import AsyncMemoryClient, MemoryClient
+from memoryspace.errors import Conflict, Forbidden, InvalidInput, NotFound
+from memoryspace.models import Memory, Op, SearchHit
+from memoryspace.server.run import check_exposure
+from server_fixtures import served
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +158,27 @@ def test_bench_serve_drives_a_real_server_process() -> None:
     assert rows[2]["operation"].startswith("embed one query")
     with pytest.raises(InvalidInput, match="--clients"):
         run(records=50, clients=1_000, seconds=1)
+
+
+def test_cli_json_and_http_bodies_have_one_shape(server: tuple[MemorySpace, str]) -> None:
+    space, url = server
+    memory = space.add("the boiler was serviced in May", user="ida", tags=["house"])
+    env = {**os.environ, "MEMORYSPACE_EMBEDDER": "hashing"}
+    db = space.store.path
+    assert db is not None
+
+    def cli(*args: str) -> object:
+        done = subprocess.run(
+            [sys.executable, "-m", "memoryspace", *args, "--db", db, "--json"],
+            capture_output=True, text=True, env=env, timeout=120, check=True,
+        )  # fmt: skip
+        return json.loads(done.stdout)
+
+    with httpx.Client(base_url=url) as http:
+        assert cli("get", memory.id) == http.get(f"/memories/{memory.id}").json()
+        assert cli("history", memory.id) == http.get(f"/memories/{memory.id}/history").json()
+        cli_hits = cli("search", "boiler serviced", "--user", "ida", "-k", "1")
+        http_hits = http.post("/search", json={"query": "boiler serviced", "user": "ida", "k": 1})
+    assert isinstance(cli_hits, list)
+    assert cli_hits[0]["parts"] == http_hits.json()[0]["parts"]
+    assert cli_hits[0].keys() == http_hits.json()[0].keys()
