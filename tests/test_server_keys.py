@@ -15,14 +15,14 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the REST server needs the 'server' extra")
 
-import httpx  # noqa: E402
-from server_fixtures import served  # noqa: E402
+import httpx
 
-from memoryspace import MemorySpace  # noqa: E402
-from memoryspace.client import MemoryClient  # noqa: E402
-from memoryspace.errors import Forbidden, Unauthorized  # noqa: E402
-from memoryspace.models import Change  # noqa: E402
-from memoryspace.server import KeyRing  # noqa: E402
+from memoryspace import MemorySpace
+from memoryspace.client import MemoryClient
+from memoryspace.errors import Forbidden, Unauthorized
+from memoryspace.models import Change
+from memoryspace.server import KeyRing
+from server_fixtures import served
 
 Keys = dict[str, str]
 
@@ -115,12 +115,13 @@ def test_rights_and_whole_space_operations(keyed: tuple[MemorySpace, str, Keys])
         with pytest.raises(Forbidden, match="'write' right"):
             reader.add("not allowed")
         assert reader.count() >= 0
-    with MemoryClient(url, api_key=tokens["alice"]) as alice:
-        with pytest.raises(Forbidden):
-            alice.gc(dry_run=True)
-    with MemoryClient(url, api_key=tokens["alice_admin"]) as alice_admin:
-        with pytest.raises(Forbidden, match="namespace '\\*'"):
-            alice_admin.checkpoint("nope")
+    with MemoryClient(url, api_key=tokens["alice"]) as alice, pytest.raises(Forbidden):
+        alice.gc(dry_run=True)
+    with (
+        MemoryClient(url, api_key=tokens["alice_admin"]) as alice_admin,
+        pytest.raises(Forbidden, match="namespace '\\*'"),
+    ):
+        alice_admin.checkpoint("nope")
     with MemoryClient(url, api_key=tokens["prefix"]) as prefix:
         assert prefix.count(user="alice") > 0 and prefix.count(user="bob") == 0
     with MemoryClient(url, api_key=tokens["admin"]) as admin:
@@ -185,3 +186,33 @@ def test_keys_cli(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "a namespace is 'user:NAME'" in bad.stderr
     with MemorySpace.open(db, embedder="hashing") as space:
         assert not KeyRing(space.store).configured()
+
+
+def test_a_key_expires_and_a_mounted_app_reuses_the_key_check(tmp_path: Path) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from memoryspace.server import ServerThread
+
+    now = [1_000.0]
+    with MemorySpace.open(tmp_path / "expiry.db", embedder="hashing") as space:
+        ring = KeyRing(space.store, clock=lambda: now[0])
+        _, token = ring.create(["agent:planner"], ["read"], expires_at=1_060.0)
+        assert ring.authenticate(token).namespaces == ("agent:planner",)
+        now[0] = 1_061.0
+        with pytest.raises(Unauthorized, match="expired"):
+            ring.authenticate(token)
+        _, live = KeyRing(space.store).create(["agent:planner"], ["read"])
+
+        async def whoami(request: Request) -> JSONResponse:  # what an MCP app would do
+            keys = request.app.state.memoryspace_keys
+            access = keys.authenticate(request.headers.get("x-api-key"))
+            return JSONResponse({"namespaces": list(access.namespaces)})
+
+        tool = Starlette(routes=[Route("/whoami", whoami)])
+        with ServerThread(space, mounts={"/mcp": tool}) as server:
+            tool.state.memoryspace_keys = KeyRing(space.store)
+            answer = httpx.get(f"{server.url}/mcp/whoami", headers={"x-api-key": live})
+        assert answer.json() == {"namespaces": ["agent:planner"]}

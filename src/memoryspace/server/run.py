@@ -7,9 +7,11 @@ import ipaddress
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from memoryspace.errors import BackendUnavailable, Forbidden
 from memoryspace.server.app import create_app
@@ -79,17 +81,25 @@ def free_port() -> int:
 
 
 class ServerThread:
-    """The REST app over ``space`` on 127.0.0.1 in a background thread; a context manager.
+    """The REST app over ``space`` (and ``mounts``) on 127.0.0.1 in a background thread; a
+    context manager.
 
     Raises:
         BackendUnavailable: the server did not start within ``timeout`` seconds.
     """
 
-    def __init__(self, space: MemorySpace, *, port: int | None = None, timeout: float = 30):
+    def __init__(
+        self,
+        space: MemorySpace,
+        *,
+        port: int | None = None,
+        timeout: float = 30,
+        mounts: Mapping[str, ASGIApp] | None = None,
+    ):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(space),
+            create_app(space, mounts=mounts),
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
