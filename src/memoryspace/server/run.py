@@ -63,7 +63,7 @@ def serve(
     with MemorySpace.open(db, embedder=embedder) as space:
         line = check_exposure(space, host)
         if announce:
-            print(f"memoryspace: {line}; http://{host}:{port}/docs", flush=True)
+            print(f"memoryspace: {line}; http://{host}:{port}/openapi.json", flush=True)
         config = uvicorn.Config(
             create_app(space),
             host=host,
