@@ -216,3 +216,29 @@ def test_a_key_expires_and_a_mounted_app_reuses_the_key_check(tmp_path: Path) ->
             tool.state.memoryspace_keys = KeyRing(space.store)
             answer = httpx.get(f"{server.url}/mcp/whoami", headers={"x-api-key": live})
         assert answer.json() == {"namespaces": ["agent:planner"]}
+
+
+def test_mcp_mounted_in_the_server_checks_the_same_keys(tmp_path: Path) -> None:
+    pytest.importorskip("mcp", reason="the MCP endpoint needs the mcp SDK (server extra)")
+    import asyncio
+
+    from mcp_harness import http_client, payload
+    from memoryspace.server import ServerThread
+    from memoryspace.server.run import mcp_mount
+
+    with MemorySpace.open(tmp_path / "mcp.db", embedder="hashing") as space:
+        space.add("alice keeps bees", user="alice")
+        space.add("bob keeps goats", user="bob")
+        ring = KeyRing(space.store)
+        _, token = ring.create(["user:alice"], ["read", "write"])
+        assert ring.resolve("ms_000000000000_" + "x" * 43) is None
+
+        async def scenario(url: str) -> list[str | None]:
+            async with http_client(url, token) as client:
+                listed = payload(await client.call_tool("list_memories", {"user": "alice"}))
+                return [m["user"] for m in listed["memories"]]
+
+        with ServerThread(space, mounts=mcp_mount(space, "127.0.0.1")) as server:
+            users = asyncio.run(scenario(f"{server.url}/mcp/"))
+            refused = httpx.post(f"{server.url}/mcp/", json={}, headers={"Accept": "*/*"})
+        assert users == ["alice"] and refused.status_code == 401

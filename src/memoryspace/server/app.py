@@ -9,7 +9,7 @@ thread-safe. Other ASGI apps (the MCP server) mount under a path with ``mount_ap
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Response
@@ -41,13 +41,19 @@ def create_app(
 ) -> FastAPI:
     """The REST app over ``space`` (which the caller keeps owning and closes).
 
-    ``mounts`` maps paths (``"/mcp"``) to ASGI apps served beside the routes.
+    ``mounts`` maps paths (``"/mcp"``) to ASGI apps served beside the routes; the lifespan of
+    a mounted Starlette app (the MCP SDK's session manager) runs inside this app's.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        app.state.stopping = True
+        async with AsyncExitStack() as mounted:  # run mounted apps' lifespans (MCP sessions)
+            for sub_app in (mounts or {}).values():
+                router = getattr(sub_app, "router", None)
+                if router is not None and hasattr(router, "lifespan_context"):
+                    await mounted.enter_async_context(router.lifespan_context(sub_app))
+            yield
+            app.state.stopping = True
         if on_shutdown is not None:
             on_shutdown()
 

@@ -21,10 +21,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from memoryspace.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from memoryspace.models import Memory
+
+if TYPE_CHECKING:
+    from memoryspace.access import Access as SharedAccess
 
 SETTING = "server.api_keys"
 RIGHTS = ("read", "write", "admin")
@@ -293,6 +296,20 @@ class KeyRing:
         if key.expires_at is not None and key.expires_at <= self._clock():
             raise Unauthorized(f"API key {key.id} has expired; create a new one")
         return Access(namespaces=key.namespaces, rights=key.rights, key_id=key.id)
+
+    def resolve(self, token: str) -> SharedAccess | None:
+        """The ``memoryspace.access.Access`` a token grants, or ``None`` for a token that is
+        not valid: an ``AccessResolver`` for the MCP server, over the same stored keys."""
+        from memoryspace.access import Access as Shared
+        from memoryspace.access import Right
+
+        try:
+            access = self.authenticate(token)
+        except Unauthorized:
+            return None
+        if access.unrestricted:
+            return Shared(None, frozenset(Right(r) for r in access.rights))
+        return Shared.only(access.namespaces, access.rights)
 
 
 def _revoked(key: ApiKey, now: float) -> ApiKey:

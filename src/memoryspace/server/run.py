@@ -65,13 +65,25 @@ def serve(
         if announce:
             print(f"memoryspace: {line}; http://{host}:{port}/openapi.json", flush=True)
         config = uvicorn.Config(
-            create_app(space),
+            create_app(space, mounts=mcp_mount(space, host)),
             host=host,
             port=port,
             log_level=log_level,
             timeout_graceful_shutdown=2,
         )
         uvicorn.Server(config).run()
+
+
+def mcp_mount(space: MemorySpace, host: str) -> dict[str, ASGIApp]:
+    """``{"/mcp": the MCP streamable-HTTP app}`` when the MCP SDK is installed, checking the
+    same API keys (none configured at start: every request allowed, as on the REST routes)."""
+    try:
+        from memoryspace.mcp import mcp_http_app
+    except ImportError:
+        return {}
+    ring = KeyRing(space.store)
+    resolve = ring.resolve if ring.configured() else None
+    return {"/mcp": mcp_http_app(space, resolve=resolve, path="/", host=host)}
 
 
 def free_port() -> int:
