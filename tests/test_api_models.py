@@ -70,3 +70,12 @@ def test_gc_options_map_the_shell_flags() -> None:
         gc_options("mark_sweep", idle_days=1)
     with pytest.raises(InvalidInput, match="max_records"):
         gc_options("bounded")
+
+
+def test_score_parts_model_has_every_field_of_score_parts() -> None:
+    from dataclasses import fields
+
+    from memoryspace.api import ScorePartsOut
+    from memoryspace.models import ScoreParts
+
+    assert list(ScorePartsOut.model_fields) == [f.name for f in fields(ScoreParts)]

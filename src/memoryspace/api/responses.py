@@ -89,6 +89,7 @@ class ScorePartsOut(Response):
     speaker_boost: float = 0.0
     session_boost: float = 0.0
     phrase_boost: float = 0.0
+    entity_boost: float = 0.0
     dense_relevance: float | None = None
     sparse_relevance: float | None = None
     session_lift: float = 0.0
