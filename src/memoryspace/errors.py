@@ -8,7 +8,9 @@
     ├── ReadOnly                                a write on a read-only view of the past, or on
     │                                           a read-only file, folder or file system
     ├── Closed                                  any use of a closed space or store
-    ├── Unauthorized                            an API key without access to a namespace
+    ├── Unauthorized                            no API key, or an unknown, revoked or
+    │   │                                       expired one
+    │   └── Forbidden                           a valid key without the right or namespace
     └── BackendUnavailable                      a database, model or remote API cannot be reached
         └── DiskFull                            the disk (or quota) holding the database is full
 
@@ -47,6 +49,10 @@ class Closed(MemorySpaceError):
 
 class Unauthorized(MemorySpaceError):
     """The credentials given do not allow this operation."""
+
+
+class Forbidden(Unauthorized):
+    """The API key is valid but lacks the right (read, write, admin) or namespace asked for."""
 
 
 class BackendUnavailable(MemorySpaceError):

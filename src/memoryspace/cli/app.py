@@ -25,6 +25,19 @@ from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
+from memoryspace.api import (
+    ChangeOut,
+    CheckpointOut,
+    ContextOut,
+    ForgetOut,
+    GCEventOut,
+    ImportResultOut,
+    MemoryOut,
+    RestoreOut,
+    SearchHitOut,
+    StatsOut,
+    gc_options,
+)
 from memoryspace.cli.figures import rounded
 from memoryspace.cli.hints import cli_message
 from memoryspace.errors import InvalidInput, MemorySpaceError
@@ -183,7 +196,7 @@ def add(
             ttl=ttl,
         )
     if as_json:
-        emit(memory.to_dict())
+        emit(MemoryOut.of(memory).to_json())
     elif memory.updated_at > memory.created_at:  # `add` here takes no timestamp: a renewal
         console.print(f"already held as {memory.id} (renewed)")
     else:
@@ -212,7 +225,7 @@ def search(
         filters["tags"] = tag
     with opened(db, embedder) as ms:
         hits = ms.search(query, k=k, min_score=min_score, **filters)
-    emit([h.to_dict() for h in hits]) if as_json else show_hits(hits)
+    emit([SearchHitOut.of(h).to_json() for h in hits]) if as_json else show_hits(hits)
 
 
 @app.command()
@@ -234,7 +247,7 @@ def context(
             query, budget=budget, k=k, min_score=min_score, **scope_filters(user, agent, session)
         )
     if as_json:
-        emit(assembled.to_dict())
+        emit(ContextOut.of(assembled).to_json())
         return
     sys.stdout.write(assembled.text + "\n")
     errors.print(
@@ -248,7 +261,7 @@ def get(id: str, db: Db = DEFAULT_DB, embedder: Embedder = "auto", as_json: Json
     """Show one memory."""
     with opened(db, embedder) as ms:
         memory = ms.get(id)
-    emit(memory.to_dict()) if as_json else show_memory(memory)
+    emit(MemoryOut.of(memory).to_json()) if as_json else show_memory(memory)
 
 
 @app.command()
@@ -258,7 +271,7 @@ def history(
     """Every logged change of one memory."""
     with opened(db, embedder) as ms:
         changes = ms.history(id)
-    emit([c.to_dict() for c in changes]) if as_json else show_changes(changes)
+    emit([ChangeOut.of(c).to_json() for c in changes]) if as_json else show_changes(changes)
 
 
 @app.command()
@@ -272,7 +285,7 @@ def changes(
     """The change feed (the operation log) after an LSN."""
     with opened(db, embedder) as ms:
         feed = ms.changes(since, limit)
-    emit([c.to_dict() for c in feed]) if as_json else show_changes(feed)
+    emit([ChangeOut.of(c).to_json() for c in feed]) if as_json else show_changes(feed)
 
 
 @app.command()
@@ -313,13 +326,16 @@ def forget(
                 confirm_forget(ms.get_many(planned), as_json)
             ms.delete(planned)
             gone = planned
-    emit({"deleted": gone}) if as_json else console.print(f"forgot {len(gone)} memories")
+    if as_json:
+        emit(ForgetOut(deleted=gone).to_json(exclude_none=True))
+    else:
+        console.print(f"forgot {len(gone)} memories")
 
 
 def preview(memories: list[Memory], as_json: bool) -> None:
     """List what ``forget`` would delete (``--dry-run``, or nothing matched)."""
     if as_json:
-        emit({"deleted": [], "would_delete": [m.id for m in memories]})
+        emit(ForgetOut(deleted=[], would_delete=[m.id for m in memories]).to_json())
         return
     if not memories:
         console.print("nothing matches well enough: forgot 0 memories")
@@ -365,7 +381,7 @@ def pin(
     with opened(db, embedder) as ms:
         memory = ms.unpin(id) if off else ms.pin(id)
     if as_json:
-        emit(memory.to_dict())
+        emit(MemoryOut.of(memory).to_json())
     else:
         console.print(f"{'unpinned' if off else 'pinned'} {id}")
 
@@ -381,16 +397,7 @@ def checkpoint(
     """Take a named consistent snapshot, or list them."""
     with opened(db, embedder) as ms:
         made = [ms.checkpoint(name, overwrite=overwrite)] if name else ms.checkpoints()
-    rows = [
-        {
-            "name": c.name,
-            "lsn": c.lsn,
-            "created_at": c.created_at,
-            "path": c.path,
-            "damaged": c.damaged,
-        }
-        for c in made
-    ]
+    rows = [CheckpointOut.of(c).to_json() for c in made]
     if as_json:
         emit(rows[0] if name else rows)
         return
@@ -413,7 +420,7 @@ def restore(
         applied = ms.restore(name, to_lsn=to_lsn)
         lsn = ms.lsn
     if as_json:
-        emit({"changes": len(applied), "lsn": lsn})
+        emit(RestoreOut(changes=len(applied), lsn=lsn).to_json())
     else:
         console.print(f"restored with {len(applied)} changes; now at LSN {lsn}")
 
@@ -442,19 +449,11 @@ def gc(
     as_json: Json = False,
 ) -> None:
     """Collect garbage once: archive, compact or delete what is expired or unreachable and cold."""
-    options: dict[str, Any] = {"major": True} if major and collector == "generational" else {}
-    if idle_days is not None:
-        if collector != "ttl":
-            raise InvalidInput("--idle-days applies to --collector ttl")
-        options["idle_after"] = idle_days * 86_400
-    if (max_records is None) != (collector != "bounded"):
-        raise InvalidInput("--collector bounded needs --max-records N (and only it takes it)")
-    if max_records is not None:
-        options["max_records"] = max_records
+    options = gc_options(collector, major=major, idle_days=idle_days, max_records=max_records)
     with opened(db, embedder) as ms:
         event = ms.gc(collector, dry_run=dry_run, **options)
     if as_json:
-        emit(event.to_dict())
+        emit(GCEventOut.of(event).to_json())
         return
     would = "would collect" if dry_run else "collected"
     console.print(
@@ -482,7 +481,7 @@ def stats(
     if profile is not None:
         numbers["profile"] = MemoryProfiler.summarize_file(profile)
     if as_json:
-        emit(numbers)
+        emit(StatsOut.of(numbers).to_json())
         return
     table = Table(show_header=False, box=None)
     for key, value in rounded(numbers).items():
@@ -547,7 +546,7 @@ def import_(
             progress=lambda n: progress.advance(task, n),
         )
     if as_json:
-        emit(result.to_dict())
+        emit(ImportResultOut.of(result).to_json())
     else:
         console.print(
             f"read {result.imported} records: added {result.added}, already held "
@@ -571,6 +570,7 @@ def main() -> None:
         prompt_budget,  # noqa: F401  (registers `bench prompt-budget`)
         read,  # noqa: F401  (registers `read`)
         reembed,  # noqa: F401  (registers `reembed`)
+        server,  # noqa: F401  (registers `serve` and `keys`)
     )
 
     as_json = _wants_json(sys.argv[1:])

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from memoryspace.api import CountOut, MemoryOut
 from memoryspace.cli.app import (
     DEFAULT_DB,
     Agent,
@@ -81,7 +82,7 @@ def list_(
         page = list(ms.scan(limit=limit, offset=offset, newest_first=newest, **filters))
         total = ms.count(**filters)
     if as_json:
-        emit([memory.to_dict() for memory in page])
+        emit([MemoryOut.of(memory).to_json() for memory in page])
         return
     table = Table("id", "kind", "user", "session", "created", "pinned", "content")
     for memory in page:
@@ -117,7 +118,7 @@ def count(
     filters = filters_of(user, agent, session, kind, tag, pinned, archived)
     with opened(db, embedder) as ms:
         total = ms.count(**filters)
-    emit({"count": total}) if as_json else console.print(str(total))
+    emit(CountOut(count=total).to_json()) if as_json else console.print(str(total))
 
 
 @app.command()
@@ -161,6 +162,6 @@ def update(
     with opened(db, embedder) as ms:
         memory = ms.update(id, **fields)
     if as_json:
-        emit(memory.to_dict())
+        emit(MemoryOut.of(memory).to_json())
     else:
         console.print(f"updated {memory.id}: {', '.join(sorted(fields))}")

@@ -8,7 +8,6 @@ otherwise they run offline.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from memoryspace.api import ContextOut, PersonaOut, RetrievalOut, TurnOut
 from memoryspace.cli.app import DEFAULT_DB, Db, Embedder, Json, app, console, emit, errors, opened
 from memoryspace.conversation import Conversation
 from memoryspace.errors import InvalidInput
@@ -48,13 +48,13 @@ def add_turn(
     with resumed(db, embedder, user, agent) as talk:
         page = talk.add_turn(user_text, agent_text, timestamp)
         talk.flush()
-        shape = {"page": page.id, "stm": len(talk.stm), "segments": len(talk.segments)}
+        shape = TurnOut(page=page.id, stm=len(talk.stm), segments=len(talk.segments))
     if as_json:
-        emit(shape)
+        emit(shape.to_json())
         return
     console.print(
-        f"added page {shape['page']}: {shape['stm']} pages in short-term memory, "
-        f"{shape['segments']} topic segments"
+        f"added page {shape.page}: {shape.stm} pages in short-term memory, "
+        f"{shape.segments} topic segments"
     )
 
 
@@ -72,15 +72,7 @@ def retrieve(
         found = talk.retrieve(query)
     pages = found.ranked_pages()
     if as_json:
-        emit(
-            {
-                "query": query,
-                "pages": [{**page.to_dict(), "score": found.scores.get(page.id)} for page in pages],
-                "segments": [segment.to_dict() for segment in found.segments],
-                "facts": [fact.to_dict() for fact in found.facts],
-                "profile": found.profile.to_dict() if found.profile is not None else None,
-            }
-        )
+        emit(RetrievalOut.of(found).to_json())
         return
     table = Table("score", "page", "content")
     for page in pages:
@@ -105,7 +97,7 @@ def prompt(
     with resumed(db, embedder, user, agent) as talk:
         assembled = talk.prompt(query, budget)
     if as_json:
-        emit(assembled.to_dict())
+        emit(ContextOut.of(assembled).to_json())
         return
     sys.stdout.write(assembled.text + "\n")
     errors.print(f"{assembled.tokens} of {assembled.budget} tokens, {len(assembled.blocks)} blocks")
@@ -137,7 +129,7 @@ def persona(
     with resumed(db, embedder, user, agent) as talk:
         learned = talk.persona()
     if as_json:
-        emit(dataclasses.asdict(learned))
+        emit(PersonaOut.of(learned).to_json())
         return
     sys.stdout.write(learned.describe() + "\n")
 

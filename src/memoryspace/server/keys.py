@@ -1,0 +1,324 @@
+"""API keys: who may read, write or administer which namespaces of a space.
+
+A key looks like ``ms_<id>_<secret>``. Only a SHA-256 digest of the secret is stored (in the
+space's settings table, under ``server.api_keys``), so a stolen database reveals no key; the
+secret is 32 random bytes, so a plain digest (no slow hash) is enough, and digests are compared
+in constant time. A key grants ``rights`` (``read``, ``write``, ``admin``; admin implies the
+other two) over ``namespaces``: ``user:alice``, ``agent:planner``, a prefix ``user:team-*``, or
+``*`` (everything). A memory belongs to the namespaces of its ``user`` and ``agent``; a key sees
+a memory when either is one of its namespaces. ``authenticate(token)`` is the one check every
+shell (REST routes, the change feed, MCP) uses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from memoryspace.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from memoryspace.models import Memory
+
+if TYPE_CHECKING:
+    from memoryspace.access import Access as SharedAccess
+
+SETTING = "server.api_keys"
+RIGHTS = ("read", "write", "admin")
+SCOPE_FIELDS = ("user", "agent")
+_NAMESPACE = re.compile(r"^(\*|(user|agent):[^\s*]{1,256}\*?|(user|agent):\*)$")
+_TOKEN = re.compile(r"^ms_([0-9a-f]{12})_([A-Za-z0-9_\-]{20,100})$")
+
+
+class SettingsStore(Protocol):
+    """The part of a store the key ring uses: its settings table and transactions."""
+
+    def get_setting(self, key: str) -> str | None: ...
+    def set_setting(self, key: str, value: str) -> None: ...
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+
+def parse_namespace(value: object) -> str:
+    """A namespace: ``*``, ``user:NAME``, ``agent:NAME``, or a prefix ending in ``*``.
+
+    Raises:
+        InvalidInput: anything else.
+    """
+    if not isinstance(value, str) or not _NAMESPACE.match(value):
+        raise InvalidInput(
+            f"a namespace is 'user:NAME', 'agent:NAME', a prefix like 'user:team-*', or '*'; "
+            f"got {value!r}"
+        )
+    return value
+
+
+def parse_rights(values: Iterable[str]) -> tuple[str, ...]:
+    """Rights from names (``read``, ``write``, ``admin``), in that order.
+
+    Raises:
+        InvalidInput: an unknown right, or none.
+    """
+    wanted = {v.strip() for v in values if v.strip()}
+    unknown = wanted - set(RIGHTS)
+    if unknown or not wanted:
+        raise InvalidInput(f"rights are some of {', '.join(RIGHTS)}; got {sorted(wanted)}")
+    return tuple(r for r in RIGHTS if r in wanted)
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What one request may do: its rights over its namespaces (``key_id`` None: no keys are
+    configured, so the loopback-only server grants everything)."""
+
+    namespaces: tuple[str, ...]
+    rights: tuple[str, ...]
+    key_id: str | None = None
+
+    @classmethod
+    def everything(cls) -> Access:
+        return cls(namespaces=("*",), rights=RIGHTS)
+
+    @property
+    def unrestricted(self) -> bool:
+        return "*" in self.namespaces
+
+    def require(self, right: str, *, whole_space: bool = False) -> None:
+        """Refuse a request the key has no right to (``whole_space``: one that reads or changes
+        every namespace, such as a checkpoint or a collection, needs the ``*`` namespace).
+
+        Raises:
+            Forbidden: the right or the namespace is missing.
+        """
+        if right not in self.rights and "admin" not in self.rights:
+            raise Forbidden(f"this API key lacks the {right!r} right; create one with it")
+        if whole_space and not self.unrestricted:
+            raise Forbidden(
+                "this operation spans every namespace; it needs a key with namespace '*'"
+            )
+
+    def allows(self, field: str, value: str | None) -> bool:
+        """Whether ``field`` (user or agent) = ``value`` is inside the key's namespaces."""
+        if self.unrestricted:
+            return True
+        if value is None:
+            return False
+        for namespace in self.namespaces:
+            kind, _, name = namespace.partition(":")
+            if kind != field:
+                continue
+            if name.endswith("*"):
+                if value.startswith(name[:-1]):
+                    return True
+            elif hmac.compare_digest(name.encode(), value.encode()):
+                return True
+        return False
+
+    def sees(self, memory: Memory) -> bool:
+        """Whether the memory belongs to one of the key's namespaces."""
+        return self.unrestricted or any(
+            self.allows(field, getattr(memory, field)) for field in SCOPE_FIELDS
+        )
+
+    def single_scope(self) -> tuple[str, str] | None:
+        """``(field, value)`` when the key covers exactly one exact namespace."""
+        if len(self.namespaces) != 1 or self.unrestricted:
+            return None
+        kind, _, name = self.namespaces[0].partition(":")
+        return None if name.endswith("*") else (kind, name)
+
+    def narrow(self, filters: Mapping[str, Any]) -> dict[str, Any] | None:
+        """``filters`` narrowed to the key's namespaces; ``None`` when they name a scope the key
+        cannot see (the answer is then empty, as if nothing were there).
+
+        Raises:
+            InvalidInput: the key covers several namespaces and the filters name none of them.
+        """
+        out = dict(filters)
+        if self.unrestricted:
+            return out
+        if any(f in out and self.allows(f, out[f]) for f in SCOPE_FIELDS):
+            return out
+        single = self.single_scope()
+        if single is not None and single[0] not in out:
+            out[single[0]] = single[1]
+            return out
+        if any(f in out for f in SCOPE_FIELDS):
+            return None
+        raise InvalidInput(
+            f"this API key covers several namespaces ({', '.join(self.namespaces)}); "
+            "name one with user= or agent="
+        )
+
+    def place(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        """A record to write, given the key's single namespace when it names none.
+
+        Raises:
+            InvalidInput: it names no scope and the key covers several namespaces.
+            Forbidden: its scope is outside the key's namespaces.
+        """
+        out = dict(item)
+        if self.unrestricted:
+            return out
+        if not any(out.get(f) is not None for f in SCOPE_FIELDS):
+            single = self.single_scope()
+            if single is None:
+                raise InvalidInput(
+                    f"this API key covers several namespaces ({', '.join(self.namespaces)}); "
+                    "give the memory a user or an agent"
+                )
+            out[single[0]] = single[1]
+        if not any(self.allows(f, out.get(f)) for f in SCOPE_FIELDS):
+            raise Forbidden(
+                f"this API key may not write outside its namespaces ({', '.join(self.namespaces)})"
+            )
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A stored key, without its secret."""
+
+    id: str
+    digest: str
+    namespaces: tuple[str, ...]
+    rights: tuple[str, ...]
+    created_at: float
+    expires_at: float | None = None
+    revoked_at: float | None = None
+    note: str = ""
+
+    def describe(self) -> dict[str, Any]:
+        """What ``keys list`` shows (never the digest)."""
+        out = asdict(self)
+        del out["digest"]
+        out["namespaces"], out["rights"] = list(self.namespaces), list(self.rights)
+        return out
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class KeyRing:
+    """The API keys of one space, kept in its settings table."""
+
+    def __init__(self, store: SettingsStore, *, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._clock = clock
+
+    def _load(self) -> dict[str, ApiKey]:
+        raw = self._store.get_setting(SETTING)
+        if not raw:
+            return {}
+        out = {}
+        for key_id, fields in json.loads(raw).items():
+            fields["namespaces"] = tuple(fields["namespaces"])
+            fields["rights"] = tuple(fields["rights"])
+            out[key_id] = ApiKey(**fields)
+        return out
+
+    def _save(self, keys: Mapping[str, ApiKey]) -> None:
+        self._store.set_setting(SETTING, json.dumps({k: asdict(v) for k, v in keys.items()}))
+
+    def configured(self) -> bool:
+        """Whether any key that is not revoked exists (then every request needs one)."""
+        return any(key.revoked_at is None for key in self._load().values())
+
+    def create(
+        self,
+        namespaces: Iterable[str],
+        rights: Iterable[str],
+        *,
+        expires_at: float | None = None,
+        note: str = "",
+    ) -> tuple[ApiKey, str]:
+        """A new key and its token (shown once; only its digest is stored).
+
+        Raises:
+            InvalidInput: a bad namespace or right, or an expiry in the past.
+        """
+        spaces = tuple(dict.fromkeys(parse_namespace(n) for n in namespaces))
+        if not spaces:
+            raise InvalidInput("a key needs at least one namespace (--namespace user:NAME)")
+        granted = parse_rights(rights)
+        now = self._clock()
+        if expires_at is not None and expires_at <= now:
+            raise InvalidInput("the expiry is in the past; give a later time")
+        key_id, secret = os.urandom(6).hex(), _urlsafe_secret()
+        key = ApiKey(key_id, _digest(secret), spaces, granted, now, expires_at, None, note)
+        with self._store.transaction():  # read-modify-write of one setting, atomically
+            keys = self._load()
+            keys[key_id] = key
+            self._save(keys)
+        return key, f"ms_{key_id}_{secret}"
+
+    def list(self) -> list[ApiKey]:
+        """Every key, revoked and expired ones too, oldest first."""
+        return sorted(self._load().values(), key=lambda k: k.created_at)
+
+    def revoke(self, key_id: str) -> ApiKey:
+        """Revoke a key at once (requests with it fail from now on).
+
+        Raises:
+            NotFound: no key has that id.
+        """
+        with self._store.transaction():
+            keys = self._load()
+            if key_id not in keys:
+                raise NotFound(f"no API key with id {key_id!r}; `memoryspace keys list` shows ids")
+            revoked = keys[key_id] = _revoked(keys[key_id], self._clock())
+            self._save(keys)
+        return revoked
+
+    def authenticate(self, token: str | None) -> Access:
+        """The access a token grants.
+
+        Raises:
+            Unauthorized: no token, or a malformed, unknown, revoked or expired one.
+        """
+        if not token:
+            raise Unauthorized("this server needs an API key: send 'Authorization: Bearer ms_...'")
+        match = _TOKEN.match(token)
+        key = self._load().get(match.group(1)) if match else None
+        # The digest is compared even for an unknown id, so timing tells nothing.
+        expected = key.digest if key is not None else _digest("")
+        given = _digest(match.group(2)) if match else _digest(token)
+        if not hmac.compare_digest(expected, given) or key is None:
+            raise Unauthorized("unknown API key; create one with `memoryspace keys create`")
+        if key.revoked_at is not None:
+            raise Unauthorized(f"API key {key.id} was revoked; create a new one")
+        if key.expires_at is not None and key.expires_at <= self._clock():
+            raise Unauthorized(f"API key {key.id} has expired; create a new one")
+        return Access(namespaces=key.namespaces, rights=key.rights, key_id=key.id)
+
+    def resolve(self, token: str) -> SharedAccess | None:
+        """The ``memoryspace.access.Access`` a token grants, or ``None`` for a token that is
+        not valid: an ``AccessResolver`` for the MCP server, over the same stored keys."""
+        from memoryspace.access import Access as Shared
+        from memoryspace.access import Right
+
+        try:
+            access = self.authenticate(token)
+        except Unauthorized:
+            return None
+        if access.unrestricted:
+            return Shared(None, frozenset(Right(r) for r in access.rights))
+        return Shared.only(access.namespaces, access.rights)
+
+
+def _revoked(key: ApiKey, now: float) -> ApiKey:
+    from dataclasses import replace
+
+    return key if key.revoked_at is not None else replace(key, revoked_at=now)
+
+
+def _urlsafe_secret() -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
