@@ -94,6 +94,8 @@ class ScorePartsOut(Response):
     sparse_relevance: float | None = None
     session_lift: float = 0.0
     relevance: float | None = None
+    via: str | None = None  # a hit reached by following a link: the hit it came from
+    via_link: str | None = None  # ... and the type of that link
 
 
 class SearchHitOut(Response):
