@@ -176,7 +176,7 @@ def locomo(
 ) -> None:
     """Evidence recall@k, recall at a token budget and MRR by LoCoMo question category."""
     from memoryspace.bench import locomo as locomo_bench
-    from memoryspace.bench.modes import parse_modes
+    from memoryspace.bench.mode_factory import parse_modes
     from memoryspace.bench.report import print_table
     from memoryspace.datasets.locomo import load_locomo, select_conversations
     from memoryspace.embed.resolve import resolve_embedder
@@ -225,7 +225,7 @@ def hotpot(
 ) -> None:
     """Supporting-fact recall@5 and all-facts hit@5 on HotpotQA, one scope per question."""
     from memoryspace.bench import hotpot as hotpot_bench
-    from memoryspace.bench.modes import parse_modes
+    from memoryspace.bench.mode_factory import parse_modes
     from memoryspace.bench.report import print_table
     from memoryspace.datasets.hotpot import load_hotpot
     from memoryspace.embed.resolve import resolve_embedder
@@ -273,7 +273,7 @@ def longmemeval(
     """Turn recall@10/@50, session recall_any/all@k and NDCG@10 on LongMemEval by question type,
     one fresh scope per haystack (reads .json and .json.gz)."""
     from memoryspace.bench import longmemeval as lme_bench
-    from memoryspace.bench.modes import parse_modes
+    from memoryspace.bench.mode_factory import parse_modes
     from memoryspace.bench.report import print_table
     from memoryspace.datasets.longmemeval import load_longmemeval
     from memoryspace.embed.resolve import resolve_embedder
