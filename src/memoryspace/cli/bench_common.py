@@ -28,6 +28,11 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document.")
 
 
 def ints(text: str, option: str, minimum: int) -> list[int]:
+    """The comma-separated integers ``option`` was given, sorted without repeats.
+
+    Raises:
+        InvalidInput: not integers, none, or one below ``minimum``.
+    """
     try:
         values = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
     except ValueError:
