@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import memoryspace.cli.bench  # noqa: F401  (registers the bench commands)
 from memoryspace.bench.capacity import (
     BM25Index,
     query_plan,

@@ -17,10 +17,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import memoryspace.cli.bench  # noqa: F401  (registers the bench commands)
 from memoryspace.bench import longmemeval as lme_bench
 from memoryspace.bench.longmemeval import first_of_each_type
-from memoryspace.bench.modes import MODE_NAMES, make_mode
+from memoryspace.bench.mode_factory import MODE_NAMES, make_mode
 from memoryspace.cli.app import app
 from memoryspace.datasets.longmemeval import load_longmemeval
 from memoryspace.embed import HashingEmbedder

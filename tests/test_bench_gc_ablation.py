@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import memoryspace.cli.bench  # noqa: F401  (registers the bench commands)
 from memoryspace.bench.capacity import query_plan, read_chunks, working_set
 from memoryspace.bench.gc_ablation import COLLECTORS, TRIGGERS, run, run_one
 from memoryspace.cli.app import app

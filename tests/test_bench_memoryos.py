@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import memoryspace.cli.bench  # noqa: F401  (registers the bench commands)
 from memoryspace.bench.memoryos_mode import MemoryOSMode
 from memoryspace.cli.app import app
 from memoryspace.embed import HashingEmbedder

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import memoryspace.cli.prompt_budget  # noqa: F401  (registers `bench prompt-budget`)
 from memoryspace.cli.app import app
 
 runner = CliRunner()

@@ -144,13 +144,6 @@ def test_cli_message_rewrites_every_python_hint() -> None:
 
 
 def all_commands() -> list[tuple[str, Any]]:
-    from memoryspace.cli import (  # noqa: F401  (registers the sub-commands)
-        bench,
-        browse,
-        conversation,
-        demo,
-        housekeeping,
-    )
     from memoryspace.cli.app import app
 
     found: list[tuple[str, Any]] = []
@@ -276,3 +269,41 @@ def test_rounded_keeps_what_is_not_a_float() -> None:
         "d": "x",
         "e": 0.0,
     }
+
+
+def test_the_app_holds_every_command_without_importing_the_command_modules() -> None:
+    """``memoryspace.cli.app.app`` adds each module's sub-app itself: a fresh process that
+    imports only it sees the commands of every module, the `bench` ones from four modules."""
+    listing = (
+        "import typer\n"
+        "from memoryspace.cli.app import app\n"
+        "def walk(name, command):\n"
+        "    print(name)\n"
+        "    for sub, child in getattr(command, 'commands', {}).items():\n"
+        "        walk(f'{name} {sub}'.strip(), child)\n"
+        "walk('', typer.main.get_command(app))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", listing], capture_output=True, text=True, check=True, timeout=120
+    )
+    names = set(done.stdout.splitlines())
+    assert {
+        "add",  # cli/app.py
+        "list",  # cli/browse.py
+        "read",  # cli/read.py
+        "bench scale",  # cli/bench.py
+        "bench knowledge-update",  # cli/notes.py
+        "bench serve",  # cli/server.py
+        "bench prompt-budget",  # cli/prompt_budget.py
+        "config set",  # cli/config.py
+        "conversation add-turn",  # cli/conversation.py
+        "demo persona",  # cli/demo.py
+        "cache clear",  # cli/housekeeping.py
+        "mcp",  # cli/mcp.py
+        "migrate",  # cli/migrate.py
+        "notes link",  # cli/notes.py
+        "reflect",  # cli/notes.py
+        "reembed",  # cli/reembed.py
+        "serve",  # cli/server.py
+        "keys revoke",  # cli/server.py
+    } <= names

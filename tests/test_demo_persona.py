@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import memoryspace.cli.demo  # noqa: F401  (registers the demo commands)
 from memoryspace.cli.app import app
 from memoryspace.demo.persona import learn_personas, load_memorybank
 from memoryspace.errors import InvalidInput

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import memoryspace.cli.bench  # noqa: F401  (registers the bench commands)
 from memoryspace.bench import read_hotpot, read_scaling
 from memoryspace.cli.app import app
 from memoryspace.context.tokenizer import default_token_counter

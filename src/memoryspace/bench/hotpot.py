@@ -23,7 +23,8 @@ from typing import Any
 
 from memoryspace.bench.locomo import Progress, warm_embeddings, write_bar_chart
 from memoryspace.bench.metrics import all_found_at_k, evidence_recall_at_k, mean, percentile
-from memoryspace.bench.modes import RetrievalMode, make_mode, run_each
+from memoryspace.bench.mode_factory import make_mode
+from memoryspace.bench.modes import RetrievalMode, run_each
 from memoryspace.datasets.hotpot import HotpotQuestion, fact_ref
 from memoryspace.embed.base import Embedder
 

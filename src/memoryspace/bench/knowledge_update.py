@@ -24,7 +24,8 @@ from typing import Any
 from memoryspace.bench.locomo import Progress, warm_embeddings
 from memoryspace.bench.longmemeval import haystack_records, rank_turns, session_of
 from memoryspace.bench.metrics import first_occurrences
-from memoryspace.bench.modes import make_mode, run_each
+from memoryspace.bench.mode_factory import make_mode
+from memoryspace.bench.modes import run_each
 from memoryspace.datasets.longmemeval import Haystack, haystack_from_json, load_longmemeval
 from memoryspace.embed.base import Embedder
 from memoryspace.errors import InvalidInput

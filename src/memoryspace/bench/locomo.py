@@ -35,7 +35,8 @@ from memoryspace.bench.metrics import (
     recall_at_budget,
     reciprocal_rank,
 )
-from memoryspace.bench.modes import RetrievalMode, make_mode, run_each
+from memoryspace.bench.mode_factory import make_mode
+from memoryspace.bench.modes import RetrievalMode, run_each
 from memoryspace.context.tokenizer import default_token_counter
 from memoryspace.datasets.locomo import (
     CATEGORY_NAMES,

@@ -32,7 +32,8 @@ from typing import Any
 
 from memoryspace.bench.locomo import Progress, warm_embeddings, write_bar_chart
 from memoryspace.bench.metrics import evidence_recall_at_k, first_occurrences, mean, percentile
-from memoryspace.bench.modes import RetrievalMode, make_mode
+from memoryspace.bench.mode_factory import make_mode
+from memoryspace.bench.modes import RetrievalMode
 from memoryspace.datasets.longmemeval import Haystack, LMEQuestion
 from memoryspace.embed.base import Embedder
 from memoryspace.errors import InvalidInput, ModeUnavailable

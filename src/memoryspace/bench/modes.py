@@ -17,6 +17,8 @@ Records arrive in time order.
 * ``memoryos``: the MemoryOS-style ``Conversation``, see ``memoryspace.bench.memoryos_mode``.
 * ``notes``: A-MEM linked notes; ``reflect``: ``memoryspace`` after a reflection (see
   ``memoryspace.bench.notes_mode``).
+
+``memoryspace.bench.mode_factory`` builds a mode by name (``make_mode``).
 """
 
 from __future__ import annotations
@@ -35,18 +37,6 @@ from memoryspace.errors import InvalidInput, ModeUnavailable
 from memoryspace.models import Filter
 from memoryspace.retrieval.terms import query_terms
 from memoryspace.space import MemorySpace
-
-MODE_NAMES = (
-    "memoryspace",
-    "recent",
-    "reservoir",
-    "bm25",
-    "dense",
-    "mem0",
-    "memoryos",
-    "notes",
-    "reflect",
-)
 
 Record = Mapping[str, Any]
 
@@ -237,59 +227,6 @@ class DenseMode(RetrievalMode):
         order = np.argsort(-scores, kind="stable")[:k]
         refs = self._refs[scope]
         return [refs[int(i)] for i in order]
-
-
-def make_mode(
-    name: str,
-    *,
-    ref_key: str,
-    embedder: Embedder,
-    capacity: int,
-    seed: int = 0,
-    db: str = ":memory:",
-) -> RetrievalMode:
-    """A fresh mode by name; ``db`` is where the ``memoryspace`` mode keeps its space.
-
-    Raises:
-        InvalidInput: an unknown name.
-        ModeUnavailable: the mode cannot run here (mem0 not installed, ...).
-    """
-    if name == "memoryspace":
-        return MemorySpaceMode(ref_key, embedder, db)
-    if name == "recent":
-        return RecentMode(ref_key)
-    if name == "reservoir":
-        return ReservoirMode(ref_key, capacity, seed)
-    if name == "bm25":
-        return BM25Mode(ref_key)
-    if name == "dense":
-        return DenseMode(ref_key, embedder)
-    if name == "mem0":
-        from memoryspace.bench.mem0_mode import Mem0Mode
-
-        return Mem0Mode(ref_key, embedder)
-    if name == "memoryos":
-        from memoryspace.bench.memoryos_mode import MemoryOSMode
-
-        return MemoryOSMode(ref_key, embedder)
-    if name in ("notes", "reflect"):
-        from memoryspace.bench.notes_mode import NotesMode, ReflectMode
-
-        return NotesMode(ref_key, embedder) if name == "notes" else ReflectMode(ref_key, embedder)
-    raise InvalidInput(f"unknown mode {name!r}; use some of: {', '.join(MODE_NAMES)}")
-
-
-def parse_modes(text: str, allowed: Sequence[str] = MODE_NAMES) -> list[str]:
-    """``"memoryspace,bm25"`` → names, checked against ``allowed``.
-
-    Raises:
-        InvalidInput: an empty list or an unknown name.
-    """
-    names = list(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
-    unknown = [n for n in names if n not in allowed]
-    if not names or unknown:
-        raise InvalidInput(f"--modes takes some of {','.join(allowed)}; got {text!r}")
-    return names
 
 
 def run_each(

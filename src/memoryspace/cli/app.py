@@ -13,17 +13,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-from rich.text import Text
 
 from memoryspace.api import (
     ChangeOut,
@@ -38,11 +34,42 @@ from memoryspace.api import (
     StatsOut,
     gc_options,
 )
+from memoryspace.cli.bench import bench
+from memoryspace.cli.browse import browsing
+from memoryspace.cli.common import (
+    DEFAULT_DB,
+    Agent,
+    Db,
+    Embedder,
+    Json,
+    MinScore,
+    Session,
+    User,
+    console,
+    emit,
+    errors,
+    opened,
+    report_error,
+    scope_filters,
+    show_changes,
+    show_hits,
+    show_memory,
+    when,
+)
+from memoryspace.cli.config import config
+from memoryspace.cli.conversation import conversation
+from memoryspace.cli.demo import demo
 from memoryspace.cli.figures import rounded
-from memoryspace.cli.hints import cli_message
+from memoryspace.cli.housekeeping import cache
+from memoryspace.cli.mcp import mcp_commands
+from memoryspace.cli.migrate import migration
+from memoryspace.cli.notes import notes, notes_bench, reflection
+from memoryspace.cli.prompt_budget import prompt_budget_bench
+from memoryspace.cli.read import reading
+from memoryspace.cli.reembed import reembedding
+from memoryspace.cli.server import keys, serve_bench, serving
 from memoryspace.errors import InvalidInput, MemorySpaceError
-from memoryspace.models import Change, Memory, SearchHit
-from memoryspace.space import MemorySpace
+from memoryspace.models import Memory
 
 app = typer.Typer(
     help="Memory for LLM agents, managed like an operating system manages memory.",
@@ -51,102 +78,6 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
-console = Console()
-errors = Console(stderr=True)
-
-# A str, not a Path: a Path would fold the "//" of postgresql:// and sqlite:/// URLs.
-Db = Annotated[
-    str,
-    typer.Option(
-        "--db",
-        envvar="MEMORYSPACE_DB",
-        help="Database file, or URL (sqlite:///file.db, postgresql://...).",
-        show_default=True,
-    ),
-]
-Embedder = Annotated[
-    str,
-    typer.Option("--embedder", envvar="MEMORYSPACE_EMBEDDER", help="auto, minilm or hashing."),
-]
-Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-User = Annotated[str | None, typer.Option(help="Scope: user.")]
-Agent = Annotated[str | None, typer.Option(help="Scope: agent.")]
-Session = Annotated[str | None, typer.Option(help="Scope: session.")]
-MinScore = Annotated[
-    float | None,
-    typer.Option("--min-score", help="Relevance from 0 to 1 a hit needs [default: 0.1]."),
-]
-DEFAULT_DB = "memoryspace.db"
-
-
-@contextmanager
-def opened(db: str, embedder: str = "auto", *, create: bool = False) -> Iterator[MemorySpace]:
-    """The space at ``db``; a missing database is created only with ``create``."""
-    with MemorySpace.open(db, embedder=embedder, create=create) as ms:
-        yield ms
-
-
-def emit(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
-
-
-def when(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def scope_filters(user: str | None, agent: str | None, session: str | None) -> dict[str, Any]:
-    return {k: v for k, v in (("user", user), ("agent", agent), ("session", session)) if v}
-
-
-def show_memory(memory: Memory) -> None:
-    table = Table(show_header=False, box=None)
-    for name, value in memory.to_dict().items():
-        if name in (
-            "created_at",
-            "updated_at",
-            "valid_from",
-            "valid_to",
-            "expires_at",
-            "last_access",
-        ):
-            value = when(value)
-        table.add_row(f"[bold]{name}[/]", str(rounded(value)))
-    console.print(table)
-
-
-def show_hits(hits: list[SearchHit]) -> None:
-    table = Table("#", "score", "dense", "bm25", "when", "id", "content")
-    for rank, hit in enumerate(hits, 1):
-        parts = hit.parts
-        dense = "-" if parts.dense is None else f"{parts.dense:.3f} (#{parts.dense_rank})"
-        sparse = "-" if parts.sparse is None else f"{parts.sparse:.2f} (#{parts.sparse_rank})"
-        table.add_row(
-            str(rank),
-            f"{hit.score:.4f}",
-            dense,
-            sparse,
-            when(hit.memory.created_at),
-            hit.memory.id,
-            hit.memory.content[:120],
-        )
-    console.print(table)
-
-
-def show_changes(changes: list[Change]) -> None:
-    table = Table("lsn", "time", "op", "id", "actor", "content")
-    for change in changes:
-        state = change.after or change.before
-        table.add_row(
-            str(change.lsn),
-            when(change.time),
-            str(change.op),
-            change.id,
-            change.actor or "-",
-            state.content[:100] if state else "",
-        )
-    console.print(table)
 
 
 def _print_version(wanted: bool) -> None:
@@ -555,24 +486,29 @@ def import_(
         )
 
 
+# The other commands, each module's own Typer app: `--help` lists the commands above first,
+# then these in this order. An app added without a name merges its commands into the parent.
+bench.add_typer(notes_bench)  # `bench knowledge-update` and `bench duplicates`
+bench.add_typer(serve_bench)  # `bench serve`
+bench.add_typer(prompt_budget_bench)  # `bench prompt-budget`
+app.add_typer(browsing)  # `list`, `count` and `update`
+app.add_typer(reading)  # `read`
+app.add_typer(bench, name="bench")
+app.add_typer(config, name="config")
+app.add_typer(conversation, name="conversation")
+app.add_typer(demo, name="demo")
+app.add_typer(cache, name="cache")
+app.add_typer(mcp_commands)  # `mcp`
+app.add_typer(migration)  # `migrate`
+app.add_typer(notes, name="notes", no_args_is_help=True)
+app.add_typer(reflection)  # `reflect`
+app.add_typer(reembedding)  # `reembed`
+app.add_typer(serving)  # `serve`
+app.add_typer(keys, name="keys")
+
+
 def main() -> None:
     """Entry point: run the app, turning library errors into one clean line (exit status 1)."""
-    from memoryspace.cli import (
-        bench,  # noqa: F401  (registers `bench` commands)
-        browse,  # noqa: F401  (registers `list`, `count` and `update`)
-        config,  # noqa: F401  (registers `config` commands)
-        conversation,  # noqa: F401  (registers `conversation` commands)
-        demo,  # noqa: F401  (registers `demo` commands)
-        housekeeping,  # noqa: F401  (registers `cache` commands)
-        mcp,  # noqa: F401  (registers `mcp`)
-        migrate,  # noqa: F401  (registers `migrate`)
-        notes,  # noqa: F401  (registers `notes` commands and `reflect`)
-        prompt_budget,  # noqa: F401  (registers `bench prompt-budget`)
-        read,  # noqa: F401  (registers `read`)
-        reembed,  # noqa: F401  (registers `reembed`)
-        server,  # noqa: F401  (registers `serve` and `keys`)
-    )
-
     as_json = _wants_json(sys.argv[1:])
     try:
         if not as_json:
@@ -593,13 +529,3 @@ def main() -> None:
 def _wants_json(args: list[str]) -> bool:
     """Whether the command line asks for JSON (``--json`` before any ``--``)."""
     return "--json" in (args[: args.index("--")] if "--" in args else args)
-
-
-def report_error(exc: MemorySpaceError, *, as_json: bool) -> None:
-    """One error, its hint in CLI terms: a JSON document on stdout, or a line on stderr."""
-    message = cli_message(str(exc))
-    if as_json:
-        emit({"error": {"type": type(exc).__name__, "message": message}})
-    else:
-        line = Text.assemble(("error:", "red"), f" {type(exc).__name__}: {message}")
-        errors.print(line, soft_wrap=True)  # one line, however narrow the terminal

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
-from memoryspace.cli.app import app, errors
+from memoryspace.cli.bench_common import (
+    AsJson,
+    BenchEmbedder,
+    Data,
+    Out,
+    emit_doc,
+    ints,
+    progress_bars,
+    report,
+    table_console,
+)
+from memoryspace.cli.common import errors
 from memoryspace.errors import InvalidInput
 
-if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.progress import TaskID
-
 bench = typer.Typer(help="Benchmarks: each prints a table and can write CSV.", no_args_is_help=True)
-app.add_typer(bench, name="bench")
 
 
 def _sizes(text: str) -> list[int]:
@@ -63,7 +65,7 @@ def scale(
         for name in rows[0]
         if name != "n"
     ]
-    _report(
+    report(
         {"benchmark": "scale", "rows": rows},
         rows,
         name="scale",
@@ -75,81 +77,6 @@ def scale(
 
 
 # -- retrieval quality: LoCoMo, HotpotQA, LongMemEval
-
-Data = Annotated[Path, typer.Option("--data", help="The data set file.", show_default=False)]
-BenchEmbedder = Annotated[
-    str, typer.Option("--embedder", help="auto (MiniLM when installed), minilm or hashing.")
-]
-Out = Annotated[Path | None, typer.Option(help="Write a CSV and a PNG chart in this folder.")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-
-
-def _ints(text: str, option: str, minimum: int) -> list[int]:
-    try:
-        values = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise InvalidInput(
-            f"{option} takes comma-separated integers like 5,10; got {text!r}"
-        ) from None
-    if not values or min(values) < minimum:
-        raise InvalidInput(f"{option} needs integers of at least {minimum}; got {text!r}")
-    return sorted(set(values))
-
-
-@contextmanager
-def _progress(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
-    """A callback ``(mode, done, total)`` drawing one rich progress bar per mode on stderr."""
-    from rich.progress import Progress
-
-    with Progress(console=errors, disable=quiet, transient=False) as progress:
-        tasks: dict[str, TaskID] = {}
-
-        def update(name: str, done: int, total: int) -> None:
-            if name not in tasks:
-                tasks[name] = progress.add_task(name, total=total)
-            progress.update(tasks[name], completed=done, total=total)
-
-        yield update
-
-
-def _console() -> Console:
-    """stdout; when it is not a terminal (a file, a pipe), wide enough for the tables."""
-    from rich.console import Console
-
-    console = Console()
-    return console if console.is_terminal else Console(width=140)
-
-
-def _emit(doc: dict[str, object]) -> None:
-    sys.stdout.write(json.dumps(doc) + "\n")
-
-
-def _report(
-    doc: dict[str, Any],
-    rows: list[dict[str, Any]],
-    *,
-    name: str,
-    title: str,
-    out: Path | None,
-    as_json: bool,
-    plot: Callable[[Path], object] | None = None,
-    table: list[dict[str, Any]] | None = None,
-) -> None:
-    """How every benchmark ends: ``name``.csv of ``rows`` (and ``name``.png from ``plot``) in
-    ``out``, then exactly one JSON document (``doc``) or a table (``table``, default ``rows``)."""
-    from memoryspace.bench.report import print_table, write_csv
-
-    if out is not None:
-        write_csv(out / f"{name}.csv", rows)
-        written = [out / f"{name}.csv"]
-        if plot is not None:
-            plot(out / f"{name}.png")
-            written.append(out / f"{name}.png")
-        errors.print("wrote " + " and ".join(str(path) for path in written))
-    if as_json:
-        _emit(doc)
-    else:
-        print_table(title, rows if table is None else table, _console())
 
 
 @bench.command("locomo")
@@ -176,17 +103,17 @@ def locomo(
 ) -> None:
     """Evidence recall@k, recall at a token budget and MRR by LoCoMo question category."""
     from memoryspace.bench import locomo as locomo_bench
-    from memoryspace.bench.modes import parse_modes
+    from memoryspace.bench.mode_factory import parse_modes
     from memoryspace.bench.report import print_table
     from memoryspace.datasets.locomo import load_locomo, select_conversations
     from memoryspace.embed.resolve import resolve_embedder
 
     names = parse_modes(modes)
-    ks, budgets = _ints(k, "--k", 1), _ints(budget, "--budget", 1)
+    ks, budgets = ints(k, "--k", 1), ints(budget, "--budget", 1)
     wanted = [c.strip() for item in conversations or [] for c in item.split(",") if c.strip()]
     chosen = select_conversations(load_locomo(data), wanted)
     model = resolve_embedder(embedder)
-    with _progress(as_json) as progress:
+    with progress_bars(as_json) as progress:
         doc = locomo_bench.run(
             chosen,
             modes=names,
@@ -198,9 +125,9 @@ def locomo(
         )
     written = locomo_bench.write_outputs(doc, out) if out is not None else []
     if as_json:
-        _emit(doc)
+        emit_doc(doc)
         return
-    console = _console()
+    console = table_console()
     for title, rows in locomo_bench.tables(doc):
         print_table(title, rows, console)
     console.print(
@@ -225,7 +152,7 @@ def hotpot(
 ) -> None:
     """Supporting-fact recall@5 and all-facts hit@5 on HotpotQA, one scope per question."""
     from memoryspace.bench import hotpot as hotpot_bench
-    from memoryspace.bench.modes import parse_modes
+    from memoryspace.bench.mode_factory import parse_modes
     from memoryspace.bench.report import print_table
     from memoryspace.datasets.hotpot import load_hotpot
     from memoryspace.embed.resolve import resolve_embedder
@@ -235,13 +162,13 @@ def hotpot(
         raise InvalidInput(f"--limit needs at least 1, got {limit}")
     questions = load_hotpot(data, limit=limit)
     model = resolve_embedder(embedder)
-    with _progress(as_json) as progress:
+    with progress_bars(as_json) as progress:
         doc = hotpot_bench.run(questions, modes=names, embedder=model, progress=progress)
     written = hotpot_bench.write_outputs(doc, out) if out is not None else []
     if as_json:
-        _emit(doc)
+        emit_doc(doc)
         return
-    console = _console()
+    console = table_console()
     print_table(
         f"HotpotQA supporting facts in the top 5 ({doc['questions']} questions)",
         hotpot_bench.table(doc),
@@ -273,24 +200,24 @@ def longmemeval(
     """Turn recall@10/@50, session recall_any/all@k and NDCG@10 on LongMemEval by question type,
     one fresh scope per haystack (reads .json and .json.gz)."""
     from memoryspace.bench import longmemeval as lme_bench
-    from memoryspace.bench.modes import parse_modes
+    from memoryspace.bench.mode_factory import parse_modes
     from memoryspace.bench.report import print_table
     from memoryspace.datasets.longmemeval import load_longmemeval
     from memoryspace.embed.resolve import resolve_embedder
 
     names = parse_modes(modes)
-    ks = _ints(k, "--k", 1)
+    ks = ints(k, "--k", 1)
     haystacks = load_longmemeval(data)
     if limit is not None:
         haystacks = lme_bench.first_of_each_type(haystacks, limit)
     model = resolve_embedder(embedder)
-    with _progress(as_json) as progress:
+    with progress_bars(as_json) as progress:
         doc = lme_bench.run(haystacks, modes=names, ks=ks, embedder=model, progress=progress)
     written = lme_bench.write_outputs(doc, out) if out is not None else []
     if as_json:
-        _emit(doc)
+        emit_doc(doc)
         return
-    console = _console()
+    console = table_console()
     for title, rows in lme_bench.tables(doc):
         print_table(title, rows, console)
     console.print(
@@ -319,11 +246,11 @@ def tiered(
 
     if capacity < 1:
         raise InvalidInput(f"--capacity needs at least 1, got {capacity}")
-    with _progress(as_json) as progress:
+    with progress_bars(as_json) as progress:
         rows = tiered_bench.run(
             data, conversation=conversation, capacity=capacity, embedder=embedder, progress=progress
         )
-    _report(
+    report(
         {"benchmark": "tiered", "capacity": capacity, "rows": rows},
         rows,
         name="tiered",
@@ -352,9 +279,9 @@ def context_replay(
     if budget < 1 or k < 1:
         raise InvalidInput(f"--budget and -k need at least 1, got {budget} and {k}")
     chosen = replay.load_conversation(data, conversation)
-    with _progress(as_json) as progress:
+    with progress_bars(as_json) as progress:
         doc = replay.run(chosen, embedder=embedder, budget=budget, k=k, progress=progress)
-    _report(doc, doc["rows"], name="context", out=out, as_json=as_json, title=replay.title(doc))
+    report(doc, doc["rows"], name="context", out=out, as_json=as_json, title=replay.title(doc))
 
 
 # -- memory capacity and GC: a text stream through a bounded memory
@@ -410,8 +337,8 @@ def capacity(
     and recently asked chunks): hit@1 / hit@5, GC pause p99, page faults."""
     from memoryspace.bench import capacity as capacity_bench
 
-    sizes = _ints(capacities, "--capacities", 1)
-    with _progress(as_json) as progress:
+    sizes = ints(capacities, "--capacities", 1)
+    with progress_bars(as_json) as progress:
         doc = capacity_bench.run(
             data,
             chunk_size=chunk_size,
@@ -421,12 +348,12 @@ def capacity(
             reuse=reuse,
             baselines=[] if baselines.strip() in ("", "none") else _names(baselines, "--baselines"),
             collectors=_names(collectors, "--collectors"),
-            seeds=_ints(seeds, "--seeds", 0),
+            seeds=ints(seeds, "--seeds", 0),
             hot_fraction=hot_fraction,
             embedder=embedder,
             progress=progress,
         )
-    _report(
+    report(
         doc,
         doc["rows"],
         name="capacity",
@@ -453,7 +380,7 @@ def gc_ablation(
     pause p50/p99, records kept, hit@1 / hit@5."""
     from memoryspace.bench import gc_ablation as gc_bench
 
-    with _progress(as_json) as progress:
+    with progress_bars(as_json) as progress:
         doc = gc_bench.run(
             data,
             chunk_size=chunk_size,
@@ -464,7 +391,7 @@ def gc_ablation(
             embedder=embedder,
             progress=progress,
         )
-    _report(
+    report(
         doc,
         doc["rows"],
         name="gc",
@@ -501,17 +428,17 @@ def read_scaling(
     ms per 1k tokens, peak RSS, and a linear fit per file."""
     from memoryspace.bench import read_scaling as scaling
 
-    with _progress(as_json) as progress:
+    with progress_bars(as_json) as progress:
         doc = scaling.run(
             data,
-            _ints(sizes, "--sizes", 100),
+            ints(sizes, "--sizes", 100),
             chunk_tokens=chunk_tokens,
             memory_tokens=memory_tokens,
             question=question or None,
             embedder=embedder,
             progress=progress,
         )
-    _report(
+    report(
         doc,
         doc["rows"],
         name="read_scaling",
@@ -523,7 +450,7 @@ def read_scaling(
     if not as_json:
         from memoryspace.bench.report import print_table
 
-        print_table("Linear fit per file (seconds = a + b * tokens)", doc["fits"], _console())
+        print_table("Linear fit per file (seconds = a + b * tokens)", doc["fits"], table_console())
         for row in doc["rows"]:
             if row["passes"] > 1:
                 errors.print(
@@ -560,10 +487,10 @@ def read_hotpot(
         raise InvalidInput(f"--limit needs at least 1, got {limit}")
     questions = load_hotpot(data, limit=limit)
     pad = hotpot_read.filler_paragraphs(filler) if filler is not None else []
-    with _progress(as_json) as progress:
+    with progress_bars(as_json) as progress:
         doc = hotpot_read.run(
             questions,
-            lengths=_ints(tokens, "--tokens", 100),
+            lengths=ints(tokens, "--tokens", 100),
             memory_tokens=memory_tokens,
             chunk_tokens=chunk_tokens,
             methods=_names(methods, "--methods"),
@@ -572,7 +499,7 @@ def read_hotpot(
             seed=seed,
             progress=progress,
         )
-    _report(
+    report(
         doc,
         doc["rows"],
         name="read_hotpot",

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from memoryspace.api import CountOut, MemoryOut
-from memoryspace.cli.app import (
+from memoryspace.cli.common import (
     DEFAULT_DB,
     Agent,
     Db,
@@ -16,7 +16,6 @@ from memoryspace.cli.app import (
     Json,
     Session,
     User,
-    app,
     console,
     emit,
     errors,
@@ -25,6 +24,8 @@ from memoryspace.cli.app import (
     when,
 )
 from memoryspace.errors import InvalidInput
+
+browsing = typer.Typer()
 
 Kinds = Annotated[list[str] | None, typer.Option("--kind", help="Only this kind (repeatable).")]
 Tags = Annotated[list[str] | None, typer.Option("--tag", help="Required tag (repeatable).")]
@@ -58,7 +59,7 @@ def filters_of(
     return filters
 
 
-@app.command("list")
+@browsing.command("list")
 def list_(
     db: Db = DEFAULT_DB,
     embedder: Embedder = "auto",
@@ -101,7 +102,7 @@ def list_(
     errors.print(f"showing {shown} of {total}{more}")
 
 
-@app.command()
+@browsing.command()
 def count(
     db: Db = DEFAULT_DB,
     embedder: Embedder = "auto",
@@ -121,7 +122,7 @@ def count(
     emit(CountOut(count=total).to_json()) if as_json else console.print(str(total))
 
 
-@app.command()
+@browsing.command()
 def update(
     id: str,
     db: Db = DEFAULT_DB,

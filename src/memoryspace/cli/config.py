@@ -8,14 +8,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from memoryspace.cli.app import DEFAULT_DB, Db, Embedder, Json, app, console, emit, opened
+from memoryspace.cli.common import DEFAULT_DB, Db, Embedder, Json, console, emit, opened
 from memoryspace.settings import SHARED_SETTINGS, Settings, setting_key, shared_values
 
 config = typer.Typer(
     help="Settings stored in the database, which every process that opens it uses.",
     no_args_is_help=True,
 )
-app.add_typer(config, name="config")
 
 
 @config.command("show")

@@ -17,7 +17,7 @@ import typer
 from rich.table import Table
 
 from memoryspace.api import ContextOut, PersonaOut, RetrievalOut, TurnOut
-from memoryspace.cli.app import DEFAULT_DB, Db, Embedder, Json, app, console, emit, errors, opened
+from memoryspace.cli.common import DEFAULT_DB, Db, Embedder, Json, console, emit, errors, opened
 from memoryspace.conversation import Conversation
 from memoryspace.errors import InvalidInput
 
@@ -25,7 +25,6 @@ conversation = typer.Typer(
     help="A MemoryOS-style conversation (short-, mid- and long-term memory) in the database.",
     no_args_is_help=True,
 )
-app.add_typer(conversation, name="conversation")
 
 User = Annotated[str, typer.Option("--user", help="Whose conversation.")]
 Agent = Annotated[str | None, typer.Option("--agent", help="The agent's id.")]

@@ -8,13 +8,12 @@ from typing import Annotated
 
 import typer
 
-from memoryspace.cli.app import app, emit
+from memoryspace.cli.common import emit
 
 demo = typer.Typer(
     help="The tour `make demo` runs (with no subcommand), and other offline demonstrations.",
     invoke_without_command=True,
 )
-app.add_typer(demo, name="demo")
 
 
 @demo.callback()

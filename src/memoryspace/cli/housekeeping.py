@@ -6,13 +6,12 @@ import typer
 from rich.table import Table
 
 from memoryspace.cachedir import cache_dir, cache_files, clear_cache
-from memoryspace.cli.app import Json, app, console, emit
+from memoryspace.cli.common import Json, console, emit
 
 cache = typer.Typer(
     help="The cache under $MEMORYSPACE_CACHE or ~/.cache/memoryspace (ONNX graph, embeddings).",
     no_args_is_help=True,
 )
-app.add_typer(cache, name="cache")
 
 
 def megabytes(size: int) -> str:

@@ -13,11 +13,10 @@ from typing import Annotated
 
 import typer
 
-from memoryspace.cli.app import DEFAULT_DB, Db, Embedder, app, errors, opened
+from memoryspace.cli.common import DEFAULT_DB, Db, Embedder, errors, opened
 from memoryspace.errors import BackendUnavailable, InvalidInput
 
 mcp_commands = typer.Typer()
-app.add_typer(mcp_commands)
 
 
 @mcp_commands.command("mcp")

@@ -7,13 +7,12 @@ from typing import Annotated, cast
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from memoryspace.cli.app import Json, app, console, emit
+from memoryspace.cli.common import Json, console, emit
 from memoryspace.errors import Conflict
 from memoryspace.store.locate import open_store
 from memoryspace.store.migrate import Replayable, migrate
 
 migration = typer.Typer()
-app.add_typer(migration)
 
 
 @migration.command("migrate")

@@ -13,7 +13,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from memoryspace.cli.app import (
+from memoryspace.cli.bench_common import (
+    AsJson,
+    BenchEmbedder,
+    Data,
+    Out,
+    progress_bars,
+    report,
+)
+from memoryspace.cli.common import (
     DEFAULT_DB,
     Agent,
     Db,
@@ -21,30 +29,19 @@ from memoryspace.cli.app import (
     Json,
     MinScore,
     User,
-    app,
     console,
     emit,
     opened,
     show_changes,
     when,
 )
-from memoryspace.cli.bench import (
-    AsJson,
-    BenchEmbedder,
-    Data,
-    Out,
-    _progress,
-    _report,
-    bench,
-)
 from memoryspace.errors import InvalidInput
 from memoryspace.notes import NoteView
 from memoryspace.reflect import Reflection
 
 notes = typer.Typer(help="A-MEM linked notes: keywords, tags, context, typed links.")
-app.add_typer(notes, name="notes", no_args_is_help=True)
 reflection = typer.Typer()
-app.add_typer(reflection)
+notes_bench = typer.Typer()  # added to `memoryspace bench`
 
 LinkTypeOption = Annotated[
     str,
@@ -206,10 +203,10 @@ def print_reflection(result: Reflection, as_json: bool) -> None:
         )
 
 
-# -- benchmarks (registered on `memoryspace bench`)
+# -- benchmarks (`notes_bench`, added to `memoryspace bench`)
 
 
-@bench.command("knowledge-update")
+@notes_bench.command("knowledge-update")
 def knowledge_update(
     data: Data,
     k: Annotated[int, typer.Option("--k", help="Depth for 'newer session in the top k'.")] = 5,
@@ -224,10 +221,10 @@ def knowledge_update(
 
     haystacks = bench_ku.load_haystacks(data)
     model = resolve_embedder(embedder)
-    with _progress(as_json) as progress:
+    with progress_bars(as_json) as progress:
         doc = bench_ku.run(haystacks, embedder=model, k=k, progress=progress)
     title = f"LongMemEval knowledge updates ({doc['questions']} questions, {doc['embedder']})"
-    _report(
+    report(
         doc,
         bench_ku.csv_rows(doc),
         name="knowledge_update",
@@ -238,7 +235,7 @@ def knowledge_update(
     )
 
 
-@bench.command("duplicates")
+@notes_bench.command("duplicates")
 def duplicates(
     facts: Annotated[int, typer.Option(help="Distinct facts in the stream.")] = 200,
     repeats: Annotated[int, typer.Option(help="Wordings of each fact.")] = 4,
@@ -254,12 +251,12 @@ def duplicates(
     if facts < 1 or repeats < 1:
         raise InvalidInput("--facts and --repeats must be at least 1")
     model = resolve_embedder(embedder)
-    with _progress(as_json) as progress:
+    with progress_bars(as_json) as progress:
         doc = bench_dup.run(
             embedder=model, facts=facts, repeats=repeats, seed=seed, progress=progress
         )
     title = f"Stored duplicates before/after reflect ({facts} facts x {repeats}, {doc['embedder']})"
-    _report(
+    report(
         doc,
         doc["rows"],
         name="duplicates",

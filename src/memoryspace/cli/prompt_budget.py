@@ -6,23 +6,22 @@ from typing import Annotated
 
 import typer
 
-from memoryspace.cli.app import errors
-from memoryspace.cli.bench import (
+from memoryspace.cli.bench_common import (
     AsJson,
     BenchEmbedder,
     Data,
     Out,
-    _console,
-    _emit,
-    _ints,
-    _progress,
-    bench,
+    emit_doc,
+    ints,
+    progress_bars,
+    table_console,
 )
+from memoryspace.cli.common import errors
 
-cli = typer.Typer()
+prompt_budget_bench = typer.Typer()  # added to `memoryspace bench`
 
 
-@cli.command("prompt-budget")
+@prompt_budget_bench.command("prompt-budget")
 def prompt_budget(
     data: Data,
     conversations: Annotated[
@@ -44,21 +43,18 @@ def prompt_budget(
     wanted = [c.strip() for item in conversations or [] for c in item.split(",") if c.strip()]
     chosen = select_conversations(load_locomo(data), wanted)
     model = resolve_embedder(embedder)
-    with _progress(as_json) as progress:
+    with progress_bars(as_json) as progress:
         doc = bench_module.run(
-            chosen, budgets=_ints(budgets, "--budgets", 1), embedder=model, progress=progress
+            chosen, budgets=ints(budgets, "--budgets", 1), embedder=model, progress=progress
         )
     written = bench_module.write_outputs(doc, out) if out is not None else []
     if as_json:
-        _emit(doc)
+        emit_doc(doc)
         return
     title = (
         f"LoCoMo evidence in the prompt ({doc['questions']} questions, {doc['embedder']}, "
         f"{doc['seconds']} s)"
     )
-    print_table(title, doc["rows"], _console())
+    print_table(title, doc["rows"], table_console())
     for path in written:
         errors.print(f"wrote {path}")
-
-
-bench.add_typer(cli)

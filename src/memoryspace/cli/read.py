@@ -10,11 +10,13 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from memoryspace.cli.app import DEFAULT_DB, Db, Embedder, Json, app, console, emit, errors
+from memoryspace.cli.common import DEFAULT_DB, Db, Embedder, Json, console, emit, errors
 from memoryspace.space import MemorySpace
 
+reading = typer.Typer()
 
-@app.command("read")
+
+@reading.command("read")
 def read(
     file: Annotated[Path, typer.Argument(help="The file to read ('-' reads standard input).")],
     question: Annotated[

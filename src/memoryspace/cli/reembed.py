@@ -8,12 +8,12 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from memoryspace.cli.app import DEFAULT_DB, Db, Json, app, console, emit, errors
+from memoryspace.cli.common import DEFAULT_DB, Db, Json, console, emit, errors
 
-cli = typer.Typer()
+reembedding = typer.Typer()
 
 
-@cli.command("reembed")
+@reembedding.command("reembed")
 def reembed(
     embedder: Annotated[
         str,
@@ -55,6 +55,3 @@ def reembed(
         f"re-embedded {result.reembedded:,} memories in {result.batches:,} batches{resumed}; "
         f"{db} now holds vectors of {result.model_id} (was {result.previous_model_id})"
     )
-
-
-app.add_typer(cli)

@@ -9,14 +9,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from memoryspace.cli.app import DEFAULT_DB, Db, Embedder, Json, app, console, emit, opened, when
-from memoryspace.cli.bench import _progress, _report, bench
+from memoryspace.cli.bench_common import progress_bars, report
+from memoryspace.cli.common import DEFAULT_DB, Db, Embedder, Json, console, emit, opened, when
 from memoryspace.errors import InvalidInput
 
 serving = typer.Typer()
 keys = typer.Typer(help="API keys of the REST server: create, list, revoke.", no_args_is_help=True)
-app.add_typer(serving)
-app.add_typer(keys, name="keys")
+serve_bench = typer.Typer()  # added to `memoryspace bench`
 
 
 @serving.command()
@@ -119,7 +118,7 @@ def revoke(
     emit(key.describe()) if as_json else console.print(f"revoked {key.id}")
 
 
-@bench.command("serve")
+@serve_bench.command("serve")
 def bench_serve(
     records: Annotated[int, typer.Option(help="Memories to fill the database with.")] = 10_000,
     clients: Annotated[int, typer.Option(help="Concurrent client threads.")] = 8,
@@ -132,9 +131,9 @@ def bench_serve(
     clients, and the cost of embedding one query on its own."""
     from memoryspace.bench.serve import run
 
-    with _progress(as_json) as progress:
+    with progress_bars(as_json) as progress:
         rows = run(records, clients, seconds, embedder=embedder, progress=progress)
-    _report(
+    report(
         {"bench": "serve", "rows": rows},
         rows,
         name="bench_serve",
