@@ -489,6 +489,21 @@ class StoreContract:
         assert store.count(m4, now=500.0) == 0  # expires_at is the first instant it is gone
         assert store.count(m4) == 1  # no time given: nothing counts as expired
 
+    def test_closed_memories_are_left_out_only_when_asked(self, store: Store) -> None:
+        store.insert(
+            [
+                (make_memory("old", valid_to=200.0), None),
+                (make_memory("now", valid_from=200.0), None),
+                (make_memory("open"), None),
+            ]
+        )
+        current = Filter.build(include_closed=False)
+        assert {m.id for m in store.scan(current, now=300.0)} == {"now", "open"}
+        assert store.count(current, now=150.0) == 3  # closed only from valid_to on
+        assert store.count(Filter(), now=300.0) == 3  # the default keeps closed ones
+        past = Filter.build(include_closed=False, valid_at=150.0)
+        assert {m.id for m in store.scan(past, now=300.0)} == {"old", "open"}
+
     def test_scan_orders_by_creation_time_with_limit_and_offset(self, store: Store) -> None:
         store.insert(
             [
