@@ -166,10 +166,11 @@ def test_a_warm_search_reads_its_hits_from_ram(tmp_path: Path, records: int | No
             assert ms.stats()["hot_tier"]["misses"] == 5  # faults served by the search's read
 
 
-def test_the_conversation_sees_pending_page_state(tmp_path: Path) -> None:
+def test_a_structure_reading_through_the_store_sees_pending_edits(tmp_path: Path) -> None:
     settings = Settings(hot_tier_records=64, hot_tier_write_policy="write_back")
     with MemorySpace.open(tmp_path / "c.db", embedder=HashingEmbedder(), settings=settings) as ms:
-        memory = ms.add("the first turn", id="t1")
-        ms.update("t1", meta={"stm": True})  # dirty in RAM
-        seen: list[Memory] = ms.store.get_many(["t1"])  # what a structure reads
-        assert seen[0].meta == {"stm": True} and memory.meta == {}
+        ms.add("the first turn", id="t1")
+        ms.update("t1", meta={"stm": True})  # dirty in RAM: the database still has {}
+        assert ms.backing.get("t1").meta == {}
+        seen: list[Memory] = ms.store.get_many(["t1"])  # how a structure reads
+        assert seen[0].meta == {"stm": True}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 
 from memoryspace.api import (
     AddIn,
@@ -44,7 +44,8 @@ def list_filters(
     include_archived: bool = False,
     include_expired: bool = False,
 ) -> dict[str, Any]:
-    """The filters of a listing from its query parameters (unset ones left out)."""
+    """The filters of a listing from its query parameters (unset ones left out); a dependency
+    of the routes that list or count."""
     given = {
         "user": user,
         "agent": agent,
@@ -59,6 +60,9 @@ def list_filters(
     if include_expired:
         out["include_expired"] = True
     return out
+
+
+ListFilters = Annotated[dict[str, Any], Depends(list_filters)]
 
 
 @router.post("/memories", status_code=status.HTTP_201_CREATED, tags=["memories"])
@@ -81,23 +85,14 @@ def add_many(body: AddManyIn, space: Space, access: Caller) -> list[MemoryOut]:
 def list_memories(
     space: Space,
     access: Caller,
-    user: ScopeName = None,
-    agent: ScopeName = None,
-    session: ScopeName = None,
-    kind: Names = None,
-    tag: Names = None,
-    pinned: bool | None = None,
-    include_archived: bool = False,
-    include_expired: bool = False,
+    given: ListFilters,
     limit: Annotated[int, Query(ge=0, le=MAX_LIST)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     newest_first: bool = False,
 ) -> list[MemoryOut]:
     """A page of the memories matching the filters, oldest first (or newest first)."""
     access.require("read")
-    filters = access.narrow(
-        list_filters(user, agent, session, kind, tag, pinned, include_archived, include_expired)
-    )
+    filters = access.narrow(given)
     if filters is None:
         return []
     page = space.scan(limit=limit, offset=offset, newest_first=newest_first, **filters)
@@ -105,23 +100,10 @@ def list_memories(
 
 
 @router.get("/memories/count", tags=["memories"])
-def count(
-    space: Space,
-    access: Caller,
-    user: ScopeName = None,
-    agent: ScopeName = None,
-    session: ScopeName = None,
-    kind: Names = None,
-    tag: Names = None,
-    pinned: bool | None = None,
-    include_archived: bool = False,
-    include_expired: bool = False,
-) -> CountOut:
+def count(space: Space, access: Caller, given: ListFilters) -> CountOut:
     """How many memories match the filters."""
     access.require("read")
-    filters = access.narrow(
-        list_filters(user, agent, session, kind, tag, pinned, include_archived, include_expired)
-    )
+    filters = access.narrow(given)
     return CountOut(count=0 if filters is None else space.count(**filters))
 
 

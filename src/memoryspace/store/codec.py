@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from memoryspace.errors import InvalidInput
 from memoryspace.fingerprint import content_fingerprint
 from memoryspace.models import Filter, Kind, Memory, parse_link
+from memoryspace.store import filters
 from memoryspace.store.base import Vector
-from memoryspace.validate import META_FILTER_KEY
+from memoryspace.store.filters import Dialect
 
 COLUMNS = (
     "id, kind, user, agent, session, content, meta, tags, links, tokens, importance, pinned, "
@@ -106,52 +106,20 @@ def blob_vector(blob: bytes | None) -> Vector | None:
     return np.frombuffer(blob, dtype="<f4").astype(np.float32)
 
 
+SQLITE = Dialect(
+    mark="?",
+    always="1",
+    column=lambda name: name,
+    kinds=lambda kinds: (f"m.kind IN ({', '.join('?' * len(kinds))})", list(kinds)),
+    tag="EXISTS (SELECT 1 FROM json_each(m.tags) WHERE json_each.value = ?)",
+    meta_null=lambda key: ("json_type(m.meta, ?) = 'null'", [f'$."{key}"']),
+    meta_equals=lambda key, value: (
+        "json_extract(m.meta, ?) = ?",
+        [f'$."{key}"', int(value) if isinstance(value, bool) else value],
+    ),
+)
+
+
 def where_clause(flt: Filter | None, now: float | None) -> tuple[str, list[Any]]:
     """A SQL condition on alias ``m`` and its parameters; ``"1"`` when nothing restricts."""
-    if flt is None:
-        flt = Filter()
-    parts: list[str] = []
-    params: list[Any] = []
-    for column in ("user", "agent", "session"):
-        value = getattr(flt, column)
-        if value is not None:
-            parts.append(f"m.{column} = ?")
-            params.append(value)
-    if flt.kinds:
-        parts.append(f"m.kind IN ({', '.join('?' * len(flt.kinds))})")
-        params.extend(str(k) for k in flt.kinds)
-    for tag in flt.tags:
-        parts.append("EXISTS (SELECT 1 FROM json_each(m.tags) WHERE json_each.value = ?)")
-        params.append(tag)
-    if flt.since is not None:
-        parts.append("m.created_at >= ?")
-        params.append(flt.since)
-    if flt.until is not None:
-        parts.append("m.created_at < ?")
-        params.append(flt.until)
-    if flt.valid_at is not None:
-        parts.append("(m.valid_from IS NULL OR m.valid_from <= ?)")
-        parts.append("(m.valid_to IS NULL OR m.valid_to > ?)")
-        params.extend([flt.valid_at, flt.valid_at])
-    for key, value in flt.meta.items():
-        if not META_FILTER_KEY.fullmatch(key):
-            raise InvalidInput(f"meta filter key {key!r} may use only letters, digits, _ and -")
-        path = f'$."{key}"'
-        if value is None:
-            parts.append("json_type(m.meta, ?) = 'null'")
-            params.append(path)
-        else:
-            parts.append("json_extract(m.meta, ?) = ?")
-            params.extend([path, int(value) if isinstance(value, bool) else value])
-    if flt.pinned is not None:
-        parts.append("m.pinned = ?")
-        params.append(int(flt.pinned))
-    if not flt.include_archived:
-        parts.append("m.archived = 0")
-    if not flt.include_expired and now is not None:
-        parts.append("(m.expires_at IS NULL OR m.expires_at > ?)")
-        params.append(now)
-    if not flt.include_closed and flt.valid_at is None and now is not None:
-        parts.append("(m.valid_to IS NULL OR m.valid_to > ?)")
-        params.append(now)
-    return (" AND ".join(parts) if parts else "1"), params
+    return filters.where_clause(flt, now, SQLITE)

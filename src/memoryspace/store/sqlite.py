@@ -11,7 +11,6 @@ import json
 import os
 import secrets
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from memoryspace.errors import Conflict, NotFound, ReadOnly
 from memoryspace.fingerprint import ContentKey
 from memoryspace.models import Change, Checkpoint, Filter, Memory, Op, apply_patch, check_version
 from memoryspace.store import fts, snapshots, timetravel
+from memoryspace.store.access import AccessCounts
 from memoryspace.store.base import IndexDelta, Keys, Vector
 from memoryspace.store.codec import (
     COLUMNS,
@@ -92,9 +92,7 @@ class SQLiteStore:
             create=create,
         )
         self.text_index = fts.FTS5Index(self._db)
-        self._pending: dict[int, tuple[int, float]] = {}
-        self._pending_lock = threading.Lock()
-        self._flush_every = access_flush_every
+        self._access = AccessCounts(access_flush_every)
         # Records decoded and written through this object (``io_stats``); approximate when
         # threads race, exact otherwise.
         self._rows_read = 0
@@ -332,18 +330,12 @@ class SQLiteStore:
         """Count one access to each key; written in batches by ``flush``, never logged."""
         if self._read_only:
             return
-        with self._pending_lock:
-            for key in keys:
-                count, last = self._pending.get(key, (0, when))
-                self._pending[key] = (count + 1, max(last, when))
-            full = len(self._pending) >= self._flush_every
-        if full:
+        if self._access.add(keys, when):
             self.flush()
 
     def flush(self) -> None:
         """Write buffered access counts (skipping keys deleted meanwhile)."""
-        with self._pending_lock:
-            pending, self._pending = self._pending, {}
+        pending = self._access.take()
         if not pending or self._read_only or self._db.closed:
             return
         try:
@@ -368,13 +360,7 @@ class SQLiteStore:
 
     def _with_pending(self, key: int, memory: Memory) -> Memory:
         self._rows_read += 1  # every record a read returns passes here
-        pending = self._pending.get(key)
-        if pending is None:
-            return memory
-        return memory.evolve(
-            access_count=memory.access_count + pending[0],
-            last_access=max(memory.last_access or 0.0, pending[1]),
-        )
+        return self._access.apply(key, memory)
 
     def get(self, id: str) -> Memory:
         """The memory with ``id``.

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from memoryspace.errors import InvalidInput
 from memoryspace.models import Filter
-from memoryspace.validate import META_FILTER_KEY
+from memoryspace.store import filters
+from memoryspace.store.filters import Dialect
 
 FIELDS = (
     "id",
@@ -48,57 +48,23 @@ SELECT_MEMORY = (
 )
 
 
+POSTGRES = Dialect(
+    mark="%s",
+    always="TRUE",
+    column=lambda name: f'"{name}"',
+    kinds=lambda kinds: ("m.kind = ANY(%s)", [kinds]),
+    tag="m.tags::jsonb ? %s",
+    meta_null=lambda key: ("jsonb_typeof(m.meta::jsonb -> %s) = 'null'", [key]),
+    meta_equals=lambda key, value: ("m.meta::jsonb -> %s = %s::jsonb", [key, json.dumps(value)]),
+)
+
+
 def where_clause(flt: Filter | None, now: float | None) -> tuple[str, list[Any]]:
     """A condition on alias ``m`` and its parameters; ``"TRUE"`` when nothing restricts.
 
-    The same selection as SQLite's ``codec.where_clause``.
+    The same selection as SQLite's ``codec.where_clause`` (``memoryspace.store.filters``).
     """
-    if flt is None:
-        flt = Filter()
-    parts: list[str] = []
-    params: list[Any] = []
-    for column in ("user", "agent", "session"):
-        value = getattr(flt, column)
-        if value is not None:
-            parts.append(f'm."{column}" = %s')
-            params.append(value)
-    if flt.kinds:
-        parts.append("m.kind = ANY(%s)")
-        params.append([str(k) for k in flt.kinds])
-    for tag in flt.tags:
-        parts.append("m.tags::jsonb ? %s")
-        params.append(tag)
-    if flt.since is not None:
-        parts.append("m.created_at >= %s")
-        params.append(flt.since)
-    if flt.until is not None:
-        parts.append("m.created_at < %s")
-        params.append(flt.until)
-    if flt.valid_at is not None:
-        parts.append("(m.valid_from IS NULL OR m.valid_from <= %s)")
-        parts.append("(m.valid_to IS NULL OR m.valid_to > %s)")
-        params.extend([flt.valid_at, flt.valid_at])
-    for key, value in flt.meta.items():
-        if not META_FILTER_KEY.fullmatch(key):
-            raise InvalidInput(f"meta filter key {key!r} may use only letters, digits, _ and -")
-        if value is None:
-            parts.append("jsonb_typeof(m.meta::jsonb -> %s) = 'null'")
-            params.append(key)
-        else:
-            parts.append("m.meta::jsonb -> %s = %s::jsonb")
-            params.extend([key, json.dumps(value)])
-    if flt.pinned is not None:
-        parts.append("m.pinned = %s")
-        params.append(int(flt.pinned))
-    if not flt.include_archived:
-        parts.append("m.archived = 0")
-    if not flt.include_expired and now is not None:
-        parts.append("(m.expires_at IS NULL OR m.expires_at > %s)")
-        params.append(now)
-    if not flt.include_closed and flt.valid_at is None and now is not None:
-        parts.append("(m.valid_to IS NULL OR m.valid_to > %s)")
-        params.append(now)
-    return (" AND ".join(parts) if parts else "TRUE"), params
+    return filters.where_clause(flt, now, POSTGRES)
 
 
 def scope_clause(flt: Filter) -> tuple[str, list[Any]]:

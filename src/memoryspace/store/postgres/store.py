@@ -20,7 +20,6 @@ replayed from the log into an in-memory SQLite store (``replica``), so ``as_of``
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -37,6 +36,7 @@ from memoryspace.errors import (
 from memoryspace.fingerprint import ContentKey
 from memoryspace.models import Change, Checkpoint, Filter, Memory, Op, apply_patch, check_version
 from memoryspace.store import timetravel
+from memoryspace.store.access import AccessCounts
 from memoryspace.store.base import IndexDelta, Keys, Store, Vector
 from memoryspace.store.codec import (
     blob_vector,
@@ -88,11 +88,9 @@ class PostgresStore:
         """
         self._url = url
         self._clock = clock
-        self._flush_every = access_flush_every
         self._read_only = False
         self.as_of_lsn: int | None = None
-        self._pending: dict[int, tuple[int, float]] = {}
-        self._pending_lock = threading.Lock()
+        self._access = AccessCounts(access_flush_every)
         self._hnsw_dimensions: set[int] = set()
         # Records decoded and written through this object (``io_stats``); approximate when
         # threads race, exact otherwise.
@@ -318,18 +316,12 @@ class PostgresStore:
         """Count one access to each key; written in batches by ``flush``, never logged."""
         if self._read_only:
             return
-        with self._pending_lock:
-            for key in keys:
-                count, last = self._pending.get(key, (0, when))
-                self._pending[key] = (count + 1, max(last, when))
-            full = len(self._pending) >= self._flush_every
-        if full:
+        if self._access.add(keys, when):
             self.flush()
 
     def flush(self) -> None:
         """Write buffered access counts (skipping keys deleted meanwhile) in one statement."""
-        with self._pending_lock:
-            pending, self._pending = self._pending, {}
+        pending = self._access.take()
         if not pending or self._read_only or self._db.closed:
             return
         keys = sorted(pending)  # one order for every writer: no deadlock between flushes
@@ -349,22 +341,15 @@ class PostgresStore:
         row = conn.execute(f"{SELECT_MEMORY} WHERE m.id = %s", (id,)).fetchone()
         if row is None:
             raise NotFound(f"no memory with id {id!r}; search or list memories to find ids")
-        self._rows_read += 1
         return memory_from_row(row)
 
     def _with_pending(self, key: int, memory: Memory) -> Memory:
-        pending = self._pending.get(key)
-        if pending is None:
-            return memory
-        return memory.evolve(
-            access_count=memory.access_count + pending[0],
-            last_access=max(memory.last_access or 0.0, pending[1]),
-        )
+        self._rows_read += 1  # every record a read returns passes here
+        return self._access.apply(key, memory)
 
     def _memories(self, sql: str, params: Sequence[Any]) -> list[tuple[int, Memory]]:
         with self._reading() as conn:
             rows = conn.execute(sql, params).fetchall()
-        self._rows_read += len(rows)
         return [
             (key, self._with_pending(key, memory)) for key, memory in map(memory_from_row, rows)
         ]
