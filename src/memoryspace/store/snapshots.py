@@ -228,34 +228,11 @@ def _open_checkpoint(store: SQLiteStore, checkpoint: Checkpoint) -> sqlite3.Conn
     return conn
 
 
-def materialize(
-    store: SQLiteStore,
-    lsn: int,
-    *,
-    read_only: bool,
-    base: Checkpoint | None = None,
-    from_empty: bool = False,
-) -> SQLiteStore:
-    """An in-memory store holding the state right after ``lsn``.
+def open_base(store: SQLiteStore, checkpoint: Checkpoint) -> sqlite3.Connection:
+    """A connection to the checkpoint, checked, for a replica to start from (the caller closes
+    it when the checkpoint has a file; an in-memory database's checkpoint stays open).
 
-    Starts from ``base``, or else the newest checkpoint at or before ``lsn`` (or from nothing),
-    and replays the live log up to ``lsn``.
+    Raises:
+        Conflict: the checkpoint is damaged or belongs to another database.
     """
-    from memoryspace.store.sqlite import SQLiteStore
-
-    timetravel.check_lsn(store, lsn)
-    if base is None and not from_empty:
-        base = timetravel.newest_base(store, lsn)
-    seed = _open_checkpoint(store, base) if base is not None else None
-    try:
-        view = SQLiteStore(":memory:", clock=store._clock, _seed=seed)
-    finally:
-        if seed is not None and base is not None and base.path is not None:
-            seed.close()
-    start = base.lsn if base is not None else 0
-    view.replay(store.log_rows(start, lsn))
-    if read_only:
-        view.make_read_only(lsn)
-    else:
-        view.as_of_lsn = lsn
-    return view
+    return _open_checkpoint(store, checkpoint)

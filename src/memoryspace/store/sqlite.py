@@ -7,7 +7,6 @@ time travel live in ``memoryspace.store.snapshots``.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import sqlite3
@@ -22,7 +21,7 @@ import numpy as np
 from memoryspace.errors import Conflict, NotFound, ReadOnly
 from memoryspace.fingerprint import ContentKey
 from memoryspace.models import Change, Checkpoint, Filter, Memory, Op, apply_patch, check_version
-from memoryspace.store import fts, snapshots, timetravel
+from memoryspace.store import fts, snapshots, sqlite_log, timetravel
 from memoryspace.store.access import AccessCounts
 from memoryspace.store.base import IndexDelta, Keys, Vector
 from memoryspace.store.codec import (
@@ -30,7 +29,6 @@ from memoryspace.store.codec import (
     SELECT_MEMORY,
     blob_vector,
     memory_from_row,
-    memory_from_state,
     row_values,
     state_json,
     vector_blob,
@@ -39,16 +37,11 @@ from memoryspace.store.codec import (
 from memoryspace.store.connections import Connections, Tracer
 from memoryspace.store.failures import translate
 from memoryspace.store.oplog import (
-    CHANGE_COLUMNS,
-    LOG_COLUMNS,
     LogRow,
-    change_from_row,
     logged_change,
 )
 from memoryspace.store.schema import migrate
-
-_PLACEHOLDERS = ", ".join("?" * len(COLUMNS.split(",")))
-_ASSIGNMENTS = ", ".join(f"{c.strip()} = ?" for c in COLUMNS.split(","))
+from memoryspace.store.sqlite_log import ASSIGNMENTS, PLACEHOLDERS, tags_json
 
 
 class SQLiteStore:
@@ -225,7 +218,7 @@ class SQLiteStore:
             for memory, vector in items:
                 try:
                     cursor = conn.execute(
-                        f"INSERT INTO memories ({COLUMNS}) VALUES ({_PLACEHOLDERS})",
+                        f"INSERT INTO memories ({COLUMNS}) VALUES ({PLACEHOLDERS})",
                         row_values(memory),
                     )
                 except sqlite3.IntegrityError:
@@ -233,7 +226,7 @@ class SQLiteStore:
                         f"a memory with id {memory.id!r} exists; update it or choose another id"
                     ) from None
                 key = int(cursor.lastrowid or 0)
-                fts.add(conn, key, memory, _tags_json(memory))
+                fts.add(conn, key, memory, tags_json(memory))
                 if vector is not None:
                     conn.execute(
                         "INSERT INTO vectors(key, vector) VALUES (?, ?)", (key, vector_blob(vector))
@@ -266,9 +259,9 @@ class SQLiteStore:
             check_version(before, if_version)
             after = apply_patch(before, patch)
             conn.execute(
-                f"UPDATE memories SET {_ASSIGNMENTS} WHERE key = ?", (*row_values(after), key)
+                f"UPDATE memories SET {ASSIGNMENTS} WHERE key = ?", (*row_values(after), key)
             )
-            fts.change(conn, key, before, after, _tags_json(after))
+            fts.change(conn, key, before, after, tags_json(after))
             if vector is not None:
                 conn.execute(
                     "INSERT OR REPLACE INTO vectors(key, vector) VALUES (?, ?)",
@@ -559,11 +552,7 @@ class SQLiteStore:
     def changes(self, since_lsn: int = 0, limit: int | None = None) -> list[Change]:
         """Log entries after ``since_lsn``, oldest first: a feed other agents can tail."""
         with self._db.reading() as conn:
-            rows = conn.execute(
-                f"SELECT {CHANGE_COLUMNS} FROM oplog o WHERE lsn > ? ORDER BY lsn LIMIT ?",
-                (since_lsn, -1 if limit is None else limit),
-            ).fetchall()
-        return [change_from_row(row) for row in rows]
+            return sqlite_log.changes(conn, since_lsn, limit)
 
     def history(self, id: str) -> list[Change]:
         """Every log entry of one memory, oldest first (deleted memories keep their history).
@@ -572,72 +561,21 @@ class SQLiteStore:
             NotFound: the log has no entry for that id.
         """
         with self._db.reading() as conn:
-            rows = conn.execute(
-                f"SELECT {CHANGE_COLUMNS} FROM oplog o WHERE id = ? ORDER BY lsn", (id,)
-            ).fetchall()
-        if not rows:
-            raise NotFound(f"no memory with id {id!r} was ever stored")
-        return [change_from_row(row) for row in rows]
+            return sqlite_log.history(conn, id)
 
     def index_deltas(self, since_lsn: int) -> Iterator[IndexDelta]:
         """What a vector index must apply to follow the log after ``since_lsn``."""
-        last = since_lsn
-        while True:
-            with self._db.reading() as conn:
-                rows = conn.execute(
-                    "SELECT lsn, op, key, vector FROM oplog WHERE lsn > ? AND "
-                    "(op IN ('add', 'delete') OR vector IS NOT NULL) ORDER BY lsn LIMIT 2048",
-                    (last,),
-                ).fetchall()
-            if not rows:
-                return
-            for lsn, op, key, blob in rows:
-                yield IndexDelta(lsn=lsn, op=Op(op), key=key, vector=blob_vector(blob))
-            last = rows[-1][0]
+        return sqlite_log.index_deltas(self._db, since_lsn)
 
     def log_rows(self, after_lsn: int, upto_lsn: int) -> list[LogRow]:
         """Raw log rows in (after_lsn, upto_lsn], for replay into another store."""
         with self._db.reading() as conn:
-            return conn.execute(
-                f"SELECT {LOG_COLUMNS} FROM oplog WHERE lsn > ? AND lsn <= ? ORDER BY lsn",
-                (after_lsn, upto_lsn),
-            ).fetchall()
+            return sqlite_log.log_rows(conn, after_lsn, upto_lsn)
 
     def replay(self, rows: Sequence[LogRow]) -> None:
         """Apply raw log rows (from ``log_rows``) verbatim: same keys, same LSNs."""
         with self._db.writing() as conn:
-            for row in rows:
-                _lsn, _time, op, _id, key, before_json, after_json, blob, _actor = row
-                after = memory_from_state(after_json)
-                before = memory_from_state(before_json)
-                if op == Op.ADD:
-                    assert after is not None
-                    conn.execute(
-                        f"INSERT INTO memories (key, {COLUMNS}) VALUES (?, {_PLACEHOLDERS})",
-                        (key, *row_values(after)),
-                    )
-                    fts.add(conn, key, after, _tags_json(after))
-                elif op == Op.DELETE:
-                    assert before is not None
-                    for table in ("memories", "vectors", "access"):
-                        conn.execute(f"DELETE FROM {table} WHERE key = ?", (key,))
-                    fts.remove(conn, key, before)
-                else:
-                    assert after is not None and before is not None
-                    conn.execute(
-                        f"UPDATE memories SET {_ASSIGNMENTS} WHERE key = ?",
-                        (*row_values(after), key),
-                    )
-                    fts.change(conn, key, before, after, _tags_json(after))
-                if blob is not None:
-                    conn.execute(
-                        "INSERT OR REPLACE INTO vectors(key, vector) VALUES (?, ?)", (key, blob)
-                    )
-                conn.execute(
-                    f"INSERT INTO oplog({LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row
-                )
-                if op != Op.DELETE:
-                    conn.execute("UPDATE memories SET version = ? WHERE key = ?", (row[0], key))
+            sqlite_log.replay(conn, rows)
 
     # -- snapshots and time travel (see memoryspace.store.snapshots)
 
@@ -682,11 +620,15 @@ class SQLiteStore:
     def replica(self, lsn: int, base: Checkpoint | None) -> SQLiteStore:
         """A read-only in-memory copy of the state after ``lsn``, from ``base`` (or the empty
         database) and the log (see ``memoryspace.store.timetravel``)."""
-        return snapshots.materialize(self, lsn, read_only=True, base=base, from_empty=base is None)
-
-
-def _tags_json(memory: Memory) -> str:
-    return json.dumps(list(memory.tags), ensure_ascii=False)
+        seed = snapshots.open_base(self, base) if base is not None else None
+        try:
+            view = SQLiteStore(":memory:", clock=self._clock, _seed=seed)
+        finally:
+            if seed is not None and base is not None and base.path is not None:
+                seed.close()  # an in-memory database's checkpoint stays open
+        view.replay(self.log_rows(base.lsn if base is not None else 0, lsn))
+        view.make_read_only(lsn)
+        return view
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
