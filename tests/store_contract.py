@@ -24,6 +24,7 @@ import pytest
 
 from memoryspace.errors import Closed, Conflict, InvalidInput, NotFound, ReadOnly
 from memoryspace.fingerprint import ContentKey
+from memoryspace.heapview import HeapEntry
 from memoryspace.models import Filter, Kind, Link, LinkType, Memory, Op
 from memoryspace.store.base import IndexDelta, Store, Vector
 
@@ -459,6 +460,31 @@ class StoreContract:
         assert history[1].after is not None and history[1].after.generation == 2
         with opened(store.as_of(history[0].lsn)) as past:
             assert past.get("g").archived is True
+
+    def test_heap_is_every_live_record_without_its_content(self, store: Store) -> None:
+        store.insert(
+            [
+                (make_memory("a", "alpha", session="s", meta={"page": True}, tags=("x",)), None),
+                (make_memory("b", "beta", links=(Link.to("a", LinkType.DERIVED_FROM),)), None),
+                (make_memory("gone", "gamma", archived=True), None),
+                (make_memory("old", "delta", expires_at=NOW - 10, created_at=NOW - 20), None),
+            ]
+        )
+        store.update("a", {"importance": 0.9, "pinned": True})
+        store.touch([store.key_of("b")], NOW)
+        store.flush()
+        heap = {entry.id: entry for entry in store.heap()}
+        whole = {m.id: m for m in store.scan(Filter(include_expired=True))}
+        assert set(heap) == set(whole) == {"a", "b", "old"}  # archived left out, expired kept
+        assert [e.id for e in store.heap()] == [m.id for m in whole.values()]  # creation order
+        fields = [f for f in HeapEntry.__dataclass_fields__ if f != "links"]
+        for id, entry in heap.items():
+            assert {f: getattr(entry, f) for f in fields} == {
+                f: getattr(whole[id], f) for f in fields
+            }
+            assert entry.links == whole[id].links
+        assert heap["b"].link_ids(strong=True) == ["a"] and heap["b"].access_count == 1
+        assert heap["a"].meta == {"page": True} and heap["a"].tags == ("x",)
 
     def test_archived_records_are_hidden_unless_asked_for(self, store: Store) -> None:
         store.insert(

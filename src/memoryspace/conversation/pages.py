@@ -23,6 +23,7 @@ from memoryspace.conversation.state import (
     segment_state,
 )
 from memoryspace.errors import InvalidInput
+from memoryspace.heapview import HeapRecord
 from memoryspace.models import Memory
 
 
@@ -73,14 +74,14 @@ def is_archived(memory: Memory) -> bool:
     return is_segment(memory) and segment_state(memory).archived
 
 
-def gc_roots(memories: Sequence[Memory]) -> list[str]:
+def gc_roots(memories: Sequence[HeapRecord]) -> list[str]:
     """The records a conversation keeps alive itself (a GC root rule, see
     ``memoryspace.gc.roots``): its short-term pages and its live mid-term segments, which it
     evicts by heat on its own. Their pages stay alive through the segments' strong links."""
     return [m.id for m in memories if _rooted(m)]
 
 
-def _rooted(memory: Memory) -> bool:
+def _rooted(memory: HeapRecord) -> bool:
     try:
         if is_page(memory):
             return page_state(memory).place is Place.STM

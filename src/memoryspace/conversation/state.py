@@ -31,6 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 from memoryspace.errors import InvalidInput
+from memoryspace.heapview import HeapRecord
 from memoryspace.models import Kind, Memory
 
 STATE_KEY = "conversation"
@@ -104,15 +105,15 @@ def _str(value: LPMState | None) -> str | None:
     return None if value is None else str(value)
 
 
-def is_page(memory: Memory) -> bool:
+def is_page(memory: HeapRecord) -> bool:
     return memory.kind is Kind.TURN and memory.meta.get("page") is True
 
 
-def is_segment(memory: Memory) -> bool:
+def is_segment(memory: HeapRecord) -> bool:
     return memory.kind is Kind.SUMMARY and memory.meta.get("segment") is True
 
 
-def _stored(memory: Memory) -> Mapping[str, Any] | None:
+def _stored(memory: HeapRecord) -> Mapping[str, Any] | None:
     value = memory.meta.get(STATE_KEY)
     if value is None:
         return None
@@ -124,7 +125,7 @@ def _stored(memory: Memory) -> Mapping[str, Any] | None:
     return value
 
 
-def page_state(memory: Memory) -> PageState:
+def page_state(memory: HeapRecord) -> PageState:
     """The state of a conversation page (typed or legacy form).
 
     Raises:
@@ -155,7 +156,7 @@ def page_state(memory: Memory) -> PageState:
         raise InvalidInput(f"memory {memory.id!r} has a malformed page state: {exc}") from None
 
 
-def segment_state(memory: Memory) -> SegmentState:
+def segment_state(memory: HeapRecord) -> SegmentState:
     """The state of a segment summary (typed or legacy form).
 
     Raises:

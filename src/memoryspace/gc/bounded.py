@@ -27,15 +27,15 @@ from typing import ClassVar
 from memoryspace.errors import InvalidInput
 from memoryspace.gc.collectors import Collector, GenerationalCollector, Plan, reachable
 from memoryspace.gc.roots import Roots
-from memoryspace.models import Memory
+from memoryspace.heapview import HeapRecord
 
 
-def last_use(memory: Memory) -> float:
+def last_use(memory: HeapRecord) -> float:
     """When the record was last read, changed or created."""
     return max(memory.created_at, memory.updated_at, memory.last_access or 0.0)
 
 
-def least_recently_used(memories: Sequence[Memory], excess: int) -> list[Memory]:
+def least_recently_used(memories: Sequence[HeapRecord], excess: int) -> list[HeapRecord]:
     """The ``excess`` records used longest ago (ties: oldest first), none if ``excess <= 0``."""
     if excess <= 0:
         return []
@@ -82,13 +82,13 @@ class BoundedCollector(Collector):
         if self.per not in ("space", "user"):
             raise InvalidInput(f"per must be 'space' or 'user', got {self.per!r}")
 
-    def plan(self, memories: Sequence[Memory], now: float) -> Plan:
+    def plan(self, memories: Sequence[HeapRecord], now: float) -> Plan:
         marked = reachable(memories, roots=self.roots)
-        groups: dict[str | None, list[Memory]] = defaultdict(list)
+        groups: dict[str | None, list[HeapRecord]] = defaultdict(list)
         for memory in memories:
             groups[memory.user if self.per == "user" else None].append(memory)
-        collect: list[Memory] = []
-        promote: list[Memory] = []
+        collect: list[HeapRecord] = []
+        promote: list[HeapRecord] = []
         for group in groups.values():
             taken, promoted = self._plan_group(group, marked, now)
             collect.extend(taken)
@@ -96,8 +96,8 @@ class BoundedCollector(Collector):
         return Plan(scanned=len(memories), collect=tuple(collect), promote=tuple(promote))
 
     def _plan_group(
-        self, memories: Sequence[Memory], marked: set[str], now: float
-    ) -> tuple[list[Memory], list[Memory]]:
+        self, memories: Sequence[HeapRecord], marked: set[str], now: float
+    ) -> tuple[list[HeapRecord], list[HeapRecord]]:
         target = self.max_records if self.target is None else self.target
         free = [m for m in memories if not m.pinned and m.id not in marked]
         idle = self.idle_after

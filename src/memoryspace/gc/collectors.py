@@ -2,7 +2,9 @@
 
 Each collector looks at the live (unarchived) records and returns a ``Plan``: the records to
 collect and the records to promote to the old generation. Collectors never write, so a dry run
-is just a plan that is not applied, and the same plan can be tested without a store.
+is just a plan that is not applied, and the same plan can be tested without a store. They plan
+from ``HeapRecord``s: what ``Store.heap`` reads without the records' contents (whole ``Memory``
+objects work too), so planning never decodes the heap's text.
 
 - ``TTLCollector``: records whose ``expires_at`` has passed (found through the expiry index, at
   most ``batch`` per collection), and with ``idle_after`` records unused for that long.
@@ -28,7 +30,8 @@ from typing import ClassVar
 
 from memoryspace.errors import InvalidInput
 from memoryspace.gc.roots import Roots
-from memoryspace.models import Filter, Kind, Memory
+from memoryspace.heapview import HeapRecord
+from memoryspace.models import Kind
 from memoryspace.store.base import Store
 
 HOUR = 3600.0
@@ -40,8 +43,8 @@ class Plan:
     """What a collection would do: ``collect`` and ``promote`` never overlap."""
 
     scanned: int
-    collect: tuple[Memory, ...] = ()
-    promote: tuple[Memory, ...] = ()
+    collect: tuple[HeapRecord, ...] = ()
+    promote: tuple[HeapRecord, ...] = ()
 
 
 @dataclass(slots=True)
@@ -50,11 +53,12 @@ class Collector:
 
     name: ClassVar[str] = "collector"
 
-    def candidates(self, store: Store, now: float) -> Sequence[Memory]:
-        """The records ``plan`` looks at; by default every live (unarchived) record."""
-        return list(store.scan(Filter(include_expired=True), now=now))
+    def candidates(self, store: Store, now: float) -> Sequence[HeapRecord]:
+        """The records ``plan`` looks at; by default every live (unarchived) record, without
+        its content (``Store.heap``)."""
+        return store.heap()
 
-    def plan(self, memories: Sequence[Memory], now: float) -> Plan:
+    def plan(self, memories: Sequence[HeapRecord], now: float) -> Plan:
         """What to collect and promote among ``memories`` (the live records) at time ``now``."""
         raise NotImplementedError
 
@@ -79,17 +83,17 @@ class TTLCollector(Collector):
         if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
             raise InvalidInput(f"batch must be a positive integer, got {self.batch!r}")
 
-    def candidates(self, store: Store, now: float) -> Sequence[Memory]:
+    def candidates(self, store: Store, now: float) -> Sequence[HeapRecord]:
         """Without ``idle_after``, only expired records, up to ``batch`` per collection, found
         through the expiry index: the work is bounded whatever the size of the heap."""
         if self.idle_after is None:
             return store.expired(now, self.batch)
         return Collector.candidates(self, store, now)
 
-    def plan(self, memories: Sequence[Memory], now: float) -> Plan:
+    def plan(self, memories: Sequence[HeapRecord], now: float) -> Plan:
         return Plan(scanned=len(memories), collect=tuple(m for m in memories if self._due(m, now)))
 
-    def _due(self, memory: Memory, now: float) -> bool:
+    def _due(self, memory: HeapRecord, now: float) -> bool:
         if memory.pinned:
             return False
         if memory.expires_at is not None and memory.expires_at <= now:
@@ -105,7 +109,7 @@ def _check_non_negative(name: str, value: float) -> None:
         raise InvalidInput(f"{name} must be a number >= 0, got {value!r}")
 
 
-def open_sessions(memories: Iterable[Memory]) -> set[str]:
+def open_sessions(memories: Iterable[HeapRecord]) -> set[str]:
     """The most recent session of each user (by the newest record's ``created_at``).
 
     Summaries are derived records (a compaction creates them now), not activity, so they do not
@@ -122,7 +126,7 @@ def open_sessions(memories: Iterable[Memory]) -> set[str]:
 
 
 def reachable(
-    memories: Sequence[Memory], sessions: set[str] | None = None, roots: Roots | None = None
+    memories: Sequence[HeapRecord], sessions: set[str] | None = None, roots: Roots | None = None
 ) -> set[str]:
     """Ids reachable from the roots: pinned records, personas, the records of ``sessions`` (or
     else each user's latest session) and whatever the registered ``roots`` rules name (e.g. a
@@ -138,7 +142,7 @@ def reachable(
         for target in m.link_ids(strong=True):
             if target in by_id and target != m.id:
                 edges[m.id].add(target)
-    chains: dict[str, list[Memory]] = defaultdict(list)
+    chains: dict[str, list[HeapRecord]] = defaultdict(list)
     for m in memories:
         if m.session is not None:
             chains[m.session].append(m)
@@ -189,14 +193,16 @@ class MarkSweepCollector(Collector):
         _check_threshold(self.importance_threshold)
         _check_sessions(self.sessions)
 
-    def is_cold(self, memory: Memory, now: float) -> bool:
+    def is_cold(self, memory: HeapRecord, now: float) -> bool:
         last = memory.last_access if memory.last_access is not None else memory.created_at
         return now - last >= self.cold_after and memory.importance < self.importance_threshold
 
-    def sweep(self, memories: Sequence[Memory], now: float, marked: set[str]) -> list[Memory]:
+    def sweep(
+        self, memories: Sequence[HeapRecord], now: float, marked: set[str]
+    ) -> list[HeapRecord]:
         return [m for m in memories if m.id not in marked and not m.pinned and self.is_cold(m, now)]
 
-    def plan(self, memories: Sequence[Memory], now: float) -> Plan:
+    def plan(self, memories: Sequence[HeapRecord], now: float) -> Plan:
         marked = reachable(memories, self.sessions, self.roots)
         return Plan(scanned=len(memories), collect=tuple(self.sweep(memories, now, marked)))
 
@@ -242,10 +248,10 @@ class GenerationalCollector(Collector):
         if not isinstance(self.major, bool):
             raise InvalidInput(f"major must be True or False, got {self.major!r}")
 
-    def plan(self, memories: Sequence[Memory], now: float) -> Plan:
+    def plan(self, memories: Sequence[HeapRecord], now: float) -> Plan:
         marked = reachable(memories, self.sessions, self.roots)
-        collect: list[Memory] = []
-        promote: list[Memory] = []
+        collect: list[HeapRecord] = []
+        promote: list[HeapRecord] = []
         for m in memories:
             if m.generation != 0 or now - m.created_at < self.young_age:
                 continue

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from memoryspace.errors import InvalidInput
-from memoryspace.models import Memory
+from memoryspace.heapview import HeapRecord
 
-RootRule = Callable[[Sequence[Memory]], Iterable[str]]
+RootRule = Callable[[Sequence[HeapRecord]], Iterable[str]]
 
 
 class Roots:
@@ -42,7 +42,7 @@ class Roots:
     def names(self) -> list[str]:
         return sorted(self._rules)
 
-    def ids(self, memories: Sequence[Memory]) -> set[str]:
+    def ids(self, memories: Sequence[HeapRecord]) -> set[str]:
         """The ids every rule keeps alive among ``memories``."""
         out: set[str] = set()
         for rule in self._rules.values():

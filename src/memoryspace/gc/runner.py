@@ -10,6 +10,8 @@ from typing import Any
 from memoryspace.gc.actions import ActionPolicy, Applier, Summarize
 from memoryspace.gc.collectors import Collector
 from memoryspace.gc.events import GCEvent
+from memoryspace.heapview import HeapRecord
+from memoryspace.models import Memory
 from memoryspace.store.base import Store, Vector
 
 
@@ -46,7 +48,9 @@ def run_collection(
         summarize=summarize,
         dry_run=dry_run,
     )
-    outcome = applier.apply(plan.collect, plan.promote)
+    collect, promote, moved = _read_whole(store, plan.collect, plan.promote)
+    outcome = applier.apply(collect, promote)
+    outcome.skipped += moved
     return GCEvent(
         collector=collector.name,
         started_at=now,
@@ -61,6 +65,18 @@ def run_collection(
         lsn_after=store.last_lsn(),
         skipped=outcome.skipped,
     )
+
+
+def _read_whole(
+    store: Store, collect: Sequence[HeapRecord], promote: Sequence[HeapRecord]
+) -> tuple[list[Memory], list[Memory], int]:
+    """The planned records read in full (a plan is made without their contents), and how many
+    changed or vanished since the plan was made: those are left alone, as the transaction would
+    leave them."""
+    planned = {r.id: r.version for r in (*collect, *promote)}
+    current = {m.id: m for m in store.get_many(list(planned)) if m.version == planned[m.id]}
+    whole = [[current[r.id] for r in part if r.id in current] for part in (collect, promote)]
+    return whole[0], whole[1], len(planned) - len(current)
 
 
 _TOTALS_KEY = "gc.totals"

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from memoryspace.fingerprint import ContentKey
+from memoryspace.heapview import HeapEntry
 from memoryspace.models import Change, Checkpoint, Filter, Memory, Op
 
 Vector = npt.NDArray[np.float32]
@@ -145,6 +146,12 @@ class Store(Protocol):
         offset: int = 0,
         newest_first: bool = False,
     ) -> Iterator[Memory]: ...
+
+    def heap(self) -> list[HeapEntry]:
+        """Every live (unarchived) record, expired ones included, in creation order, without
+        content or vector: what a garbage collection plans from (access counts as last
+        flushed; not counted in ``io_stats``)."""
+        ...
 
     def expired(self, now: float, limit: int) -> list[Memory]:
         """Up to ``limit`` live records whose ``expires_at`` is at or before ``now``, found

@@ -20,6 +20,7 @@ import numpy as np
 
 from memoryspace.errors import Conflict, NotFound, ReadOnly
 from memoryspace.fingerprint import ContentKey
+from memoryspace.heapview import HeapEntry
 from memoryspace.models import Change, Checkpoint, Filter, Memory, Op, apply_patch, check_version
 from memoryspace.store import fts, snapshots, sqlite_log, timetravel
 from memoryspace.store.access import AccessCounts
@@ -36,6 +37,7 @@ from memoryspace.store.codec import (
 )
 from memoryspace.store.connections import Connections, Tracer
 from memoryspace.store.failures import translate
+from memoryspace.store.heapscan import heap_entry, heap_query
 from memoryspace.store.oplog import (
     LogRow,
     logged_change,
@@ -444,6 +446,11 @@ class SQLiteStore:
         for row in rows:
             key, memory = memory_from_row(row)
             yield self._with_pending(key, memory)
+
+    def heap(self) -> list[HeapEntry]:
+        """The live records without their contents (see ``memoryspace.heapview``)."""
+        with self._db.reading() as conn:
+            return [heap_entry(row) for row in conn.execute(heap_query("user"))]
 
     def expired(self, now: float, limit: int) -> list[Memory]:
         """Up to ``limit`` live (unarchived) records whose ``expires_at`` has passed, soonest

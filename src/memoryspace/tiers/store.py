@@ -37,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from memoryspace.fingerprint import ContentKey
+from memoryspace.heapview import HeapEntry
 from memoryspace.models import Change, Checkpoint, Filter, Memory
 from memoryspace.store.base import IndexDelta, Keys, Store, Vector
 from memoryspace.tiers.hot import HotTier
@@ -271,6 +272,10 @@ class TieredStore:
         return self.backing.scan(
             flt, now=now, limit=limit, offset=offset, newest_first=newest_first
         )
+
+    def heap(self) -> list[HeapEntry]:
+        self._sync()
+        return self.backing.heap()
 
     def expired(self, now: float, limit: int) -> list[Memory]:
         self._sync()

@@ -34,6 +34,7 @@ from memoryspace.errors import (
     ReadOnly,
 )
 from memoryspace.fingerprint import ContentKey
+from memoryspace.heapview import HeapEntry
 from memoryspace.models import Change, Checkpoint, Filter, Memory, Op, apply_patch, check_version
 from memoryspace.store import timetravel
 from memoryspace.store.access import AccessCounts
@@ -45,6 +46,7 @@ from memoryspace.store.codec import (
     vector_blob,
 )
 from memoryspace.store.fts import RADIUS
+from memoryspace.store.heapscan import heap_entry, heap_query
 from memoryspace.store.oplog import (
     LogRow,
     logged_change,
@@ -425,6 +427,11 @@ class PostgresStore:
         )
         for _, memory in self._memories(sql, [*params, limit, offset]):
             yield memory
+
+    def heap(self) -> list[HeapEntry]:
+        """The live records without their contents (see ``memoryspace.heapview``)."""
+        with self._reading() as conn:
+            return [heap_entry(row) for row in conn.execute(heap_query('"user"')).fetchall()]
 
     def expired(self, now: float, limit: int) -> list[Memory]:
         """Up to ``limit`` live (unarchived) records whose ``expires_at`` has passed, soonest
