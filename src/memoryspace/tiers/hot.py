@@ -38,17 +38,17 @@ until it is evicted or ``discard``-ed. Thread-safe: one lock serialises every ca
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from itertools import zip_longest
 from typing import Any
 
 from memoryspace.errors import Closed, Conflict, InvalidInput, NotFound
-from memoryspace.models import Change, Filter, Memory, apply_patch
+from memoryspace.models import Change, Memory, apply_patch
 from memoryspace.store.base import Store, Vector
+from memoryspace.tiers import readahead
 from memoryspace.tiers.policies import ReplacementPolicy, make_policy
+from memoryspace.tiers.residents import Residents
 
 WRITE_POLICIES = ("write_through", "write_back")
 _COUNTERS = [
@@ -118,12 +118,10 @@ class HotTier:
         self._store = store
         self._clock = clock
         self._lock = threading.RLock()
-        self._records: dict[str, Memory] = {}
+        self._resident = Residents(self.capacity_records, self.capacity_tokens)
+        self._records = self._resident.records  # id -> resident copy (read-only alias)
         # id -> (the fields changed since the last write-back, the actor of the last update)
         self._dirty: dict[str, tuple[dict[str, Any], str | None]] = {}
-        self._tokens = 0
-        self._pinned_records = 0
-        self._pinned_tokens = 0
         self._counters = dict.fromkeys(_COUNTERS, 0)
         self._last_flush = clock()
         self._closed = False
@@ -445,7 +443,7 @@ class HotTier:
                 **self._counters,
                 "dirty": len(self._dirty),
                 "records": len(self._records),
-                "tokens": self._tokens,
+                "tokens": self._resident.tokens,
                 "hit_rate": self._counters["hits"] / lookups if lookups else 0.0,
             }
 
@@ -484,44 +482,12 @@ class HotTier:
 
     def _neighbours(self, memory: Memory) -> list[Memory]:
         """Up to ``promotion_batch - 1`` related records that are not resident."""
-        want = self.promotion_batch - 1
-        if want == 0:
-            return []
-        if memory.session is None:
-            related = self._store.get_many(list(dict.fromkeys(memory.link_ids()))[:want])
-        else:
-            related = self._session_neighbours(memory, want)
-        return [m for m in related if m.id != memory.id and m.id not in self._records]
-
-    def _session_neighbours(self, memory: Memory, want: int) -> list[Memory]:
-        scope: dict[str, Any] = {"user": memory.user, "agent": memory.agent}
-        scope["session"] = memory.session
-        at, now = memory.created_at, self._clock()
-        just_after = math.nextafter(at, math.inf)
-        scan = self._store.scan
-        before = list(scan(Filter(**scope, until=at), now=now, limit=want, newest_first=True))
-        same = list(scan(Filter(**scope, since=at, until=just_after), now=now))
-        after = list(scan(Filter(**scope, since=just_after), now=now, limit=want))
-        ids = [m.id for m in same]
-        split = ids.index(memory.id) if memory.id in ids else len(same)
-        earlier = [*same[:split][::-1], *before]
-        later = [*same[split + 1 :], *after]
-        nearest: list[Memory] = []
-        for pair in zip_longest(later, earlier):
-            nearest.extend(m for m in pair if m is not None)
-        return nearest[:want]
+        return readahead.related(
+            self._store, memory, self.promotion_batch - 1, self._records, self._clock()
+        )
 
     def _can_hold(self, group: Sequence[Memory]) -> bool:
-        """Whether ``group`` fits beside the pinned records (evicting everything else)."""
-        records, tokens = self._pinned_records, self._pinned_tokens
-        for memory in group:
-            old = self._records.get(memory.id)
-            if old is not None and old.pinned:
-                records, tokens = records - 1, tokens - old.tokens
-            records, tokens = records + 1, tokens + memory.tokens
-        return (self.capacity_records is None or records <= self.capacity_records) and (
-            self.capacity_tokens is None or tokens <= self.capacity_tokens
-        )
+        return self._resident.can_hold(group)
 
     def _admit(self, memory: Memory, protected: set[str]) -> None:
         self._place(memory)
@@ -532,9 +498,7 @@ class HotTier:
         def can_evict(key: str) -> bool:
             return key not in protected and not self._records[key].pinned
 
-        while (
-            self.capacity_records is not None and len(self._records) > self.capacity_records
-        ) or (self.capacity_tokens is not None and self._tokens > self.capacity_tokens):
+        while self._resident.over_capacity():
             self._evict(self.policy.victim(can_evict))
 
     def _evict(self, id: str) -> None:
@@ -648,15 +612,7 @@ class HotTier:
         self._make_room({memory.id})
 
     def _place(self, memory: Memory) -> None:
-        self._records[memory.id] = memory
-        self._tokens += memory.tokens
-        if memory.pinned:
-            self._pinned_records += 1
-            self._pinned_tokens += memory.tokens
+        self._resident.place(memory)
 
     def _unplace(self, id: str) -> None:
-        memory = self._records.pop(id)
-        self._tokens -= memory.tokens
-        if memory.pinned:
-            self._pinned_records -= 1
-            self._pinned_tokens -= memory.tokens
+        self._resident.unplace(id)
