@@ -114,7 +114,7 @@ def _cached_words() -> int:
     peak RSS that grows with the vocabulary seen, up to that bound, rather than with the input."""
     from memoryspace.embed import hashing
 
-    return int(hashing._word_buckets.cache_info().currsize)
+    return int(hashing.word_codes.cache_info().currsize)
 
 
 def _child(send: Any, path: Path, tokens: int, options: dict[str, Any]) -> None:
