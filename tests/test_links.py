@@ -100,3 +100,27 @@ def test_a_conversations_short_term_pages_are_roots(tmp_path: Path) -> None:
         ms.gc("mark_sweep", cold_after=DAY, sessions=set())
         assert all(not ms.get(p.id).archived for p in pages)
         assert ms.get("loose").archived
+
+
+def test_a_linked_memory_scores_no_more_than_its_own_relevance() -> None:
+    from memoryspace.models import Link, Memory, ScoreParts, SearchHit
+    from memoryspace.retrieval.expand import expand_hits
+
+    targets = {
+        "near": Memory(id="near", content="about the query"),
+        "far": Memory(id="far", content="unrelated"),
+    }
+    source = Memory(id="src", content="hit", links=(Link.to("near"), Link.to("far")))
+    hit = SearchHit(memory=source, score=0.9, parts=ScoreParts(fused=1.0, relevance=0.9))
+    own = {"near": 0.95, "far": 0.1}
+    hits = expand_hits(
+        [hit],
+        k=5,
+        get_many=lambda ids: [targets[i] for i in ids],
+        show=lambda m: True,
+        own=lambda ms: [own[m.id] for m in ms],
+    )
+    scores = {h.memory.id: h.score for h in hits}
+    assert scores["near"] == pytest.approx(0.9 * 0.8)  # the link's decayed score binds
+    assert scores["far"] == pytest.approx(0.1)  # its own relevance binds
+    assert [h.memory.id for h in hits] == ["src", "near", "far"]

@@ -48,10 +48,11 @@ def _code(feature: str, seed: int, dimension: int) -> int:
     return column + 1 if sign > 0 else -(column + 1)
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 15)
 def word_codes(word: str, seed: int, dimension: int) -> bytes:
     """The signed bucket codes of one word (first) and its character trigrams as packed int32,
-    cached per word: a full cache (65,536 words) holds about 20 MB."""
+    cached per word: a full cache (32,768 words) holds about 10 MB, and a miss costs one
+    ``blake2b`` per feature."""
     padded = f"<{word}>"
     features = ["w:" + word, *("c:" + padded[i : i + 3] for i in range(len(padded) - 2))]
     return np.array([_code(f, seed, dimension) for f in features], dtype=_CODE).tobytes()

@@ -10,8 +10,11 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
+
 from memoryspace import validate
 from memoryspace.context import AssembledContext, ContextWindow, assemble_context
+from memoryspace.embed.base import cosine_scale
 from memoryspace.errors import InvalidInput
 from memoryspace.facade.state import SpaceState
 from memoryspace.models import Filter, Memory, SearchHit
@@ -64,7 +67,8 @@ class ReadsMixin(SpaceState):
         without using, e.g. to gather candidates that a caller ranks further.
 
         ``expand=1`` (up to 3) also follows the hits' links that many hops; a linked memory
-        scores its linking hit's score times 0.8 and its ``parts.via`` names that hit (see
+        scores its linking hit's score times 0.8, at most its own dense relevance, and its
+        ``parts.via`` names that hit (see
         ``memoryspace.retrieval.expand``).
 
         Filters: ``user``, ``agent``, ``session``, ``kind`` (one or a list), ``tags`` (all
@@ -88,7 +92,12 @@ class ReadsMixin(SpaceState):
         hits, keys = self._retriever.search(query, k, flt, now, min_score=threshold)
         if hops:
             hits = expand_hits(
-                hits, k=k, get_many=self.get_many, show=lambda m: visible(m, flt, now), hops=hops
+                hits,
+                k=k,
+                get_many=self.get_many,
+                show=lambda m: visible(m, flt, now),
+                hops=hops,
+                own=lambda ms: self._own_relevance(query, ms),
             )
         if touch:
             if self.tiered is not None:  # retrieval is the main access path: page the hits in
@@ -98,6 +107,17 @@ class ReadsMixin(SpaceState):
         if self.profiler is not None:
             self.profiler.record(RETRIEVAL, self.profiler.clock() - started, k=k, hits=len(hits))
         return hits
+
+    def _own_relevance(self, query: str, memories: Sequence[Memory]) -> list[float]:
+        """Each memory's own dense relevance to ``query`` in [0, 1] (0 without a vector)."""
+        if not memories:
+            return []
+        vectors = self._facade.stored_vectors([m.id for m in memories])
+        query_vector = self.embedder.embed([query])[0].astype(np.float64)
+        cosines = np.array(
+            [float(vectors[m.id] @ query_vector) if m.id in vectors else -1.0 for m in memories]
+        )
+        return [float(r) for r in cosine_scale(self.embedder).relevance(cosines)]
 
     def context(
         self,

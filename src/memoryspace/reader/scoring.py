@@ -16,7 +16,7 @@ _CAPITALISED = re.compile(r"[A-Z\u00c0-\u00de][\w'\-]*|\d{3,4}")
 _JOINERS = frozenset({"of", "the", "de", "la", "von", "van", "der", "del", "and", "&"})
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 15)
 def _term(word: str) -> str | None:
     return stem(word) if is_content_word(word) else None
 

@@ -1,9 +1,10 @@
 """Link expansion: hits reached by following links from the best hits.
 
 ``expand_hits`` walks the links of each hit (``hops`` levels deep), scores a linked memory as its
-linking hit's score times ``decay`` and marks it (``ScoreParts.via``: the hit it came from,
-``via_link``: the link's type). Direct and linked hits are merged by score, so a score never
-exceeds a better-ranked hit's, and the best ``k`` are kept. A linked memory the query's filter
+linking hit's score times ``decay``, capped by its own relevance to the query, and marks it
+(``ScoreParts.via``: the hit it came from, ``via_link``: the link's type). Direct and linked
+hits are merged by score, so a score never exceeds a better-ranked hit's, and the best ``k`` are
+kept. A linked memory the query's filter
 would not show (another scope or kind, archived, expired, closed) is not added.
 """
 
@@ -47,8 +48,13 @@ def expand_hits(
     show: Callable[[Memory], bool],
     hops: int = 1,
     decay: float = LINK_DECAY,
+    own: Callable[[Sequence[Memory]], Sequence[float]] | None = None,
 ) -> list[SearchHit]:
-    """``hits`` plus the memories their links reach within ``hops``, best ``k`` by score."""
+    """``hits`` plus the memories their links reach within ``hops``, best ``k`` by score.
+
+    ``own(memories)`` gives each linked memory's own relevance to the query; a linked memory
+    then scores no more than that, so a link never lifts an unrelated memory above direct hits.
+    """
     found: dict[str, SearchHit] = {hit.memory.id: hit for hit in hits}
     frontier = list(hits)
     for _ in range(hops):
@@ -56,6 +62,7 @@ def expand_hits(
         if not wanted:
             break
         linked = {m.id: m for m in get_many(list(dict.fromkeys(wanted))) if show(m)}
+        own_of = dict(zip(linked, own(list(linked.values())), strict=True)) if own else {}
         reached: list[SearchHit] = []
         for hit in frontier:
             for link in hit.memory.links:
@@ -63,6 +70,7 @@ def expand_hits(
                 if target is None or target.id in found:
                     continue
                 score = hit.score * decay
+                score = min(score, own_of.get(target.id, score))
                 parts = ScoreParts(
                     fused=hit.parts.fused - abs(hit.parts.fused) * (1.0 - decay),
                     relevance=score,
