@@ -200,7 +200,7 @@ def test_a_key_expires_and_a_mounted_app_reuses_the_key_check(tmp_path: Path) ->
     with MemorySpace.open(tmp_path / "expiry.db", embedder="hashing") as space:
         ring = KeyRing(space.store, clock=lambda: now[0])
         _, token = ring.create(["agent:planner"], ["read"], expires_at=1_060.0)
-        assert ring.authenticate(token).namespaces == ("agent:planner",)
+        assert ring.authenticate(token).names() == ["agent:planner"]
         now[0] = 1_061.0
         with pytest.raises(Unauthorized, match="expired"):
             ring.authenticate(token)
@@ -209,7 +209,7 @@ def test_a_key_expires_and_a_mounted_app_reuses_the_key_check(tmp_path: Path) ->
         async def whoami(request: Request) -> JSONResponse:  # what an MCP app would do
             keys = request.app.state.memoryspace_keys
             access = keys.authenticate(request.headers.get("x-api-key"))
-            return JSONResponse({"namespaces": list(access.namespaces)})
+            return JSONResponse({"namespaces": access.names()})
 
         tool = Starlette(routes=[Route("/whoami", whoami)])
         with ServerThread(space, mounts={"/mcp": tool}) as server:
