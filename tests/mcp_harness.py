@@ -4,59 +4,28 @@ token, and one scenario that calls every tool and checks the database behind the
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx2
-import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from starlette.types import ASGIApp
 
+from loopback import free_port, serve_asgi, wait_for_port
 from memoryspace import MemorySpace, NotFound
+
+__all__ = ["exercise_every_tool", "free_port", "http_client", "serving", "wait_for_port"]
 from memoryspace.mcp import TOOL_NAMES
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for_port(port: int, *, alive: Any = None, seconds: float = 60.0) -> None:
-    """Until something accepts connections on ``port`` (or ``alive()`` turns false)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if alive is not None and not alive():
-            raise AssertionError("the server stopped before it listened")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listened on port {port}")
 
 
 @contextmanager
 def serving(app: ASGIApp) -> Iterator[str]:
     """``app`` on a real uvicorn at 127.0.0.1 in a thread; yields the MCP endpoint URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_for_port(port, alive=thread.is_alive)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with serve_asgi(app) as url:
+        yield f"{url}/mcp"
 
 
 def http_client(url: str, token: str | None) -> Client:

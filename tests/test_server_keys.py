@@ -22,7 +22,7 @@ from memoryspace.client import MemoryClient
 from memoryspace.errors import Forbidden, Unauthorized
 from memoryspace.models import Change
 from memoryspace.server import KeyRing
-from server_fixtures import served
+from server_fixtures import serve_space, served
 
 Keys = dict[str, str]
 
@@ -194,8 +194,6 @@ def test_a_key_expires_and_a_mounted_app_reuses_the_key_check(tmp_path: Path) ->
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    from memoryspace.server import ServerThread
-
     now = [1_000.0]
     with MemorySpace.open(tmp_path / "expiry.db", embedder="hashing") as space:
         ring = KeyRing(space.store, clock=lambda: now[0])
@@ -212,9 +210,9 @@ def test_a_key_expires_and_a_mounted_app_reuses_the_key_check(tmp_path: Path) ->
             return JSONResponse({"namespaces": access.names()})
 
         tool = Starlette(routes=[Route("/whoami", whoami)])
-        with ServerThread(space, mounts={"/mcp": tool}) as server:
+        with serve_space(space, mounts={"/mcp": tool}) as url:
             tool.state.memoryspace_keys = KeyRing(space.store)
-            answer = httpx.get(f"{server.url}/mcp/whoami", headers={"x-api-key": live})
+            answer = httpx.get(f"{url}/mcp/whoami", headers={"x-api-key": live})
         assert answer.json() == {"namespaces": ["agent:planner"]}
 
 
@@ -223,7 +221,6 @@ def test_mcp_mounted_in_the_server_checks_the_same_keys(tmp_path: Path) -> None:
     import asyncio
 
     from mcp_harness import http_client, payload
-    from memoryspace.server import ServerThread
     from memoryspace.server.run import mcp_mount
 
     with MemorySpace.open(tmp_path / "mcp.db", embedder="hashing") as space:
@@ -238,7 +235,7 @@ def test_mcp_mounted_in_the_server_checks_the_same_keys(tmp_path: Path) -> None:
                 listed = payload(await client.call_tool("list_memories", {"user": "alice"}))
                 return [m["user"] for m in listed["memories"]]
 
-        with ServerThread(space, mounts=mcp_mount(space, "127.0.0.1")) as server:
-            users = asyncio.run(scenario(f"{server.url}/mcp/"))
-            refused = httpx.post(f"{server.url}/mcp/", json={}, headers={"Accept": "*/*"})
+        with serve_space(space, mounts=mcp_mount(space, "127.0.0.1")) as url:
+            users = asyncio.run(scenario(f"{url}/mcp/"))
+            refused = httpx.post(f"{url}/mcp/", json={}, headers={"Accept": "*/*"})
         assert users == ["alice"] and refused.status_code == 401
