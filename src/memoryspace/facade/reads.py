@@ -17,6 +17,7 @@ from memoryspace.facade.state import SpaceState
 from memoryspace.models import Filter, Memory, SearchHit
 from memoryspace.profiler import RETRIEVAL
 from memoryspace.retrieval.expand import expand_hits, visible
+from memoryspace.telemetry import traced
 
 if TYPE_CHECKING:
     pass
@@ -42,6 +43,7 @@ class ReadsMixin(SpaceState):
         self._usable()
         return self.store.get_many(validate.id_list(ids))
 
+    @traced("memoryspace.search")
     def search(
         self,
         query: str,
@@ -99,6 +101,7 @@ class ReadsMixin(SpaceState):
             self.profiler.record(RETRIEVAL, self.profiler.clock() - started, k=k, hits=len(hits))
         return hits
 
+    @traced("memoryspace.context")
     def context(
         self,
         query: str,
