@@ -104,3 +104,38 @@ def test_embedded_calls_are_spans_and_errors_are_recorded(
     failed = spans[-1]
     assert failed.status.status_code is StatusCode.ERROR
     assert [event.name for event in failed.events] == ["exception"]
+
+
+SCRIPT = """
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from memoryspace.telemetry import traced, tracer
+
+calls = traced("memoryspace.test")(lambda: [1, 2])
+assert tracer() is None and calls() == [1, 2]   # no provider yet: OpenTelemetry is skipped
+memory = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(memory))
+trace.set_tracer_provider(provider)             # set later: picked up by the next call
+assert calls() == [1, 2]
+(span,) = memory.get_finished_spans()
+print(span.name, span.attributes["memoryspace.results"])
+"""
+
+
+def test_a_provider_set_after_the_first_call_is_picked_up() -> None:
+    import subprocess
+    import sys
+
+    src = Path(__file__).resolve().parents[1] / "src"
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["memoryspace.test", "2"]
