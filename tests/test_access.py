@@ -146,3 +146,22 @@ def test_an_edit_cannot_move_a_memory_to_another_namespace(space: MemorySpace) -
         "acme-1",
     )
     assert space.get(mine.id).version == edited.version > mine.version
+
+
+@pytest.mark.parametrize(
+    ("headers", "token"),
+    [
+        ([(b"authorization", b"Bearer t-1")], "t-1"),
+        ([(b"Authorization", b"bearer  t-2 ")], "t-2"),
+        ([(b"x-api-key", b"t-3")], "t-3"),
+        ([(b"authorization", b"Bearer t-4"), (b"x-api-key", b"other")], "t-4"),
+        ([(b"x-api-key", b"t-5"), (b"authorization", b"Basic dXNlcg==")], "t-5"),
+        ([(b"authorization", b"Basic dXNlcg==")], None),
+        ([(b"authorization", b"Bearer ")], None),
+        ([], None),
+    ],
+)
+def test_the_credential_of_a_request(headers: list[tuple[bytes, bytes]], token: str | None) -> None:
+    from memoryspace.access.credentials import token_from_headers
+
+    assert token_from_headers(headers) == token

@@ -165,6 +165,18 @@ def test_two_keys_sharing_a_namespace_see_each_others_changes_in_order(
     assert all(c.after is not None and c.after.user == "team" for c in seen_by_b)
 
 
+def test_a_stored_key_with_a_namespace_no_longer_read_is_refused(tmp_path: Path) -> None:
+    with MemorySpace.open(tmp_path / "legacy.db", embedder="hashing") as space:
+        ring = KeyRing(space.store)
+        key, token = ring.create(["user:alice"], ["read"])
+        stored = json.loads(space.store.get_setting("server.api_keys") or "{}")
+        stored[key.id]["namespaces"] = ["user:*"]  # what an older version accepted
+        space.store.set_setting("server.api_keys", json.dumps(stored))
+        with pytest.raises(Unauthorized, match="revoke it and create a new one"):
+            ring.authenticate(token)
+        assert ring.resolve(token) is None
+
+
 def test_keys_cli(tmp_path: Path) -> None:
     db = tmp_path / "cli-keys.db"
     env = {**os.environ, "MEMORYSPACE_DB": str(db), "MEMORYSPACE_EMBEDDER": "hashing"}
@@ -235,7 +247,22 @@ def test_mcp_mounted_in_the_server_checks_the_same_keys(tmp_path: Path) -> None:
                 listed = payload(await client.call_tool("list_memories", {"user": "alice"}))
                 return [m["user"] for m in listed["memories"]]
 
+        hello = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "test", "version": "0"},
+            },
+        }
+        accept = "application/json, text/event-stream"
         with serve_space(space, mounts=mcp_mount(space, "127.0.0.1")) as url:
             users = asyncio.run(scenario(f"{url}/mcp/"))
             refused = httpx.post(f"{url}/mcp/", json={}, headers={"Accept": "*/*"})
+            by_header = httpx.post(  # the same credential headers as the REST routes
+                f"{url}/mcp/", json=hello, headers={"Accept": accept, "X-API-Key": token}
+            )
         assert users == ["alice"] and refused.status_code == 401
+        assert by_header.status_code == 200 and "memoryspace" in by_header.text

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from memoryspace.access import Access, ScopedMemory
+from memoryspace.access.credentials import token_from_headers
 from memoryspace.server.keys import KeyRing
 from memoryspace.space import MemorySpace
 
@@ -28,9 +29,7 @@ def get_access(request: Request) -> Access:
     ring: KeyRing = request.app.state.keys
     if not ring.configured():
         return Access.everything()
-    header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header[:7].lower() == "bearer " else None
-    return ring.authenticate(token or request.headers.get("x-api-key"))
+    return ring.authenticate(token_from_headers(request.scope["headers"]))
 
 
 def get_scoped(

@@ -193,7 +193,13 @@ class KeyRing:
             raise Unauthorized(f"API key {key.id} was revoked; create a new one")
         if key.expires_at is not None and key.expires_at <= self._clock():
             raise Unauthorized(f"API key {key.id} has expired; create a new one")
-        return Access.only(key.namespaces, key.rights, key_id=key.id)
+        try:
+            return Access.only(key.namespaces, key.rights, key_id=key.id)
+        except InvalidInput:  # stored by a version that read namespaces more loosely
+            raise Unauthorized(
+                f"API key {key.id} names a namespace this version does not read "
+                f"({', '.join(key.namespaces)}); revoke it and create a new one"
+            ) from None
 
     def resolve(self, token: str) -> Access | None:
         """The ``Access`` a token grants, or ``None`` for a token that is not valid: an
