@@ -45,9 +45,7 @@ def tracer() -> Any | None:
     # ``get_tracer_provider()`` reads the environment on every call.
     if getattr(_api, "_TRACER_PROVIDER", True) is None:
         return None
-    from memoryspace import __version__
-
-    _tracer = _api.get_tracer("memoryspace", __version__)
+    _tracer = _api.get_tracer("memoryspace")
     return _tracer
 
 
