@@ -109,6 +109,10 @@ def test_http_restricted_token_sees_only_its_namespace(url: str, db: Path) -> No
                 ("add_memory", {"content": "planted", "user": "bob"}),
                 ("forget_memory", {"query": "bank PIN", "user": "bob"}),
                 ("add_turn", {"user": "bob", "user_text": "hi"}),
+                ("add_note", {"content": "planted", "user": "bob"}),
+                ("search_notes", {"query": "bank PIN", "user": "bob"}),
+                ("reflect", {"user": "bob"}),
+                ("reflect", {}),  # the whole space: only a session of every namespace
                 ("search_memory", {"query": "bank PIN"}),  # no scope = every namespace
             ]:
                 message = error_text(await client.call_tool(tool, args))
@@ -119,6 +123,8 @@ def test_http_restricted_token_sees_only_its_namespace(url: str, db: Path) -> No
                 ("update_memory", {"id": "{id}", "content": "overwritten"}),
                 ("memory_history", {"id": "{id}"}),
                 ("forget_memory", {"ids": ["{id}"]}),
+                ("show_note", {"id": "{id}"}),
+                ("link_notes", {"source": "{id}", "target": "{id}"}),
             ]:
                 hidden = error_text(await client.call_tool(tool, fill(args, bob_id)))
                 absent = error_text(await client.call_tool(tool, fill(args, "0" * 24)))

@@ -189,7 +189,9 @@ class Access:
         self.require_right(right)
         if not self.unrestricted:
             raise Forbidden(
-                "this operation spans every namespace; it needs a key with namespace '*'"
+                "this operation spans every namespace; it needs a key with namespace '*' "
+                f"(this session has {', '.join(self.names()) or 'none'}); name a scope instead "
+                "where the operation takes one"
             )
 
     def single_scope(self) -> tuple[str, str] | None:
