@@ -165,3 +165,25 @@ def test_the_credential_of_a_request(headers: list[tuple[bytes, bytes]], token: 
     from memoryspace.access.credentials import token_from_headers
 
     assert token_from_headers(headers) == token
+
+
+def test_a_key_namespace_star_is_every_namespace_and_narrowing_fills_a_single_one() -> None:
+    from memoryspace import Forbidden
+
+    every = Access.only(["user:a", "*"], ["read"], key_id="k1")
+    assert every.unrestricted and every.names() == ["*"] and every.actor == "key:k1"
+    alice = Access.only(["user:alice"], key_id="k2")
+    assert alice.narrow({"kind": "fact"}) == {"kind": "fact", "user": "alice"}
+    assert alice.narrow({"user": "bob"}) is None  # another namespace: an empty answer
+    assert alice.place({"content": "x"}) == {"content": "x", "user": "alice"}
+    with pytest.raises(Forbidden, match="outside its namespaces"):
+        alice.place({"content": "x", "user": "bob"})
+    several = Access.only(["user:alice", "agent:bot"])
+    with pytest.raises(InvalidInput, match="more than one user or agent"):
+        several.narrow({})
+    assert several.narrow({"agent": "bot"}) == {"agent": "bot"}
+    prefix = Access.only(["user:acme-*"])
+    with pytest.raises(InvalidInput, match="more than one user or agent"):
+        prefix.place({"content": "x"})  # a prefix names no one user to fill in
+    with pytest.raises(Forbidden, match=r"namespace '\*' \(this session has user:alice\)"):
+        alice.require_whole_space(Right.READ)

@@ -220,7 +220,7 @@ class Access:
             out[single[0]] = single[1]
             return out
         raise InvalidInput(
-            f"this key covers several namespaces ({', '.join(self.names())}); "
+            f"this key covers more than one user or agent ({', '.join(self.names())}); "
             "name one with user= or agent="
         )
 
@@ -238,7 +238,7 @@ class Access:
             single = self.single_scope()
             if single is None:
                 raise InvalidInput(
-                    f"this key covers several namespaces ({', '.join(self.names())}); "
+                    f"this key covers more than one user or agent ({', '.join(self.names())}); "
                     "give the memory a user or an agent"
                 )
             out[single[0]] = single[1]
