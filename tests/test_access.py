@@ -146,3 +146,44 @@ def test_an_edit_cannot_move_a_memory_to_another_namespace(space: MemorySpace) -
         "acme-1",
     )
     assert space.get(mine.id).version == edited.version > mine.version
+
+
+@pytest.mark.parametrize(
+    ("headers", "token"),
+    [
+        ([(b"authorization", b"Bearer t-1")], "t-1"),
+        ([(b"Authorization", b"bearer  t-2 ")], "t-2"),
+        ([(b"x-api-key", b"t-3")], "t-3"),
+        ([(b"authorization", b"Bearer t-4"), (b"x-api-key", b"other")], "t-4"),
+        ([(b"x-api-key", b"t-5"), (b"authorization", b"Basic dXNlcg==")], "t-5"),
+        ([(b"authorization", b"Basic dXNlcg==")], None),
+        ([(b"authorization", b"Bearer ")], None),
+        ([], None),
+    ],
+)
+def test_the_credential_of_a_request(headers: list[tuple[bytes, bytes]], token: str | None) -> None:
+    from memoryspace.access.credentials import token_from_headers
+
+    assert token_from_headers(headers) == token
+
+
+def test_a_key_namespace_star_is_every_namespace_and_narrowing_fills_a_single_one() -> None:
+    from memoryspace import Forbidden
+
+    every = Access.only(["user:a", "*"], ["read"], key_id="k1")
+    assert every.unrestricted and every.names() == ["*"] and every.actor == "key:k1"
+    alice = Access.only(["user:alice"], key_id="k2")
+    assert alice.narrow({"kind": "fact"}) == {"kind": "fact", "user": "alice"}
+    assert alice.narrow({"user": "bob"}) is None  # another namespace: an empty answer
+    assert alice.place({"content": "x"}) == {"content": "x", "user": "alice"}
+    with pytest.raises(Forbidden, match="outside its namespaces"):
+        alice.place({"content": "x", "user": "bob"})
+    several = Access.only(["user:alice", "agent:bot"])
+    with pytest.raises(InvalidInput, match="more than one user or agent"):
+        several.narrow({})
+    assert several.narrow({"agent": "bot"}) == {"agent": "bot"}
+    prefix = Access.only(["user:acme-*"])
+    with pytest.raises(InvalidInput, match="more than one user or agent"):
+        prefix.place({"content": "x"})  # a prefix names no one user to fill in
+    with pytest.raises(Forbidden, match=r"namespace '\*' \(this session has user:alice\)"):
+        alice.require_whole_space(Right.READ)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,6 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from chat_server import QuietServer
+from loopback import serve_http
 from memoryspace.embed import Embedder, OpenAIEmbedder
 from memoryspace.errors import BackendUnavailable, InvalidInput, Unauthorized
 
@@ -102,27 +103,15 @@ def make_handler(api: FakeAPI) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that timed out has hung up; writing to it fails, and that is expected."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
 @pytest.fixture
 def api() -> Iterator[FakeAPI]:
-    server = QuietServer(("127.0.0.1", 0), make_handler(FakeAPI(url="")))
-    fake = FakeAPI(url=f"http://127.0.0.1:{server.server_address[1]}/v1")
-    server.RequestHandlerClass = make_handler(fake)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        yield fake
-    finally:
-        fake.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_http(server_class=QuietServer) as (server, url):
+        fake = FakeAPI(url=f"{url}/v1")
+        server.RequestHandlerClass = make_handler(fake)
+        try:
+            yield fake
+        finally:
+            fake.release.set()
 
 
 @pytest.fixture

@@ -9,13 +9,13 @@ requests it received), what was stored, and what a restarted agent recalls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,6 +34,7 @@ from agentscope.state import AgentState
 from agentscope.tool import FunctionTool, ToolChunk, Toolkit
 
 from chat_server import FakeChat, Step, serve_chat
+from loopback import serve_http
 from memoryspace import MemorySpace
 from memoryspace.embed.cache import EmbeddingCache
 from memoryspace.errors import InvalidInput
@@ -429,12 +430,10 @@ def test_agentscope_and_memoryspace_embedders_share_cached_vectors(tmp_path: Pat
     from memoryspace.embed.cache import CachedEmbedder
     from memoryspace.embed.openai import OpenAIEmbedder
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), EmbeddingServer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
     EmbeddingServer.embedded.clear()
     shared = EmbeddingCache(tmp_path / "embeddings.sqlite")
-    try:
+    with serve_http(EmbeddingServer) as (_, base), contextlib.closing(shared):
+        url = f"{base}/v1"
         agentscope_model = OpenAIEmbeddingModel(
             credential=OpenAICredential(api_key="k", base_url=url),
             model="text-embedding-3-small",
@@ -458,7 +457,3 @@ def test_agentscope_and_memoryspace_embedders_share_cached_vectors(tmp_path: Pat
         assert EmbeddingServer.embedded == ["alpha", "be", "gamma-ray"]
         assert again.source == "cache"
         assert again.embeddings[0] == pytest.approx(unit(len("gamma-ray")), abs=1e-6)
-    finally:
-        server.shutdown()
-        server.server_close()
-        shared.close()

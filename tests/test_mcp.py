@@ -109,16 +109,22 @@ def test_http_restricted_token_sees_only_its_namespace(url: str, db: Path) -> No
                 ("add_memory", {"content": "planted", "user": "bob"}),
                 ("forget_memory", {"query": "bank PIN", "user": "bob"}),
                 ("add_turn", {"user": "bob", "user_text": "hi"}),
+                ("add_note", {"content": "planted", "user": "bob"}),
+                ("search_notes", {"query": "bank PIN", "user": "bob"}),
+                ("reflect", {"user": "bob"}),
+                ("reflect", {}),  # the whole space: only a session of every namespace
                 ("search_memory", {"query": "bank PIN"}),  # no scope = every namespace
             ]:
                 message = error_text(await client.call_tool(tool, args))
-                assert "Unauthorized" in message and "user:alice" in message, (tool, message)
+                assert "Forbidden" in message and "user:alice" in message, (tool, message)
             # A record of another namespace answers exactly like a missing one.
             for tool, args in [
                 ("pin_memory", {"id": "{id}"}),
                 ("update_memory", {"id": "{id}", "content": "overwritten"}),
                 ("memory_history", {"id": "{id}"}),
                 ("forget_memory", {"ids": ["{id}"]}),
+                ("show_note", {"id": "{id}"}),
+                ("link_notes", {"source": "{id}", "target": "{id}"}),
             ]:
                 hidden = error_text(await client.call_tool(tool, fill(args, bob_id)))
                 absent = error_text(await client.call_tool(tool, fill(args, "0" * 24)))
@@ -131,7 +137,7 @@ def test_http_restricted_token_sees_only_its_namespace(url: str, db: Path) -> No
                 )
             )["hits"]
             assert [hit["user"] for hit in hits] == ["alice"]
-            with pytest.raises(Exception, match="Unauthorized"):
+            with pytest.raises(Exception, match="Forbidden"):
                 await client.read_resource("memoryspace://users/bob/persona")
 
     anyio.run(scenario)
@@ -151,7 +157,7 @@ def test_http_read_only_token_cannot_write(url: str, db: Path) -> None:
             refused = error_text(
                 await client.call_tool("add_memory", {"content": "x", "user": "alice"})
             )
-            assert "Unauthorized" in refused and "write" in refused
+            assert "Forbidden" in refused and "write" in refused
             listed = payload(await client.call_tool("list_memories", {"user": "alice"}))
             assert [m["content"] for m in listed["memories"]] == ["Alice's sister is called Maren"]
 
@@ -276,7 +282,7 @@ def test_http_access_follows_each_requests_token_not_the_session(url: str) -> No
             bob = {"query": "bank PIN", "user": "bob", "min_score": 0}
             assert payload(await client.call_tool("search_memory", bob))["hits"]
             http.headers["Authorization"] = "Bearer alice-token"
-            assert "Unauthorized" in error_text(await client.call_tool("search_memory", bob))
+            assert "Forbidden" in error_text(await client.call_tool("search_memory", bob))
             http.headers["Authorization"] = "Bearer revoked"
             with pytest.raises(MCPError):  # the 401, as the SDK reports an HTTP error
                 await client.call_tool("search_memory", bob)

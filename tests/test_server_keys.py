@@ -22,7 +22,7 @@ from memoryspace.client import MemoryClient
 from memoryspace.errors import Forbidden, Unauthorized
 from memoryspace.models import Change
 from memoryspace.server import KeyRing
-from server_fixtures import served
+from server_fixtures import serve_space, served
 
 Keys = dict[str, str]
 
@@ -165,6 +165,18 @@ def test_two_keys_sharing_a_namespace_see_each_others_changes_in_order(
     assert all(c.after is not None and c.after.user == "team" for c in seen_by_b)
 
 
+def test_a_stored_key_with_a_namespace_no_longer_read_is_refused(tmp_path: Path) -> None:
+    with MemorySpace.open(tmp_path / "legacy.db", embedder="hashing") as space:
+        ring = KeyRing(space.store)
+        key, token = ring.create(["user:alice"], ["read"])
+        stored = json.loads(space.store.get_setting("server.api_keys") or "{}")
+        stored[key.id]["namespaces"] = ["user:*"]  # what an older version accepted
+        space.store.set_setting("server.api_keys", json.dumps(stored))
+        with pytest.raises(Unauthorized, match="revoke it and create a new one"):
+            ring.authenticate(token)
+        assert ring.resolve(token) is None
+
+
 def test_keys_cli(tmp_path: Path) -> None:
     db = tmp_path / "cli-keys.db"
     env = {**os.environ, "MEMORYSPACE_DB": str(db), "MEMORYSPACE_EMBEDDER": "hashing"}
@@ -194,13 +206,11 @@ def test_a_key_expires_and_a_mounted_app_reuses_the_key_check(tmp_path: Path) ->
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    from memoryspace.server import ServerThread
-
     now = [1_000.0]
     with MemorySpace.open(tmp_path / "expiry.db", embedder="hashing") as space:
         ring = KeyRing(space.store, clock=lambda: now[0])
         _, token = ring.create(["agent:planner"], ["read"], expires_at=1_060.0)
-        assert ring.authenticate(token).namespaces == ("agent:planner",)
+        assert ring.authenticate(token).names() == ["agent:planner"]
         now[0] = 1_061.0
         with pytest.raises(Unauthorized, match="expired"):
             ring.authenticate(token)
@@ -209,12 +219,12 @@ def test_a_key_expires_and_a_mounted_app_reuses_the_key_check(tmp_path: Path) ->
         async def whoami(request: Request) -> JSONResponse:  # what an MCP app would do
             keys = request.app.state.memoryspace_keys
             access = keys.authenticate(request.headers.get("x-api-key"))
-            return JSONResponse({"namespaces": list(access.namespaces)})
+            return JSONResponse({"namespaces": access.names()})
 
         tool = Starlette(routes=[Route("/whoami", whoami)])
-        with ServerThread(space, mounts={"/mcp": tool}) as server:
+        with serve_space(space, mounts={"/mcp": tool}) as url:
             tool.state.memoryspace_keys = KeyRing(space.store)
-            answer = httpx.get(f"{server.url}/mcp/whoami", headers={"x-api-key": live})
+            answer = httpx.get(f"{url}/mcp/whoami", headers={"x-api-key": live})
         assert answer.json() == {"namespaces": ["agent:planner"]}
 
 
@@ -223,7 +233,6 @@ def test_mcp_mounted_in_the_server_checks_the_same_keys(tmp_path: Path) -> None:
     import asyncio
 
     from mcp_harness import http_client, payload
-    from memoryspace.server import ServerThread
     from memoryspace.server.run import mcp_mount
 
     with MemorySpace.open(tmp_path / "mcp.db", embedder="hashing") as space:
@@ -238,7 +247,22 @@ def test_mcp_mounted_in_the_server_checks_the_same_keys(tmp_path: Path) -> None:
                 listed = payload(await client.call_tool("list_memories", {"user": "alice"}))
                 return [m["user"] for m in listed["memories"]]
 
-        with ServerThread(space, mounts=mcp_mount(space, "127.0.0.1")) as server:
-            users = asyncio.run(scenario(f"{server.url}/mcp/"))
-            refused = httpx.post(f"{server.url}/mcp/", json={}, headers={"Accept": "*/*"})
+        hello = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "test", "version": "0"},
+            },
+        }
+        accept = "application/json, text/event-stream"
+        with serve_space(space, mounts=mcp_mount(space, "127.0.0.1")) as url:
+            users = asyncio.run(scenario(f"{url}/mcp/"))
+            refused = httpx.post(f"{url}/mcp/", json={}, headers={"Accept": "*/*"})
+            by_header = httpx.post(  # the same credential headers as the REST routes
+                f"{url}/mcp/", json=hello, headers={"Accept": accept, "X-API-Key": token}
+            )
         assert users == ["alice"] and refused.status_code == 401
+        assert by_header.status_code == 200 and "memoryspace" in by_header.text

@@ -5,12 +5,16 @@ ending in ``*`` (``user:acme-*``). A memory is in a namespace when its ``user`` 
 is that name; a memory with neither is in no namespace, so only an unrestricted ``Access``
 sees it. Rights are ``read``, ``write`` and ``admin`` (which implies the other two).
 
-Every shell that serves more than one caller (the MCP server, the REST server) turns the
-caller's credential into an ``Access`` with an ``AccessResolver``, a callable
-``token -> Access | None`` (``None``: no such token), and checks every request with it.
+Every shell that serves more than one caller (the REST routes, their change feed, the MCP
+server) turns the caller's credential into an ``Access`` with an ``AccessResolver``, a callable
+``token -> Access | None`` (``None``: no such token), and checks every request with it. The
+server's API keys (``memoryspace.server.keys.KeyRing``) are one such resolver; ``static_tokens``
+is another. An ``Access`` with a ``key_id`` came from an API key: writes log ``key:<id>`` as
+their actor.
 
 Raises:
     InvalidInput: a namespace or right that cannot be parsed.
+    Forbidden: a right or namespace the session does not have.
 """
 
 from __future__ import annotations
@@ -19,9 +23,9 @@ import hmac
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from memoryspace.errors import InvalidInput, Unauthorized
+from memoryspace.errors import Forbidden, InvalidInput
 from memoryspace.models import Memory
 
 
@@ -71,12 +75,19 @@ class Namespace:
         return f"{self.field}:{self.name}{'*' if self.prefix else ''}"
 
 
+SCOPE_FIELDS = ("user", "agent")
+EVERY_NAMESPACE = "*"
+"""The namespace of an unrestricted key: every memory, including those of no user or agent."""
+
+
 @dataclass(frozen=True, slots=True)
 class Access:
-    """The namespaces a session may use (``None``: every memory) and its rights."""
+    """The namespaces a session may use (``None``: every memory), its rights, and the API key
+    that granted them (``None``: a local session, or a token of ``static_tokens``)."""
 
     namespaces: tuple[Namespace, ...] | None
     rights: frozenset[Right]
+    key_id: str | None = None
 
     @classmethod
     def everything(cls) -> Access:
@@ -89,22 +100,43 @@ class Access:
         return cls((), frozenset())
 
     @classmethod
-    def only(cls, namespaces: Iterable[str], rights: Iterable[str] = ("read", "write")) -> Access:
-        """Access restricted to ``namespaces`` (``"user:alice"``, ``"agent:bot"``, ``"user:a*"``).
+    def only(
+        cls,
+        namespaces: Iterable[str],
+        rights: Iterable[str] = ("read", "write"),
+        *,
+        key_id: str | None = None,
+    ) -> Access:
+        """Access restricted to ``namespaces`` (``"user:alice"``, ``"agent:bot"``, ``"user:a*"``),
+        or to every memory when one of them is ``"*"``.
 
         Raises:
             InvalidInput: no namespace, or a namespace or right that cannot be parsed.
         """
         if isinstance(namespaces, str):
             raise InvalidInput("namespaces is a list of strings like ['user:alice']")
-        parsed = tuple(Namespace.parse(text) for text in namespaces)
-        if not parsed:
+        texts = list(namespaces)
+        if not texts:
             raise InvalidInput("a restricted access needs at least one namespace")
-        return cls(parsed, _parse_rights(rights))
+        granted = _parse_rights(rights)
+        if EVERY_NAMESPACE in texts:
+            return cls(None, granted, key_id)
+        return cls(tuple(Namespace.parse(text) for text in texts), granted, key_id)
 
     @property
     def unrestricted(self) -> bool:
         return self.namespaces is None
+
+    @property
+    def actor(self) -> str | None:
+        """Who the log names for this session's writes: ``key:<id>`` for an API key."""
+        return None if self.key_id is None else f"key:{self.key_id}"
+
+    def names(self) -> list[str]:
+        """The namespaces as text (``["*"]`` when unrestricted)."""
+        if self.namespaces is None:
+            return [EVERY_NAMESPACE]
+        return [str(ns) for ns in self.namespaces]
 
     def can(self, right: Right) -> bool:
         return right in self.rights or Right.ADMIN in self.rights
@@ -123,30 +155,98 @@ class Access:
         """Check that the session holds ``right`` (admin holds every right).
 
         Raises:
-            Unauthorized: it does not.
+            Forbidden: it does not.
         """
         if not self.can(right):
             granted = ", ".join(sorted(self.rights)) or "none"
-            raise Unauthorized(
-                f"this session may not {right}: its rights are {granted}; "
-                f"ask for a key with the {right} right"
+            raise Forbidden(
+                f"this session lacks the {str(right)!r} right (its rights: {granted}); "
+                f"use a key with the {right} right"
             )
 
     def require(self, right: Right, user: str | None, agent: str | None) -> None:
         """Check ``right`` and that the scope ``user``/``agent`` is inside the namespaces.
 
         Raises:
-            Unauthorized: the right is missing or the scope is outside the namespaces.
+            Forbidden: the right is missing or the scope is outside the namespaces.
         """
         self.require_right(right)
         if not self.allows(user, agent):
-            assert self.namespaces is not None
-            allowed = ", ".join(str(ns) for ns in self.namespaces) or "none"
+            allowed = ", ".join(self.names()) or "none"
             asked = f"user={user!r}, agent={agent!r}"
-            raise Unauthorized(
+            raise Forbidden(
                 f"the scope {asked} is outside this session's namespaces ({allowed}); "
                 "pass a user or agent of those namespaces"
             )
+
+    def require_whole_space(self, right: Right) -> None:
+        """Check ``right`` for an operation that reads or changes every namespace (a
+        checkpoint, a restore, a collection): it needs the ``*`` namespace.
+
+        Raises:
+            Forbidden: the right is missing or the session is restricted to some namespaces.
+        """
+        self.require_right(right)
+        if not self.unrestricted:
+            raise Forbidden(
+                "this operation spans every namespace; it needs a key with namespace '*' "
+                f"(this session has {', '.join(self.names()) or 'none'}); name a scope instead "
+                "where the operation takes one"
+            )
+
+    def single_scope(self) -> tuple[str, str] | None:
+        """``(field, name)`` when the session covers exactly one namespace that is no prefix."""
+        if self.namespaces is None or len(self.namespaces) != 1:
+            return None
+        only = self.namespaces[0]
+        return None if only.prefix else (only.field, only.name)
+
+    def narrow(self, filters: Mapping[str, Any]) -> dict[str, Any] | None:
+        """``filters`` narrowed to the namespaces: unchanged when they name a scope inside
+        them, given the session's one namespace when they name none; ``None`` when they name
+        a scope outside (the answer is then empty, as if nothing were there).
+
+        Raises:
+            InvalidInput: the session covers several namespaces and the filters name none.
+        """
+        out = dict(filters)
+        if self.namespaces is None:
+            return out
+        named = {f: out.get(f) for f in SCOPE_FIELDS}
+        if any(v is not None for v in named.values()):
+            return out if self.allows(named["user"], named["agent"]) else None
+        single = self.single_scope()
+        if single is not None:
+            out[single[0]] = single[1]
+            return out
+        raise InvalidInput(
+            f"this key covers more than one user or agent ({', '.join(self.names())}); "
+            "name one with user= or agent="
+        )
+
+    def place(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        """A record to write, given the session's one namespace when it names no scope.
+
+        Raises:
+            InvalidInput: it names no scope and the session covers several namespaces.
+            Forbidden: its scope is outside the namespaces.
+        """
+        out = dict(item)
+        if self.namespaces is None:
+            return out
+        if all(out.get(f) is None for f in SCOPE_FIELDS):
+            single = self.single_scope()
+            if single is None:
+                raise InvalidInput(
+                    f"this key covers more than one user or agent ({', '.join(self.names())}); "
+                    "give the memory a user or an agent"
+                )
+            out[single[0]] = single[1]
+        if not self.allows(out.get("user"), out.get("agent")):
+            raise Forbidden(
+                f"this key may not write outside its namespaces ({', '.join(self.names())})"
+            )
+        return out
 
 
 AccessResolver = Callable[[str], Access | None]

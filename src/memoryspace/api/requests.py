@@ -225,9 +225,18 @@ class ConversationQueryIn(Request):
 
 
 class ReadIn(Request):
-    """A text read through a fixed-size memory (``MemorySpace.read``), offline."""
+    """A text read through a fixed-size memory (``MemorySpace.read``), offline; ``store``
+    saves the final memory as records of kind ``store_kind`` in the scope."""
 
     text: Annotated[str, Field(min_length=1, max_length=1_000_000)]
     question: Query | None = None
     chunk_tokens: Annotated[int, Field(ge=16, le=100_000)] = 2_048
     memory_tokens: Annotated[int, Field(ge=16, le=100_000)] = 1_024
+    store: bool = False
+    store_kind: Literal["working", "summary"] = "working"
+    user: Name | None = None
+    agent: Name | None = None
+    session: Name | None = None
+
+    def scope(self) -> dict[str, str | None]:
+        return {"user": self.user, "agent": self.agent, "session": self.session}

@@ -28,6 +28,7 @@ from memoryspace.gc.runner import add_to_totals
 from memoryspace.maintenance.reembed import ReembedResult, reembed_store
 from memoryspace.models import Filter, Op
 from memoryspace.profiler import GC
+from memoryspace.telemetry import traced
 
 if TYPE_CHECKING:
     from memoryspace.reflect import Reflection, ReflectOptions
@@ -63,6 +64,7 @@ class MaintenanceMixin(SpaceState):
             check_every=self.settings.gc_check_every,
         )
 
+    @traced("memoryspace.gc")
     def gc(
         self,
         collector: str | Collector = "generational",
@@ -142,6 +144,7 @@ class MaintenanceMixin(SpaceState):
                         if id in window:
                             window.free(id)
 
+    @traced("memoryspace.reflect")
     def reflect(
         self,
         *,

@@ -20,6 +20,7 @@ from memoryspace.facade.state import SpaceState
 from memoryspace.models import Filter, Memory, SearchHit
 from memoryspace.profiler import RETRIEVAL
 from memoryspace.retrieval.expand import expand_hits, visible
+from memoryspace.telemetry import traced
 
 if TYPE_CHECKING:
     pass
@@ -45,6 +46,7 @@ class ReadsMixin(SpaceState):
         self._usable()
         return self.store.get_many(validate.id_list(ids))
 
+    @traced("memoryspace.search")
     def search(
         self,
         query: str,
@@ -119,6 +121,7 @@ class ReadsMixin(SpaceState):
         )
         return [float(r) for r in cosine_scale(self.embedder).relevance(cosines)]
 
+    @traced("memoryspace.context")
     def context(
         self,
         query: str,

@@ -17,6 +17,7 @@ from memoryspace import validate
 from memoryspace.errors import InvalidInput, NotFound
 from memoryspace.facade.state import SpaceState
 from memoryspace.profiler import READ
+from memoryspace.telemetry import traced
 from memoryspace.validate import Vector
 
 if TYPE_CHECKING:
@@ -132,6 +133,7 @@ class StructuresMixin(SpaceState):
             **options,
         )
 
+    @traced("memoryspace.read")
     def read(
         self,
         source: object,

@@ -18,6 +18,7 @@ from memoryspace.fingerprint import ContentKey
 from memoryspace.models import Change, Filter, Memory
 from memoryspace.profiler import ALLOCATION
 from memoryspace.records import build_memory, edit_patch
+from memoryspace.telemetry import traced
 from memoryspace.validate import Vector
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class WritesMixin(SpaceState):
         """
         return self.add_many([{"content": content, **fields}], dedupe=dedupe)[0]
 
+    @traced("memoryspace.add")
     def add_many(
         self,
         items: Iterable[Mapping[str, Any] | str],
@@ -237,6 +239,7 @@ class WritesMixin(SpaceState):
         unique, actor = validate.ids(ids), validate.actor(actor)
         return self.store.delete(unique, actor=actor)
 
+    @traced("memoryspace.forget")
     def forget(
         self,
         query: str | None = None,

@@ -3,7 +3,8 @@
     app = mcp_http_app(ms, resolve=static_tokens({"s3cret": Access.only(["user:alice"])}))
     uvicorn.run(app, host="127.0.0.1", port=8766)       # MCP endpoint: http://127.0.0.1:8766/mcp
 
-Each HTTP request must carry ``Authorization: Bearer <token>``; ``resolve`` turns the token into
+Each HTTP request must carry ``Authorization: Bearer <token>`` (or ``X-API-Key: <token>``, read
+by ``memoryspace.access.credentials`` as the REST routes read it); ``resolve`` turns the token into
 the ``Access`` the request's tool calls get (``None``: 401). Without ``resolve`` every request
 gets full access, which is only safe on a loopback address.
 
@@ -20,6 +21,7 @@ import json
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from memoryspace.access.credentials import token_from_headers
 from memoryspace.access.namespaces import Access, AccessResolver
 from memoryspace.mcp.server import ACCESS_SCOPE_KEY, build_mcp_server
 from memoryspace.space import MemorySpace
@@ -40,24 +42,13 @@ class BearerAccess:
         if self.resolve is None:
             access: Access | None = Access.everything()
         else:
-            token = bearer_token(scope)
+            token = token_from_headers(scope.get("headers", ()))
             access = None if token is None else self.resolve(token)
         if access is None:
             await unauthorized(send)
             return
         scope[ACCESS_SCOPE_KEY] = access
         await self.app(scope, receive, send)
-
-
-def bearer_token(scope: Scope) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header, if there is one."""
-    for name, value in scope.get("headers", ()):
-        if name.lower() == b"authorization":
-            scheme, _, token = bytes(value).decode("latin-1").partition(" ")
-            token = token.strip()
-            if scheme.lower() == "bearer" and token:
-                return token
-    return None
 
 
 async def unauthorized(send: Send) -> None:

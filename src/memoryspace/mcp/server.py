@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
@@ -26,7 +25,18 @@ from memoryspace import __version__
 from memoryspace.access.namespaces import Access
 from memoryspace.access.scoped import ScopedMemory
 from memoryspace.errors import MemorySpaceError
-from memoryspace.models import Memory
+from memoryspace.mcp.schema import (
+    Agent,
+    Count,
+    KindName,
+    MemoryId,
+    Query,
+    ToolFunction,
+    User,
+    memory_view,
+    tool_errors,
+)
+from memoryspace.mcp.structures import STRUCTURE_TOOLS, add_structure_tools
 from memoryspace.space import MemorySpace
 
 ACCESS_SCOPE_KEY = "memoryspace.access"
@@ -42,6 +52,7 @@ TOOL_NAMES = (
     "memory_history",
     "add_turn",
     "list_memories",
+    *STRUCTURE_TOOLS,
 )
 
 INSTRUCTIONS = """\
@@ -50,59 +61,6 @@ and/or an agent: always pass the user (and agent) you are acting for. Before ans
 question about the user or past conversations, call search_memory or get_context; store
 durable facts and preferences with add_memory; log each finished exchange with add_turn.
 Use forget_memory with dry_run=true to preview before deleting."""
-
-User = Annotated[
-    str | None,
-    Field(
-        strict=True,
-        min_length=1,
-        description="The user whose memories these are (e.g. 'alice'). Pass it on every call.",
-    ),
-]
-Agent = Annotated[
-    str | None,
-    Field(
-        strict=True,
-        min_length=1,
-        description="The agent whose memories these are; omit for memories of the user alone.",
-    ),
-]
-KindName = Literal["turn", "fact", "note", "summary", "persona", "procedure", "plan", "working"]
-Query = Annotated[
-    str,
-    Field(strict=True, min_length=1, description="What to look for, in natural language."),
-]
-MemoryId = Annotated[
-    str, Field(strict=True, min_length=1, description="A memory id, as other tools return it.")
-]
-ToolFunction = Callable[..., dict[str, Any]]
-Count = Annotated[int, Field(strict=True, ge=1, le=100)]
-
-
-def memory_view(memory: Memory) -> dict[str, Any]:
-    """What a tool tells a model about a memory (no access counters or link internals)."""
-    return {
-        "id": memory.id,
-        "content": memory.content,
-        "kind": str(memory.kind),
-        "user": memory.user,
-        "agent": memory.agent,
-        "session": memory.session,
-        "tags": list(memory.tags),
-        "importance": memory.importance,
-        "pinned": memory.pinned,
-        "created_at": memory.created_at,
-        "version": memory.version,
-    }
-
-
-@contextmanager
-def tool_errors() -> Iterator[None]:
-    """A library error becomes a tool error with its type and message (the client sees it)."""
-    try:
-        yield
-    except MemorySpaceError as exc:
-        raise ToolError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def access_of(ctx: Context, default: Access) -> Access:
@@ -377,6 +335,8 @@ def build_mcp_server(space: MemorySpace, *, access: Access | None = None) -> MCP
                 newest_first=newest_first,
             )
             return {"memories": [memory_view(m) for m in found], "offset": offset}
+
+    add_structure_tools(tool, scoped)
 
     def persona_json(ctx: Context, user: str, agent: str | None) -> str:
         try:

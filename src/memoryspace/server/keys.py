@@ -7,7 +7,8 @@ in constant time. A key grants ``rights`` (``read``, ``write``, ``admin``; admin
 other two) over ``namespaces``: ``user:alice``, ``agent:planner``, a prefix ``user:team-*``, or
 ``*`` (everything). A memory belongs to the namespaces of its ``user`` and ``agent``; a key sees
 a memory when either is one of its namespaces. ``authenticate(token)`` is the one check every
-shell (REST routes, the change feed, MCP) uses.
+shell (REST routes, the change feed, MCP) uses; it returns the shared ``memoryspace.access.Access``
+that ``ScopedMemory`` enforces.
 """
 
 from __future__ import annotations
@@ -21,18 +22,15 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from memoryspace.errors import Forbidden, InvalidInput, NotFound, Unauthorized
-from memoryspace.models import Memory
-
-if TYPE_CHECKING:
-    from memoryspace.access import Access as SharedAccess
+from memoryspace.access import Access
+from memoryspace.access.namespaces import EVERY_NAMESPACE, Namespace
+from memoryspace.errors import InvalidInput, NotFound, Unauthorized
 
 SETTING = "server.api_keys"
 RIGHTS = ("read", "write", "admin")
-SCOPE_FIELDS = ("user", "agent")
-_NAMESPACE = re.compile(r"^(\*|(user|agent):[^\s*]{1,256}\*?|(user|agent):\*)$")
+_NAME = re.compile(r"^[^\s*]{1,256}\*?$")
 _TOKEN = re.compile(r"^ms_([0-9a-f]{12})_([A-Za-z0-9_\-]{20,100})$")
 
 
@@ -50,12 +48,21 @@ def parse_namespace(value: object) -> str:
     Raises:
         InvalidInput: anything else.
     """
-    if not isinstance(value, str) or not _NAMESPACE.match(value):
-        raise InvalidInput(
-            f"a namespace is 'user:NAME', 'agent:NAME', a prefix like 'user:team-*', or '*'; "
-            f"got {value!r}"
-        )
-    return value
+    if isinstance(value, str) and (value == EVERY_NAMESPACE or _is_namespace(value)):
+        return value
+    raise InvalidInput(
+        f"a namespace is 'user:NAME', 'agent:NAME', a prefix like 'user:team-*', or '*'; "
+        f"got {value!r}"
+    )
+
+
+def _is_namespace(text: str) -> bool:
+    """What ``Namespace.parse`` reads, with names of at most 256 characters and no spaces."""
+    try:
+        Namespace.parse(text)
+    except InvalidInput:
+        return False
+    return _NAME.match(text.partition(":")[2]) is not None
 
 
 def parse_rights(values: Iterable[str]) -> tuple[str, ...]:
@@ -69,115 +76,6 @@ def parse_rights(values: Iterable[str]) -> tuple[str, ...]:
     if unknown or not wanted:
         raise InvalidInput(f"rights are some of {', '.join(RIGHTS)}; got {sorted(wanted)}")
     return tuple(r for r in RIGHTS if r in wanted)
-
-
-@dataclass(frozen=True, slots=True)
-class Access:
-    """What one request may do: its rights over its namespaces (``key_id`` None: no keys are
-    configured, so the loopback-only server grants everything)."""
-
-    namespaces: tuple[str, ...]
-    rights: tuple[str, ...]
-    key_id: str | None = None
-
-    @classmethod
-    def everything(cls) -> Access:
-        return cls(namespaces=("*",), rights=RIGHTS)
-
-    @property
-    def unrestricted(self) -> bool:
-        return "*" in self.namespaces
-
-    def require(self, right: str, *, whole_space: bool = False) -> None:
-        """Refuse a request the key has no right to (``whole_space``: one that reads or changes
-        every namespace, such as a checkpoint or a collection, needs the ``*`` namespace).
-
-        Raises:
-            Forbidden: the right or the namespace is missing.
-        """
-        if right not in self.rights and "admin" not in self.rights:
-            raise Forbidden(f"this API key lacks the {right!r} right; create one with it")
-        if whole_space and not self.unrestricted:
-            raise Forbidden(
-                "this operation spans every namespace; it needs a key with namespace '*'"
-            )
-
-    def allows(self, field: str, value: str | None) -> bool:
-        """Whether ``field`` (user or agent) = ``value`` is inside the key's namespaces."""
-        if self.unrestricted:
-            return True
-        if value is None:
-            return False
-        for namespace in self.namespaces:
-            kind, _, name = namespace.partition(":")
-            if kind != field:
-                continue
-            if name.endswith("*"):
-                if value.startswith(name[:-1]):
-                    return True
-            elif hmac.compare_digest(name.encode(), value.encode()):
-                return True
-        return False
-
-    def sees(self, memory: Memory) -> bool:
-        """Whether the memory belongs to one of the key's namespaces."""
-        return self.unrestricted or any(
-            self.allows(field, getattr(memory, field)) for field in SCOPE_FIELDS
-        )
-
-    def single_scope(self) -> tuple[str, str] | None:
-        """``(field, value)`` when the key covers exactly one exact namespace."""
-        if len(self.namespaces) != 1 or self.unrestricted:
-            return None
-        kind, _, name = self.namespaces[0].partition(":")
-        return None if name.endswith("*") else (kind, name)
-
-    def narrow(self, filters: Mapping[str, Any]) -> dict[str, Any] | None:
-        """``filters`` narrowed to the key's namespaces; ``None`` when they name a scope the key
-        cannot see (the answer is then empty, as if nothing were there).
-
-        Raises:
-            InvalidInput: the key covers several namespaces and the filters name none of them.
-        """
-        out = dict(filters)
-        if self.unrestricted:
-            return out
-        if any(f in out and self.allows(f, out[f]) for f in SCOPE_FIELDS):
-            return out
-        single = self.single_scope()
-        if single is not None and single[0] not in out:
-            out[single[0]] = single[1]
-            return out
-        if any(f in out for f in SCOPE_FIELDS):
-            return None
-        raise InvalidInput(
-            f"this API key covers several namespaces ({', '.join(self.namespaces)}); "
-            "name one with user= or agent="
-        )
-
-    def place(self, item: Mapping[str, Any]) -> dict[str, Any]:
-        """A record to write, given the key's single namespace when it names none.
-
-        Raises:
-            InvalidInput: it names no scope and the key covers several namespaces.
-            Forbidden: its scope is outside the key's namespaces.
-        """
-        out = dict(item)
-        if self.unrestricted:
-            return out
-        if not any(out.get(f) is not None for f in SCOPE_FIELDS):
-            single = self.single_scope()
-            if single is None:
-                raise InvalidInput(
-                    f"this API key covers several namespaces ({', '.join(self.namespaces)}); "
-                    "give the memory a user or an agent"
-                )
-            out[single[0]] = single[1]
-        if not any(self.allows(f, out.get(f)) for f in SCOPE_FIELDS):
-            raise Forbidden(
-                f"this API key may not write outside its namespaces ({', '.join(self.namespaces)})"
-            )
-        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,21 +193,21 @@ class KeyRing:
             raise Unauthorized(f"API key {key.id} was revoked; create a new one")
         if key.expires_at is not None and key.expires_at <= self._clock():
             raise Unauthorized(f"API key {key.id} has expired; create a new one")
-        return Access(namespaces=key.namespaces, rights=key.rights, key_id=key.id)
-
-    def resolve(self, token: str) -> SharedAccess | None:
-        """The ``memoryspace.access.Access`` a token grants, or ``None`` for a token that is
-        not valid: an ``AccessResolver`` for the MCP server, over the same stored keys."""
-        from memoryspace.access import Access as Shared
-        from memoryspace.access import Right
-
         try:
-            access = self.authenticate(token)
+            return Access.only(key.namespaces, key.rights, key_id=key.id)
+        except InvalidInput:  # stored by a version that read namespaces more loosely
+            raise Unauthorized(
+                f"API key {key.id} names a namespace this version does not read "
+                f"({', '.join(key.namespaces)}); revoke it and create a new one"
+            ) from None
+
+    def resolve(self, token: str) -> Access | None:
+        """The ``Access`` a token grants, or ``None`` for a token that is not valid: an
+        ``AccessResolver`` for the MCP server, over the same stored keys."""
+        try:
+            return self.authenticate(token)
         except Unauthorized:
             return None
-        if access.unrestricted:
-            return Shared(None, frozenset(Right(r) for r in access.rights))
-        return Shared.only(access.namespaces, access.rights)
 
 
 def _revoked(key: ApiKey, now: float) -> ApiKey:

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from memoryspace import validate
+from memoryspace.access import Right, ScopedMemory
 from memoryspace.api import (
     ChangeOut,
     CheckpointIn,
@@ -28,11 +29,8 @@ from memoryspace.api import (
     gc_options,
 )
 from memoryspace.api.requests import MAX_LIST
-from memoryspace.models import Kind
-from memoryspace.server.deps import Caller, Space, feed_page, visible
+from memoryspace.server.deps import Scoped
 from memoryspace.server.errors import ERROR_RESPONSES
-from memoryspace.server.keys import Access
-from memoryspace.space import MemorySpace
 
 router = APIRouter(responses=ERROR_RESPONSES)
 
@@ -47,22 +45,19 @@ class LsnOut(BaseModel):
 
 
 @router.get("/lsn", tags=["log"])
-def lsn(space: Space, access: Caller) -> LsnOut:
+def lsn(scoped: Scoped) -> LsnOut:
     """The LSN of the last committed change: where a change feed starts tailing."""
-    access.require("read")
-    return LsnOut(lsn=space.lsn)
+    return LsnOut(lsn=scoped.lsn)
 
 
 @router.get("/changes", tags=["log"])
 def changes(
-    space: Space,
-    access: Caller,
+    scoped: Scoped,
     since: Since = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 1_000,
 ) -> list[ChangeOut]:
     """The log entries after ``since`` about memories the caller may see, in LSN order."""
-    access.require("read")
-    page, _ = feed_page(space, access, since, limit)
+    page, _ = scoped.changes(since, limit)
     return [ChangeOut.of(c) for c in page]
 
 
@@ -74,30 +69,27 @@ def changes(
 )
 async def stream(
     request: Request,
-    space: Space,
-    access: Caller,
+    scoped: Scoped,
     since: Since = 0,
     last_event_id: Annotated[str | None, Header(max_length=32)] = None,
 ) -> StreamingResponse:
     """Server-sent events: one ``change`` event per visible log entry after ``since`` (or the
     ``Last-Event-ID`` a reconnecting client sends), ``id`` = its LSN; the stream stays open."""
-    access.require("read")
+    scoped.access.require_right(Right.READ)  # before the stream starts
     if last_event_id is not None and last_event_id.isdigit():
         since = max(since, int(last_event_id))
     return StreamingResponse(
-        _events(request, space, access, since),
+        _events(request, scoped, since),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _events(
-    request: Request, space: MemorySpace, access: Access, since: int
-) -> AsyncIterator[str]:
+async def _events(request: Request, scoped: ScopedMemory, since: int) -> AsyncIterator[str]:
     position, quiet = since, 0.0
     yield ": memoryspace change feed\n\n"
     while not await request.is_disconnected() and not request.app.state.stopping:
-        page, position = await run_in_threadpool(feed_page, space, access, position, 500)
+        page, position = await run_in_threadpool(scoped.changes, position, 500)
         for change in page:
             data = json.dumps(ChangeOut.of(change).to_json(), ensure_ascii=False)
             yield f"id: {change.lsn}\nevent: change\ndata: {data}\n\n"
@@ -112,85 +104,57 @@ async def _events(
 
 
 @router.post("/checkpoints", status_code=201, tags=["admin"])
-def checkpoint(body: CheckpointIn, space: Space, access: Caller) -> CheckpointOut:
+def checkpoint(body: CheckpointIn, scoped: Scoped) -> CheckpointOut:
     """Take a named consistent snapshot of the whole space (admin, namespace ``*``)."""
-    access.require("admin", whole_space=True)
-    return CheckpointOut.of(space.checkpoint(body.name, overwrite=body.overwrite))
+    return CheckpointOut.of(scoped.checkpoint(body.name, overwrite=body.overwrite))
 
 
 @router.get("/checkpoints", tags=["admin"])
-def checkpoints(space: Space, access: Caller) -> list[CheckpointOut]:
-    access.require("admin", whole_space=True)
-    return [CheckpointOut.of(c) for c in space.checkpoints()]
+def checkpoints(scoped: Scoped) -> list[CheckpointOut]:
+    return [CheckpointOut.of(c) for c in scoped.checkpoints()]
 
 
 @router.post("/restore", tags=["admin"])
-def restore(body: RestoreIn, space: Space, access: Caller) -> list[ChangeOut]:
+def restore(body: RestoreIn, scoped: Scoped) -> list[ChangeOut]:
     """Bring back a checkpoint's state (or ``to_lsn``'s) as logged, undoable changes."""
-    access.require("admin", whole_space=True)
-    actor = None if access.key_id is None else f"key:{access.key_id}"
-    return [ChangeOut.of(c) for c in space.restore(body.name, to_lsn=body.to_lsn, actor=actor)]
+    return [ChangeOut.of(c) for c in scoped.restore(body.name, to_lsn=body.to_lsn)]
 
 
 @router.get("/as_of/{lsn}/memories/{id}", tags=["log"])
-def get_as_of(lsn: int, id: str, space: Space, access: Caller) -> MemoryOut:
+def get_as_of(lsn: int, id: str, scoped: Scoped) -> MemoryOut:
     """One memory as it was right after ``lsn``."""
-    access.require("read")
-    with space.as_of(lsn) as past:
-        return MemoryOut.of(visible(past, access, id))
+    with scoped.as_of(lsn) as past:
+        return MemoryOut.of(past.get(id))
 
 
 @router.post("/as_of/{lsn}/search", tags=["log"])
-def search_as_of(lsn: int, body: SearchIn, space: Space, access: Caller) -> list[SearchHitOut]:
+def search_as_of(lsn: int, body: SearchIn, scoped: Scoped) -> list[SearchHitOut]:
     """A search of the space as it was right after ``lsn`` (nothing is touched)."""
-    access.require("read")
-    filters = access.narrow(body.filters())
+    filters = scoped.visible_filters(Right.READ, body.filters())
     if filters is None:
         return []
-    with space.as_of(lsn) as past:
+    with scoped.as_of(lsn) as past:
         hits = past.search(body.query, k=body.k, min_score=body.min_score, touch=False, **filters)
         return [SearchHitOut.of(hit) for hit in hits]
 
 
 @router.get("/stats", tags=["admin"])
 def stats(
-    space: Space,
-    access: Caller,
+    scoped: Scoped,
     user: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
     agent: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
 ) -> StatsOut:
     """Sizes, counters and configuration; a key limited to some namespaces sees the counts of
     its own memories only (and the space's LSN), of ``user`` or ``agent`` if it has several."""
-    access.require("read")
-    if access.unrestricted and user is None and agent is None:
-        return StatsOut.of(space.stats())
-    scope = {k: v for k, v in (("user", user), ("agent", agent)) if v is not None}
-    filters = access.narrow(scope)
-    if filters is None:
-        return StatsOut(memories=0, by_kind={}, pinned=0, archived=0, lsn=space.lsn)
-    every = {**filters, "include_archived": True, "include_expired": True}
-    by_kind: dict[str, int] = {}
-    for kind in Kind:
-        n = space.count(kind=kind.value, **every)
-        if n:
-            by_kind[kind.value] = n
-    total = sum(by_kind.values())
-    return StatsOut(
-        memories=total,
-        by_kind=by_kind,
-        pinned=space.count(pinned=True, **every),
-        archived=total - space.count(**{**filters, "include_expired": True}),
-        lsn=space.lsn,
-    )
+    return StatsOut.of(scoped.stats(user=user, agent=agent))
 
 
 @router.post("/gc", tags=["admin"])
-def gc(body: GCIn, request: Request, space: Space, access: Caller) -> GCEventOut:
+def gc(body: GCIn, request: Request, scoped: Scoped) -> GCEventOut:
     """Collect garbage once (admin, namespace ``*``); ``dry_run`` only reports."""
-    access.require("admin", whole_space=True)
     options = gc_options(
         body.collector, major=body.major, idle_days=body.idle_days, max_records=body.max_records
     )
-    event = space.gc(body.collector, dry_run=body.dry_run, **options)
+    event = scoped.gc(body.collector, dry_run=body.dry_run, **options)
     request.app.state.gc_pauses.observe(event.pause_duration)
     return GCEventOut.of(event)

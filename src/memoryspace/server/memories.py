@@ -1,5 +1,5 @@
 """Routes for memories: add, get, list, count, update, pin, delete, forget, search, context and
-history, each scoped to the caller's namespaces."""
+history, each a call of ``ScopedMemory`` (the caller's namespaces and rights)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 
+from memoryspace.access import Right
 from memoryspace.api import (
     AddIn,
     AddManyIn,
@@ -23,10 +24,8 @@ from memoryspace.api import (
     UpdateIn,
 )
 from memoryspace.api.requests import MAX_LIST
-from memoryspace.errors import NotFound
-from memoryspace.server.deps import Caller, Space, visible, visible_changes
+from memoryspace.server.deps import Scoped
 from memoryspace.server.errors import ERROR_RESPONSES
-from memoryspace.server.keys import Access
 
 router = APIRouter(responses=ERROR_RESPONSES)
 
@@ -66,130 +65,95 @@ ListFilters = Annotated[dict[str, Any], Depends(list_filters)]
 
 
 @router.post("/memories", status_code=status.HTTP_201_CREATED, tags=["memories"])
-def add(body: AddIn, space: Space, access: Caller) -> MemoryOut:
+def add(body: AddIn, scoped: Scoped) -> MemoryOut:
     """Store one memory (in the caller's namespace when it names no user or agent)."""
-    access.require("write")
-    item = access.place(body.item())
-    return MemoryOut.of(space.add_many([item])[0])
+    return MemoryOut.of(scoped.add_many([body.item()])[0])
 
 
 @router.post("/memories/batch", status_code=status.HTTP_201_CREATED, tags=["memories"])
-def add_many(body: AddManyIn, space: Space, access: Caller) -> list[MemoryOut]:
+def add_many(body: AddManyIn, scoped: Scoped) -> list[MemoryOut]:
     """Store several memories in one transaction, all or nothing."""
-    access.require("write")
-    items = [access.place(item.item()) for item in body.items]
-    return [MemoryOut.of(m) for m in space.add_many(items, dedupe=body.dedupe)]
+    added = scoped.add_many([item.item() for item in body.items], dedupe=body.dedupe)
+    return [MemoryOut.of(m) for m in added]
 
 
 @router.get("/memories", tags=["memories"])
 def list_memories(
-    space: Space,
-    access: Caller,
+    scoped: Scoped,
     given: ListFilters,
     limit: Annotated[int, Query(ge=0, le=MAX_LIST)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     newest_first: bool = False,
 ) -> list[MemoryOut]:
     """A page of the memories matching the filters, oldest first (or newest first)."""
-    access.require("read")
-    filters = access.narrow(given)
+    filters = scoped.visible_filters(Right.READ, given)
     if filters is None:
         return []
-    page = space.scan(limit=limit, offset=offset, newest_first=newest_first, **filters)
+    page = scoped.scan(limit=limit, offset=offset, newest_first=newest_first, **filters)
     return [MemoryOut.of(m) for m in page]
 
 
 @router.get("/memories/count", tags=["memories"])
-def count(space: Space, access: Caller, given: ListFilters) -> CountOut:
+def count(scoped: Scoped, given: ListFilters) -> CountOut:
     """How many memories match the filters."""
-    access.require("read")
-    filters = access.narrow(given)
-    return CountOut(count=0 if filters is None else space.count(**filters))
+    filters = scoped.visible_filters(Right.READ, given)
+    return CountOut(count=0 if filters is None else scoped.count(**filters))
 
 
 @router.get("/memories/{id}", tags=["memories"])
-def get(id: str, space: Space, access: Caller) -> MemoryOut:
+def get(id: str, scoped: Scoped) -> MemoryOut:
     """One memory by id."""
-    access.require("read")
-    return MemoryOut.of(visible(space, access, id))
+    return MemoryOut.of(scoped.get(id))
 
 
 @router.patch("/memories/{id}", tags=["memories"])
-def update(id: str, body: UpdateIn, space: Space, access: Caller) -> MemoryOut:
+def update(id: str, body: UpdateIn, scoped: Scoped) -> MemoryOut:
     """Change the named fields (a patch); ``if_version`` makes it conditional (409 if the
-    memory changed since that version)."""
-    access.require("write")
-    current = visible(space, access, id)
-    fields = body.fields()
-    _check_move(access, current.user, current.agent, fields)
-    actor = _actor(access)
-    return MemoryOut.of(space.update(id, if_version=body.if_version, actor=actor, **fields))
-
-
-def _check_move(access: Access, user: str | None, agent: str | None, fields: Any) -> None:
-    """Refuse an edit that would move a memory out of the caller's namespaces."""
-    if "user" in fields or "agent" in fields:
-        moved = {"user": fields.get("user", user), "agent": fields.get("agent", agent)}
-        access.place(moved)
+    memory changed since that version). A memory cannot move out of the caller's namespaces."""
+    return MemoryOut.of(scoped.update(id, if_version=body.if_version, **body.fields()))
 
 
 @router.post("/memories/{id}/pin", tags=["memories"])
-def pin(id: str, space: Space, access: Caller) -> MemoryOut:
+def pin(id: str, scoped: Scoped) -> MemoryOut:
     """Pin a memory: never evicted or collected."""
-    access.require("write")
-    visible(space, access, id)
-    return MemoryOut.of(space.pin(id, actor=_actor(access)))
+    return MemoryOut.of(scoped.set_pinned(id, True))
 
 
 @router.post("/memories/{id}/unpin", tags=["memories"])
-def unpin(id: str, space: Space, access: Caller) -> MemoryOut:
-    access.require("write")
-    visible(space, access, id)
-    return MemoryOut.of(space.unpin(id, actor=_actor(access)))
+def unpin(id: str, scoped: Scoped) -> MemoryOut:
+    return MemoryOut.of(scoped.set_pinned(id, False))
 
 
 @router.delete("/memories/{id}", tags=["memories"])
-def delete(id: str, space: Space, access: Caller) -> list[ChangeOut]:
+def delete(id: str, scoped: Scoped) -> list[ChangeOut]:
     """Delete one memory (its history stays in the log)."""
-    access.require("write")
-    visible(space, access, id)
-    return [ChangeOut.of(c) for c in space.delete([id], actor=_actor(access))]
+    return [ChangeOut.of(c) for c in scoped.delete([id])]
 
 
 @router.post("/memories/delete", tags=["memories"])
-def delete_many(body: DeleteIn, space: Space, access: Caller) -> list[ChangeOut]:
+def delete_many(body: DeleteIn, scoped: Scoped) -> list[ChangeOut]:
     """Delete memories by id, all or nothing."""
-    access.require("write")
-    for id in body.ids:
-        visible(space, access, id)
-    return [ChangeOut.of(c) for c in space.delete(body.ids, actor=_actor(access))]
+    return [ChangeOut.of(c) for c in scoped.delete(body.ids)]
 
 
 @router.get("/memories/{id}/history", tags=["log"])
-def history(id: str, space: Space, access: Caller) -> list[ChangeOut]:
+def history(id: str, scoped: Scoped) -> list[ChangeOut]:
     """Every logged change of one memory, oldest first."""
-    access.require("read")
-    changes = space.history(id)
-    shown = visible_changes(access, changes)
-    if not shown and changes:
-        raise NotFound(f"no memory with id {id!r} was ever stored")
-    return [ChangeOut.of(c) for c in shown]
+    return [ChangeOut.of(c) for c in scoped.history(id)]
 
 
 @router.post("/forget", tags=["memories"])
-def forget(body: ForgetIn, space: Space, access: Caller) -> ForgetOut:
+def forget(body: ForgetIn, scoped: Scoped) -> ForgetOut:
     """Delete the top hits of a query, or what a filter selects; ``dry_run`` previews."""
-    access.require("write")
-    filters = access.narrow(body.filters())
+    filters = scoped.visible_filters(Right.WRITE, body.filters())
     if filters is None:
         return ForgetOut(deleted=[], would_delete=[] if body.dry_run else None)
-    ids = space.forget(
+    ids = scoped.forget_matching(
         body.query,
         k=body.k,
         all=body.all,
         min_score=body.min_score,
         dry_run=body.dry_run,
-        actor=_actor(access),
         **filters,
     )
     if body.dry_run:
@@ -198,21 +162,19 @@ def forget(body: ForgetIn, space: Space, access: Caller) -> ForgetOut:
 
 
 @router.post("/search", tags=["search"])
-def search(body: SearchIn, space: Space, access: Caller) -> list[SearchHitOut]:
+def search(body: SearchIn, scoped: Scoped) -> list[SearchHitOut]:
     """Hybrid search (dense + BM25): the best hits with their scores in [0, 1] and parts."""
-    access.require("read")
-    filters = access.narrow(body.filters())
+    filters = scoped.visible_filters(Right.READ, body.filters())
     if filters is None:
         return []
-    hits = space.search(body.query, k=body.k, min_score=body.min_score, **filters)
+    hits = scoped.search(body.query, k=body.k, min_score=body.min_score, **filters)
     return [SearchHitOut.of(hit) for hit in hits]
 
 
 @router.post("/context", tags=["search"])
-def context(body: ContextIn, space: Space, access: Caller) -> ContextOut:
+def context(body: ContextIn, scoped: Scoped) -> ContextOut:
     """A prompt-ready context within a token budget: pinned memories, then the best hits."""
-    access.require("read")
-    filters = access.narrow(body.filters())
+    filters = scoped.visible_filters(Right.READ, body.filters())
     if filters is None:  # a scope the key cannot see: nothing to show
         return ContextOut(
             format=body.format,
@@ -224,7 +186,7 @@ def context(body: ContextIn, space: Space, access: Caller) -> ContextOut:
             dropped=[],
             fragmentation=0.0,
         )
-    assembled = space.context(
+    assembled = scoped.context(
         body.query,
         budget=body.budget,
         k=body.k,
@@ -233,7 +195,3 @@ def context(body: ContextIn, space: Space, access: Caller) -> ContextOut:
         **filters,
     )
     return ContextOut.of(assembled)
-
-
-def _actor(access: Access) -> str | None:
-    return None if access.key_id is None else f"key:{access.key_id}"
