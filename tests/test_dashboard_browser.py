@@ -223,3 +223,35 @@ def test_a_namespaced_key_sees_only_its_namespace(
     expect(page.locator("#graph-panel")).not_to_contain_text("Bob")
     assert not page.locator("#timeline-panel .admin-only").is_visible()  # no undo, no checkpoints
     assert page.locator("#timeline button.undo").count() == 0
+
+
+def test_a_key_with_two_namespaces_works_in_the_scope_it_picks(
+    served: tuple[Path, MemorySpace, str, dict[str, str]], browser: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    _, space, url, _ = served
+    token = KeyRing(space.store).create(["user:alice", "user:bob"], ["read", "write"])[1]
+    page = browser.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.goto(f"{url}/ui")
+    page.fill("#key", token)
+    page.click("#key-form button[type=submit]")
+    expect(page.locator("#live")).to_have_text("live")
+    expect(page.locator("#scope")).to_have_value("user:alice")  # one must be named: the first
+    expect(page.get_by_test_id("card-memories").locator(".card-value")).to_have_text("3")
+    page.fill("#query", "green tea coffee")
+    page.click("#search-form button")
+    expect(page.locator("#results li.hit")).not_to_have_count(0)
+    assert "Bob" not in page.locator("#results").inner_text()
+    page.fill("#scope", "user:bob")
+    page.dispatch_event("#scope", "change")
+    expect(page.get_by_test_id("card-memories").locator(".card-value")).to_have_text("1")
+    page.fill("#query", "coffee")
+    page.click("#search-form button")
+    expect(page.locator("#results li.hit").first).to_contain_text("Bob prefers black coffee")
+    page.fill("#insert-content", "Bob switched to green tea")
+    page.click("#insert-form button[type=submit]")
+    expect(page.locator("#notice")).to_contain_text("stored ")
+    inserted = page.locator("#notice").inner_text().split()[-1]
+    assert space.get(inserted).user == "bob"  # the scope placed it

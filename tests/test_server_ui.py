@@ -29,6 +29,7 @@ def keyed(tmp_path: Path) -> Iterator[tuple[MemorySpace, str, dict[str, str]]]:
             "admin": ring.create(["*"], ["admin"])[1],
             "alice": ring.create(["user:alice"], ["read", "write"])[1],
             "writer": ring.create(["user:alice"], ["write"])[1],
+            "two": ring.create(["user:alice", "user:bob"], ["read"])[1],
         }
         with ServerThread(space) as server:
             yield space, server.url, tokens
@@ -128,7 +129,17 @@ def test_the_graph_shows_only_links_between_memories_the_key_sees(
     assert graph["truncated"] is False
     assert [n["id"] for n in notes["nodes"]] == [note.id]
     assert notes["edges"] == []  # the evidence is not a note, so not listed
+    with client(url, tokens["two"]) as two:
+        unnamed = two.get("/ui/api/graph")
+        named = two.get("/ui/api/graph", params={"user": "bob"}).json()
+        elsewhere = two.get("/ui/api/graph", params={"user": "carol"}).json()
+    assert unnamed.status_code == 422  # several namespaces: name one
+    assert "name one" in unnamed.json()["error"]["message"]
+    assert [n["id"] for n in named["nodes"]] == [secret.id]
+    assert elsewhere == {"nodes": [], "edges": [], "truncated": False}
     with client(url, tokens["admin"]) as admin:
         everything = admin.get("/ui/api/graph", params={"limit": 2}).json()
+        bobs = admin.get("/ui/api/graph", params={"user": "bob"}).json()
+    assert [n["id"] for n in bobs["nodes"]] == [secret.id]
     assert everything["truncated"] is True
     assert [n["id"] for n in everything["nodes"]] == [note.id, tea.id]  # newest first

@@ -22,6 +22,7 @@ from memoryspace.server.errors import ERROR_RESPONSES
 ASSETS = Path(__file__).parent / "assets"
 MAX_GRAPH_NODES = 1_000
 LABEL_CHARS = 80
+ScopeName = Annotated[str | None, Query(min_length=1, max_length=256)]
 
 router = APIRouter(prefix="/ui/api", tags=["dashboard"], responses=ERROR_RESPONSES)
 
@@ -102,11 +103,14 @@ def graph(
     access: Caller,
     limit: Annotated[int, Query(ge=1, le=MAX_GRAPH_NODES)] = 300,
     kind: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
+    user: ScopeName = None,
+    agent: ScopeName = None,
 ) -> GraphOut:
-    """The newest ``limit`` memories the caller may see (of ``kind`` if given) and the typed
-    links between them."""
+    """The newest ``limit`` memories the caller may see (of ``kind``, ``user`` or ``agent`` if
+    given; a key with several namespaces names one) and the typed links between them."""
     access.require("read")
-    given: dict[str, Any] = {} if kind is None else {"kind": kind}
+    named = {"kind": kind, "user": user, "agent": agent}
+    given: dict[str, Any] = {k: v for k, v in named.items() if v is not None}
     filters = access.narrow(given)
     if filters is None:
         return GraphOut(nodes=[], edges=[], truncated=False)

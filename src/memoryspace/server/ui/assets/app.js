@@ -33,6 +33,11 @@ class Dashboard {
       saveKey("");
       this.start();
     });
+    document.getElementById("scope").addEventListener("change", () => {
+      if (!this.session) return;
+      this.refreshStats();
+      this.graph.load();
+    });
     setInterval(() => this.session && this.refreshStats(), STATS_EVERY_MS);
   }
 
@@ -59,9 +64,35 @@ class Dashboard {
       ? `key ${session.key_id}: ${session.rights.join(", ")} on ${session.namespaces.join(", ")}`
       : "no keys configured (loopback): full access";
     this.showLsn(session.lsn);
+    this.offerScopes(session);
     await Promise.all([this.refreshStats(), this.timeline.load(session.lsn), this.graph.load()]);
     const since = Math.max(session.lsn, ...this.timeline.changes.map((c) => c.lsn));
     this.stopFeed = tailChanges(since, (change) => this.onChange(change), (state) => this.setLive(state));
+  }
+
+  // The key's exact namespaces as choices; a key with several must name one, so the first is
+  // chosen until the user picks another.
+  offerScopes(session) {
+    const exact = session.whole_space ? [] : session.namespaces.filter((n) => !n.endsWith("*"));
+    const list = document.getElementById("scope-list");
+    list.replaceChildren(...exact.map((n) => Object.assign(document.createElement("option"), { value: n })));
+    const input = document.getElementById("scope");
+    if (!session.whole_space && session.namespaces.length > 1 && !input.value && exact.length) input.value = exact[0];
+  }
+
+  // The chosen scope as filters: {user: "alice"}, {agent: "planner"} or {} (everything visible).
+  scope() {
+    const value = document.getElementById("scope").value.trim();
+    const match = /^(user|agent):(.+)$/.exec(value);
+    if (!value || !match) {
+      if (value) this.notify("a scope is user:NAME or agent:NAME");
+      return {};
+    }
+    return { [match[1]]: match[2] };
+  }
+
+  scopeQuery() {
+    return new URLSearchParams(this.scope()).toString();
   }
 
   can(right) {
@@ -90,7 +121,8 @@ class Dashboard {
   }
 
   async refreshStats() {
-    const stats = await this.attempt(() => get("/stats"), { quiet: true });
+    const query = this.scopeQuery();
+    const stats = await this.attempt(() => get(`/stats${query ? `?${query}` : ""}`), { quiet: true });
     if (!stats) return;
     this.tiers.draw(stats, this.session);
     this.gc.draw(stats);

@@ -23,7 +23,9 @@ export class GraphPanel {
 
   async load() {
     const kind = this.kind.value;
-    const graph = await this.app.attempt(() => get(`/ui/api/graph?limit=200${kind ? `&kind=${kind}` : ""}`), { quiet: true });
+    const params = new URLSearchParams({ limit: "200", ...this.app.scope() });
+    if (kind) params.set("kind", kind);
+    const graph = await this.app.attempt(() => get(`/ui/api/graph?${params}`), { quiet: true });
     if (graph) this.draw(graph);
   }
 

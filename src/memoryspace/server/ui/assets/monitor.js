@@ -72,7 +72,7 @@ export class HeapPanel {
     const query = document.getElementById("heap-query").value.trim();
     const budget = Number(document.getElementById("heap-budget").value) || 400;
     if (!query) return;
-    const context = await this.app.attempt(() => post("/context", { query, budget }));
+    const context = await this.app.attempt(() => post("/context", { query, budget, ...this.app.scope() }));
     if (context) this.draw(context);
   }
 

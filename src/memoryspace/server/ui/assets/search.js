@@ -36,7 +36,7 @@ export class SearchPanel {
     const query = document.getElementById("query").value.trim();
     if (!query) return;
     const k = Number(document.getElementById("k").value) || 10;
-    const hits = await this.app.attempt(() => post("/search", { query, k }));
+    const hits = await this.app.attempt(() => post("/search", { query, k, ...this.app.scope() }));
     if (!hits) return;
     clear(this.list);
     this.rows.clear();
@@ -115,6 +115,7 @@ export class SearchPanel {
     if (!body.content) return;
     if (text("insert-user")) body.user = text("insert-user");
     if (text("insert-agent")) body.agent = text("insert-agent");
+    if (!body.user && !body.agent) Object.assign(body, this.app.scope());
     const tags = text("insert-tags").split(",").map((t) => t.trim()).filter(Boolean);
     if (tags.length) body.tags = tags;
     if (document.getElementById("insert-pinned").checked) body.pinned = true;
