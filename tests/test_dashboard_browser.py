@@ -108,6 +108,12 @@ def test_search_pin_edit_forget_undo_and_live_updates(
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
 
+    def console(message: Any) -> None:  # CSP refusals land here; a 401 before the key does too
+        if message.type == "error" and "Failed to load resource" not in message.text:
+            errors.append(message.text)
+
+    page.on("console", console)
+
     def shot(name: str) -> None:
         page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 

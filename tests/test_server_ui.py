@@ -49,6 +49,7 @@ def test_the_page_and_every_asset_it_loads_are_served_locally(tmp_path: Path) ->
         page = http.get("/ui")
         assert page.status_code == 200
         assert page.headers["content-type"].startswith("text/html")
+        assert "default-src 'self'" in page.headers["content-security-policy"]
         assert http.get("/ui/", follow_redirects=True).text == page.text
         wanted = re.findall(r'(?:src|href)="(ui/assets/[^"]+)"', page.text)
         modules = {p.name for p in ASSETS.glob("*.js")}
