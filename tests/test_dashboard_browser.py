@@ -189,6 +189,17 @@ def test_search_pin_edit_forget_undo_and_live_updates(
     expect(page.locator("#notice")).to_contain_text("changes logged")
     assert stored(db, second) is not None
 
+    # forget(query, k) with its preview: the dry run deletes nothing, the confirmation does.
+    bob = next(m.id for m in space.scan(user="bob"))
+    page.fill("#query", "black coffee")
+    page.fill("#k", "1")
+    page.click("#forget-preview")
+    expect(page.get_by_test_id("forget-plan")).to_contain_text(f"would delete 1: {bob}")
+    assert stored(db, bob) is not None
+    page.click("#forget-plan button.confirm")
+    expect(page.locator("#notice")).to_contain_text("forgot 1")
+    assert stored(db, bob) is None
+
     # The context heap and a collection.
     page.fill("#heap-query", "green tea")
     page.click("#heap-form button")

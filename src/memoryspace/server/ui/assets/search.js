@@ -22,6 +22,7 @@ export class SearchPanel {
       event.preventDefault();
       this.search();
     });
+    document.getElementById("forget-preview").addEventListener("click", () => this.previewForget());
     document.getElementById("insert-form").addEventListener("submit", (event) => {
       event.preventDefault();
       this.insert();
@@ -102,6 +103,37 @@ export class SearchPanel {
       h("button", { type: "button", class: "save", onclick: save, text: "Save" }),
       h("button", { type: "button", onclick: () => this.fill(id), text: "Cancel" })));
     area.focus();
+  }
+
+  // forget(query, k) in two steps: a dry run lists what would go (marked in the results), then
+  // the user confirms. The query is run again on confirm, so the list is a preview, not a lock.
+  async previewForget() {
+    const query = document.getElementById("query").value.trim();
+    if (!query) return;
+    const k = Number(document.getElementById("k").value) || 10;
+    const body = { query, k, ...this.app.scope() };
+    const plan = await this.app.attempt(() => post("/forget", { ...body, dry_run: true }));
+    if (!plan) return;
+    const box = clear(document.getElementById("forget-plan"));
+    box.hidden = false;
+    for (const row of this.rows.values()) row.node.classList.toggle("doomed", plan.would_delete.includes(row.memory.id));
+    if (!plan.would_delete.length) {
+      box.append("forget would delete nothing for this query");
+      return;
+    }
+    box.append(`forget would delete ${plan.would_delete.length}: ${plan.would_delete.join(", ")} `,
+      h("button", { type: "button", class: "forget confirm", text: `Forget ${plan.would_delete.length}`, onclick: async () => {
+        const done = await this.app.attempt(() => post("/forget", body));
+        box.hidden = true;
+        if (done) {
+          for (const id of done.deleted) this.removed(id);
+          this.app.notify(`forgot ${done.deleted.length}`, "ok");
+        }
+      } }),
+      h("button", { type: "button", text: "Cancel", onclick: () => {
+        box.hidden = true;
+        for (const row of this.rows.values()) row.node.classList.remove("doomed");
+      } }));
   }
 
   async forget(id) {
