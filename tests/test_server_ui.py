@@ -3,7 +3,11 @@ served from local files: a real server on 127.0.0.1 over a real SQLite file."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,3 +148,24 @@ def test_the_graph_shows_only_links_between_memories_the_key_sees(
     assert [n["id"] for n in bobs["nodes"]] == [secret.id]
     assert everything["truncated"] is True
     assert [n["id"] for n in everything["nodes"]] == [note.id, tea.id]  # newest first
+
+
+def test_the_wheel_carries_the_dashboard_assets(tmp_path: Path) -> None:
+    """``pip wheel`` of the project (hatchling, as a user's install builds it) ships every file
+    of ``server/ui/assets``."""
+    root = Path(__file__).resolve().parents[1]
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(root)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if built.returncode != 0 and os.environ.get("CI") != "true":
+        pytest.skip(
+            f"pip could not build the wheel here (no package index?): {built.stderr[-300:]}"
+        )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("memoryspace-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {Path(name).name for name in archive.namelist() if "/server/ui/assets/" in name}
+    assert shipped == {p.name for p in ASSETS.iterdir()}
