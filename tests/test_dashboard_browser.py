@@ -169,11 +169,20 @@ def test_search_pin_edit_forget_undo_and_live_updates(
         added = agent.post("/memories", json={"content": "a live note from another agent"})
         assert added.status_code == 201
         live_id = added.json()["id"]
+        context = agent.post("/context", json={"query": "green tea", "budget": 300})
+        assert context.status_code == 200
     expect(page.locator(f'#timeline li[data-op=add][data-id="{live_id}"]')).to_contain_text(
         "a live note from another agent"
     )
     memories = page.get_by_test_id("card-memories").locator(".card-value")
     expect(memories).to_have_text(str(space.stats()["memories"]))
+    # The agent's context call laid out alice's window: the heap panel shows it (polled).
+    window = page.get_by_test_id("heap-window").filter(has_text="user:alice")
+    expect(window.get_by_test_id("heap-summary")).to_contain_text(
+        f"{context.json()['tokens']} of 300 tokens"
+    )
+    placed = window.locator("rect.heap-slot").evaluate_all("rs => rs.map(r => r.dataset.id)")
+    assert set(placed) == {i for b in context.json()["blocks"] for i in b["source_ids"]}
     shot("4-live-update")
 
     # Insert from the page.

@@ -169,3 +169,35 @@ def test_the_wheel_carries_the_dashboard_assets(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         shipped = {Path(name).name for name in archive.namelist() if "/server/ui/assets/" in name}
     assert shipped == {p.name for p in ASSETS.iterdir()}
+
+
+def test_heaps_show_the_windows_context_left_and_only_the_keys_own(
+    keyed: tuple[MemorySpace, str, dict[str, str]],
+) -> None:
+    space, url, tokens = keyed
+    for n in range(6):
+        space.add(f"alice fact {n} about green tea", user="alice", kind="fact")
+        space.add(f"bob fact {n} about black coffee", user="bob", kind="fact")
+    made = space.context("green tea", budget=120, user="alice")
+    space.context("black coffee", budget=200, user="bob")
+    lsn = space.lsn
+    with client(url, tokens["alice"]) as alice:
+        (heap,) = alice.get("/ui/api/heaps").json()
+    with client(url, tokens["admin"]) as admin:
+        every = admin.get("/ui/api/heaps").json()
+    assert space.lsn == lsn  # reading the heaps changed nothing
+    assert (heap["user"], heap["agent"], heap["session"], heap["budget"]) == (
+        "alice",
+        None,
+        None,
+        120,
+    )
+    placed = [slot["id"] for slot in heap["slots"] if slot["id"] is not None]
+    assert placed == [i for block in made.blocks for i in block.source_ids]
+    assert heap["used"] == sum(s["size"] for s in heap["slots"] if s["id"] is not None)
+    assert (
+        heap["used"] + heap["tail"] + sum(s["size"] for s in heap["slots"] if s["id"] is None)
+        == 120
+    )
+    assert 0.0 <= heap["fragmentation"] <= 1.0
+    assert sorted(h["user"] for h in every) == ["alice", "bob"]

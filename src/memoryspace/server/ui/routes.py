@@ -1,13 +1,15 @@
-"""The dashboard's page, its assets and the two read routes it needs beyond the REST API.
+"""The dashboard's page, its assets and the read routes it needs beyond the REST API.
 
 The page calls the REST routes with the API key the user types in (kept in the browser's
 sessionStorage), so it sees exactly what that key sees. The routes here are scoped the same way:
 ``/ui/api/session`` tells the page what its key may do (to show only the controls that work),
-``/ui/api/graph`` returns the typed links between the memories the key may see.
+``/ui/api/graph`` returns the typed links between the memories the key may see, and
+``/ui/api/heaps`` the context windows of the scopes it may see.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -136,6 +138,41 @@ def graph(
         if link.id in listed
     ]
     return GraphOut(nodes=nodes, edges=edges, truncated=truncated)
+
+
+class HeapSlotOut(BaseModel):
+    offset: int
+    size: int
+    region: str
+    id: str | None  # None: a hole
+
+
+class HeapOut(BaseModel):
+    """One scope's context window as ``context`` left it (``MemorySpace.context_heaps``)."""
+
+    user: str | None
+    agent: str | None
+    session: str | None
+    budget: int
+    used: int
+    tail: int
+    fragmentation: float
+    slots: list[HeapSlotOut]
+
+
+@router.get("/heaps")
+def heaps(space: Space, access: Caller) -> list[HeapOut]:
+    """The context windows of the scopes the caller may see, as they are now: each slot's
+    offset, size, region and record (holes included) and the window's fragmentation. Reading
+    them changes nothing (``POST /context`` assembles a context and moves its window)."""
+    access.require("read")
+    return [
+        HeapOut.model_validate(dataclasses.asdict(view))
+        for view in space.context_heaps()
+        if access.unrestricted
+        or access.allows("user", view.user)
+        or access.allows("agent", view.agent)
+    ]
 
 
 def _label(content: str) -> str:

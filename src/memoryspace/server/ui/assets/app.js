@@ -37,8 +37,13 @@ class Dashboard {
       if (!this.session) return;
       this.refreshStats();
       this.graph.load();
+      this.heap.load();
     });
-    setInterval(() => this.session && this.refreshStats(), STATS_EVERY_MS);
+    setInterval(() => {
+      if (!this.session) return;
+      this.refreshStats();
+      this.heap.load();  // agents' context() calls move windows without a logged change
+    }, STATS_EVERY_MS);
   }
 
   async start() {
@@ -65,7 +70,7 @@ class Dashboard {
       : "no keys configured (loopback): full access";
     this.showLsn(session.lsn);
     this.offerScopes(session);
-    await Promise.all([this.refreshStats(), this.timeline.load(session.lsn), this.graph.load()]);
+    await Promise.all([this.refreshStats(), this.timeline.load(session.lsn), this.graph.load(), this.heap.load()]);
     const since = Math.max(session.lsn, ...this.timeline.changes.map((c) => c.lsn));
     this.stopFeed = tailChanges(since, (change) => this.onChange(change), (state) => this.setLive(state));
   }
@@ -117,6 +122,7 @@ class Dashboard {
     this.refreshTimer = setTimeout(() => {
       this.refreshStats();
       this.graph.load();
+      this.heap.load();
     }, REFRESH_DELAY_MS);
   }
 

@@ -31,11 +31,18 @@ export function clear(node) {
 }
 
 const PALETTE = ["#2f5d8a", "#d9822b", "#3c9d5d", "#b23b3b", "#7b5ea7", "#8c6d31", "#c2549d", "#5f7a8c"];
-const assigned = new Map();
+const assigned = new Map(); // name -> colour
+const used = new Map(); // family -> how many colours it took
 
-// A stable colour per name (kinds, regions, link types, ops).
+// A stable colour per name; each family ("region:", "link:", "op:", "part:"; kinds have none)
+// starts at the palette's first colour, so names side by side in one legend differ.
 export function colour(name) {
-  if (!assigned.has(name)) assigned.set(name, PALETTE[assigned.size % PALETTE.length]);
+  if (!assigned.has(name)) {
+    const family = name.includes(":") ? name.slice(0, name.indexOf(":")) : "";
+    const n = used.get(family) || 0;
+    used.set(family, n + 1);
+    assigned.set(name, PALETTE[n % PALETTE.length]);
+  }
   return assigned.get(name);
 }
 

@@ -1,7 +1,7 @@
 // What the space is doing: sizes, tiers and hit rates (/stats), the context heap's layout and
 // fragmentation (/context), and garbage collections with their pauses (/stats, /gc).
 
-import { post } from "./api.js";
+import { get, post } from "./api.js";
 import { bars, clear, colour, h, meter, percent, s, sparkline, time } from "./draw.js";
 
 const HISTORY = 60;
@@ -63,45 +63,61 @@ export class HeapPanel {
     this.node = document.getElementById("heap");
     document.getElementById("heap-form").addEventListener("submit", (event) => {
       event.preventDefault();
-      this.layout();
+      this.assemble();
     });
-    this.node.append(h("p", { class: "small", text: "Assembles a context for a query (as an agent would) and draws its token layout: regions, blocks and the holes left between them." }));
   }
 
-  async layout() {
+  // The live windows, as agents' context() calls left them (reading them moves nothing).
+  async load() {
+    const heaps = await this.app.attempt(() => get("/ui/api/heaps"), { quiet: true });
+    if (!heaps) return;
+    const scope = this.app.scope();
+    const shown = heaps.filter((heap) => Object.entries(scope).every(([field, value]) => heap[field] === value));
+    clear(this.node);
+    if (!shown.length) {
+      this.node.append(h("p", { class: "small", text: "no context assembled yet for this scope: agents' context() calls lay one out, or assemble one above" }));
+      return;
+    }
+    for (const heap of shown) this.node.append(drawHeap(heap));
+  }
+
+  // Runs context() for the query in the chosen scope, as an agent would: it uses (and moves)
+  // that scope's window, then the view is redrawn.
+  async assemble() {
     const query = document.getElementById("heap-query").value.trim();
     const budget = Number(document.getElementById("heap-budget").value) || 400;
     if (!query) return;
     const context = await this.app.attempt(() => post("/context", { query, budget, ...this.app.scope() }));
-    if (context) this.draw(context);
+    if (context) await this.load();
   }
+}
 
-  draw(context) {
-    clear(this.node);
-    const width = 520;
-    const scale = width / context.budget;
-    const blocks = [...context.blocks].sort((a, b) => a.offset - b.offset);
-    const strip = s("svg", { width: "100%", height: 30, viewBox: `0 0 ${width} 30`, preserveAspectRatio: "none", class: "heap-strip", role: "img", "aria-label": "context layout" },
-      s("rect", { width, height: 30, class: "heap-free" }));
-    let cursor = 0;
-    let holes = 0;
-    for (const block of blocks) {
-      if (block.offset > cursor) {
-        holes += block.offset - cursor;
-        strip.append(s("rect", { x: cursor * scale, y: 0, width: (block.offset - cursor) * scale, height: 30, class: "heap-hole" },
-          s("title", { text: `hole: ${block.offset - cursor} tokens` })));
-      }
-      strip.append(s("rect", { x: block.offset * scale, y: 0, width: Math.max(1, block.tokens * scale - 1), height: 30, fill: colour(`region:${block.region}`) },
-        s("title", { text: `${block.region} @${block.offset}: ${block.tokens} tokens — ${block.text.slice(0, 120)}` })));
-      cursor = Math.max(cursor, block.offset + block.tokens);
+function drawHeap(heap) {
+  const width = 520;
+  const scale = width / heap.budget;
+  const strip = s("svg", { width: "100%", height: 26, viewBox: `0 0 ${width} 26`, preserveAspectRatio: "none", class: "heap-strip", role: "img", "aria-label": "context layout" },
+    s("rect", { width, height: 26, class: "heap-free" }));
+  let holes = 0;
+  for (const slot of heap.slots) {
+    const x = slot.offset * scale;
+    const w = Math.max(1, slot.size * scale - (slot.id ? 1 : 0));
+    if (slot.id === null) {
+      holes += slot.size;
+      strip.append(s("rect", { x, y: 0, width: w, height: 26, class: "heap-hole" }, s("title", { text: `hole @${slot.offset}: ${slot.size} tokens (${slot.region})` })));
+    } else {
+      strip.append(s("rect", { x, y: 0, width: w, height: 26, fill: colour(`region:${slot.region}`), class: "heap-slot", "data-id": slot.id },
+        s("title", { text: `${slot.region} @${slot.offset}: ${slot.size} tokens, ${slot.id}` })));
     }
-    const regions = [...new Set(blocks.map((b) => b.region))];
-    this.node.append(strip,
-      h("div", { class: "legend" },
-        regions.map((r) => h("span", {}, h("i", { style: `background:${colour(`region:${r}`)}` }), r)),
-        h("span", {}, h("i", { class: "hole" }), "hole"), h("span", {}, h("i", { class: "free" }), "free")),
-      h("p", { "data-testid": "heap-summary", text: `${context.tokens} of ${context.budget} tokens in ${blocks.length} blocks; holes ${holes} tokens; fragmentation ${percent(context.fragmentation)}; ${context.dropped.length} dropped` }));
   }
+  const regions = [...new Set(heap.slots.filter((slot) => slot.id).map((slot) => slot.region))];
+  const scope = [heap.user && `user:${heap.user}`, heap.agent && `agent:${heap.agent}`, heap.session && `session:${heap.session}`].filter(Boolean).join(" ") || "no scope";
+  return h("div", { class: "heap", "data-testid": "heap-window" },
+    h("h3", { text: scope }),
+    strip,
+    h("div", { class: "legend" },
+      regions.map((r) => h("span", {}, h("i", { style: `background:${colour(`region:${r}`)}` }), r)),
+      h("span", {}, h("i", { class: "hole" }), "hole"), h("span", {}, h("i", { class: "free" }), "free")),
+    h("p", { class: "small", "data-testid": "heap-summary", text: `${heap.used} of ${heap.budget} tokens in ${heap.slots.filter((slot) => slot.id).length} records; holes ${holes} tokens, tail ${heap.tail}; fragmentation ${percent(heap.fragmentation)}` }));
 }
 
 export class GCPanel {

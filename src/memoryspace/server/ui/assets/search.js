@@ -187,7 +187,7 @@ function scoreParts(hit) {
   let x = 0;
   const segments = shown.map(([name, label]) => {
     const w = width * Math.max(0, parts[name]) / total;
-    const rect = s("rect", { x: x.toFixed(1), y: 0, width: w.toFixed(1), height: 10, fill: colour(label) },
+    const rect = s("rect", { x: x.toFixed(1), y: 0, width: w.toFixed(1), height: 10, fill: colour(`part:${label}`) },
       s("title", { text: `${label} ${parts[name].toFixed(3)}` }));
     x += w;
     return rect;
@@ -195,7 +195,7 @@ function scoreParts(hit) {
   return h("div", { class: "parts" },
     s("svg", { width, height: 10 }, segments),
     shown.map(([name, label]) => h("span", { class: "part", "data-part": label },
-      h("i", { style: `background:${colour(label)}` }), `${label} ${parts[name].toFixed(3)}`)),
+      h("i", { style: `background:${colour(`part:${label}`)}` }), `${label} ${parts[name].toFixed(3)}`)),
     parts.dense_rank != null ? h("span", { class: "part", text: `dense rank ${parts.dense_rank}` }) : null,
     parts.sparse_rank != null ? h("span", { class: "part", text: `BM25 rank ${parts.sparse_rank}` }) : null,
     parts.via ? h("span", { class: "part", text: `via ${parts.via_link} link from ${parts.via}` }) : null,
