@@ -91,6 +91,7 @@ def test_search_pin_edit_forget_undo_and_live_updates(
     from playwright.sync_api import expect
 
     db, space, url, tokens = served
+    agent_headers = {"Authorization": f"Bearer {tokens['agent']}"}  # another client's key
     shots = tmp_path / "screenshots"
     shots.mkdir()
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
@@ -154,6 +155,19 @@ def test_search_pin_edit_forget_undo_and_live_updates(
     assert stored(db, first).content == "Alice drinks green tea, no sugar"
     assert stored(db, first).pinned
 
+    # An edit that started before another client's change is refused, not written over it.
+    row.locator("button.edit").click()
+    row.locator("textarea.edit-content").fill("Alice drinks green tea with honey")
+    with httpx.Client(base_url=url, headers=agent_headers, timeout=10) as agent:
+        assert agent.patch(
+            f"/memories/{first}", json={"content": "Alice drinks mint tea"}
+        ).is_success
+    expect(page.locator(f'#timeline li[data-op=update][data-id="{first}"]')).to_have_count(3)
+    row.locator("button.save").click()
+    expect(page.locator("#notice")).to_contain_text("changed this memory meanwhile")
+    expect(row.locator(".content")).to_have_text("Alice drinks mint tea")
+    assert stored(db, first).content == "Alice drinks mint tea"
+
     # Forget the second hit: gone from the page and the database, logged in the timeline.
     page.locator(f'#results li[data-id="{second}"] button.forget').click()
     expect(page.locator(f'#results li[data-id="{second}"]')).to_have_count(0)
@@ -163,9 +177,7 @@ def test_search_pin_edit_forget_undo_and_live_updates(
     shot("3-pinned-edited-forgotten")
 
     # Another client writes through the REST API with its own key: the page sees it live.
-    with httpx.Client(
-        base_url=url, headers={"Authorization": f"Bearer {tokens['agent']}"}, timeout=10
-    ) as agent:
+    with httpx.Client(base_url=url, headers=agent_headers, timeout=10) as agent:
         added = agent.post("/memories", json={"content": "a live note from another agent"})
         assert added.status_code == 201
         live_id = added.json()["id"]

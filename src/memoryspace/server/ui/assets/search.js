@@ -80,19 +80,28 @@ export class SearchPanel {
     if (updated) this.changed(updated);
   }
 
+  // An inline editor; changes arriving meanwhile do not redraw the row (they would throw the
+  // text away): the save is conditional on the version the edit started from instead.
   edit(id) {
     const row = this.rows.get(id);
     const area = h("textarea", { rows: 3, class: "edit-content" });
     area.value = row.memory.content;
+    row.editingFrom = row.memory.version;
+    const close = () => {
+      row.editingFrom = undefined;
+      this.fill(id);
+    };
     const save = async () => {
       const content = area.value.trim();
       if (!content) return;
       try {
-        const updated = await post_patch(id, { content, if_version: row.memory.version });
-        this.changed(updated);
+        const updated = await post_patch(id, { content, if_version: row.editingFrom });
+        row.memory = { ...row.memory, ...updated };
+        close();
       } catch (error) {
         if (error instanceof ApiError && error.status === 409) {
-          this.app.notify("someone changed this memory meanwhile; its new text is shown, edit again");
+          this.app.notify("someone changed this memory meanwhile: its new text is shown, edit again");
+          close();
           return;
         }
         this.app.notify(error.message);
@@ -101,7 +110,7 @@ export class SearchPanel {
     const content = row.node.querySelector(".content");
     content.replaceWith(h("div", { class: "editor" }, area,
       h("button", { type: "button", class: "save", onclick: save, text: "Save" }),
-      h("button", { type: "button", onclick: () => this.fill(id), text: "Cancel" })));
+      h("button", { type: "button", onclick: close, text: "Cancel" })));
     area.focus();
   }
 
@@ -163,7 +172,7 @@ export class SearchPanel {
     const row = this.rows.get(memory.id);
     if (!row) return;
     row.memory = { ...row.memory, ...memory };
-    this.fill(memory.id);
+    if (row.editingFrom === undefined) this.fill(memory.id);
   }
 
   removed(id) {
