@@ -171,7 +171,7 @@ def test_the_wheel_carries_the_dashboard_assets(tmp_path: Path) -> None:
     assert shipped == {p.name for p in ASSETS.iterdir()}
 
 
-def test_heaps_show_the_windows_context_left_and_only_the_keys_own(
+def test_windows_show_what_context_left_and_only_the_keys_own(
     keyed: tuple[MemorySpace, str, dict[str, str]],
 ) -> None:
     space, url, tokens = keyed
@@ -182,10 +182,10 @@ def test_heaps_show_the_windows_context_left_and_only_the_keys_own(
     space.context("black coffee", budget=200, user="bob")
     lsn = space.lsn
     with client(url, tokens["alice"]) as alice:
-        (heap,) = alice.get("/ui/api/heaps").json()
+        (heap,) = alice.get("/ui/api/windows").json()
     with client(url, tokens["admin"]) as admin:
-        every = admin.get("/ui/api/heaps").json()
-    assert space.lsn == lsn  # reading the heaps changed nothing
+        every = admin.get("/ui/api/windows").json()
+    assert space.lsn == lsn  # reading the windows changed nothing
     assert (heap["user"], heap["agent"], heap["session"], heap["budget"]) == (
         "alice",
         None,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from memoryspace import validate
 from memoryspace.context import AssembledContext, ContextWindow, assemble_context
-from memoryspace.context.heap_view import HeapView
+from memoryspace.context.window_view import WindowView
 from memoryspace.errors import InvalidInput
 from memoryspace.facade.state import SpaceState
 from memoryspace.models import Filter, Memory, SearchHit
@@ -143,12 +143,12 @@ class ReadsMixin(SpaceState):
                 format=format,
             )
 
-    def context_heaps(self) -> list[HeapView]:
+    def context_windows(self) -> list[WindowView]:
         """A snapshot of each scope's context window, the heap ``context`` lays prompts out
         in (slots, holes, fragmentation); reading it changes nothing."""
         self._usable()
         with self._windows_lock:
-            return [HeapView.of(window, *key) for key, window in self._windows.items()]
+            return [WindowView.of(window, *key) for key, window in self._windows.items()]
 
     def scan(
         self,

@@ -1,6 +1,6 @@
 """The live dashboard at ``/ui``: a static single page (plain JavaScript and SVG, every asset
 served from this package, nothing from a CDN) over the REST routes, plus small read routes
-of its own (``/ui/api/session``, ``/ui/api/graph``, ``/ui/api/heaps``) scoped like every other
+of its own (``/ui/api/session``, ``/ui/api/graph``, ``/ui/api/windows``) scoped like every other
 route.
 
 ``install_ui(app)`` adds both to a ``create_app`` app.

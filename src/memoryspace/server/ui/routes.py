@@ -4,7 +4,7 @@ The page calls the REST routes with the API key the user types in (kept in the b
 sessionStorage), so it sees exactly what that key sees. The routes here are scoped the same way:
 ``/ui/api/session`` tells the page what its key may do (to show only the controls that work),
 ``/ui/api/graph`` returns the typed links between the memories the key may see, and
-``/ui/api/heaps`` the context windows of the scopes it may see.
+``/ui/api/windows`` the context windows of the scopes it may see.
 """
 
 from __future__ import annotations
@@ -140,15 +140,15 @@ def graph(
     return GraphOut(nodes=nodes, edges=edges, truncated=truncated)
 
 
-class HeapSlotOut(BaseModel):
+class WindowSlotOut(BaseModel):
     offset: int
     size: int
     region: str
     id: str | None  # None: a hole
 
 
-class HeapOut(BaseModel):
-    """One scope's context window as ``context`` left it (``MemorySpace.context_heaps``)."""
+class WindowOut(BaseModel):
+    """One scope's context window as ``context`` left it (``MemorySpace.context_windows``)."""
 
     user: str | None
     agent: str | None
@@ -157,18 +157,18 @@ class HeapOut(BaseModel):
     used: int
     tail: int
     fragmentation: float
-    slots: list[HeapSlotOut]
+    slots: list[WindowSlotOut]
 
 
-@router.get("/heaps")
-def heaps(space: Space, access: Caller) -> list[HeapOut]:
+@router.get("/windows")
+def windows(space: Space, access: Caller) -> list[WindowOut]:
     """The context windows of the scopes the caller may see, as they are now: each slot's
     offset, size, region and record (holes included) and the window's fragmentation. Reading
     them changes nothing (``POST /context`` assembles a context and moves its window)."""
     access.require("read")
     return [
-        HeapOut.model_validate(dataclasses.asdict(view))
-        for view in space.context_heaps()
+        WindowOut.model_validate(dataclasses.asdict(view))
+        for view in space.context_windows()
         if access.unrestricted
         or access.allows("user", view.user)
         or access.allows("agent", view.agent)

@@ -69,7 +69,7 @@ export class HeapPanel {
 
   // The live windows, as agents' context() calls left them (reading them moves nothing).
   async load() {
-    const heaps = await this.app.attempt(() => get("/ui/api/heaps"), { quiet: true });
+    const heaps = await this.app.attempt(() => get("/ui/api/windows"), { quiet: true });
     if (!heaps) return;
     const scope = this.app.scope();
     const shown = heaps.filter((heap) => Object.entries(scope).every(([field, value]) => heap[field] === value));

@@ -1,4 +1,4 @@
-"""``HeapView``: a read-only snapshot of one ``ContextWindow``, for dashboards and reports.
+"""``WindowView``: a read-only snapshot of one ``ContextWindow``, for dashboards and reports.
 
 A window is mutable and not thread-safe; a view copies what a person wants to see (each slot's
 offset, size, region and record id, holes included, and the window's fragmentation) so it can be
@@ -13,7 +13,7 @@ from memoryspace.context.window import ContextWindow
 
 
 @dataclass(frozen=True, slots=True)
-class HeapSlot:
+class WindowSlot:
     """One slot: a record's id, or ``None`` for a hole."""
 
     offset: int
@@ -23,7 +23,7 @@ class HeapSlot:
 
 
 @dataclass(frozen=True, slots=True)
-class HeapView:
+class WindowView:
     """One scope's window: its budget, use, fragmentation and slots in order."""
 
     user: str | None
@@ -33,12 +33,12 @@ class HeapView:
     used: int
     tail: int
     fragmentation: float
-    slots: tuple[HeapSlot, ...]
+    slots: tuple[WindowSlot, ...]
 
     @classmethod
     def of(
         cls, window: ContextWindow, user: str | None, agent: str | None, session: str | None
-    ) -> HeapView:
+    ) -> WindowView:
         """A snapshot of ``window``, the window of that scope (call it under the window's lock)."""
         return cls(
             user=user,
@@ -49,7 +49,7 @@ class HeapView:
             tail=window.tail_tokens,
             fragmentation=window.fragmentation(),
             slots=tuple(
-                HeapSlot(slot.offset, slot.size, str(slot.region), slot.id)
+                WindowSlot(slot.offset, slot.size, str(slot.region), slot.id)
                 for slot in window.layout()
             ),
         )
