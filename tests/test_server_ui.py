@@ -148,6 +148,14 @@ def test_the_graph_shows_only_links_between_memories_the_key_sees(
     assert [n["id"] for n in bobs["nodes"]] == [secret.id]
     assert everything["truncated"] is True
     assert [n["id"] for n in everything["nodes"]] == [note.id, tea.id]  # newest first
+    team = space.add("the team's plan", user="team-red", kind="plan")
+    prefix = KeyRing(space.store).create(["user:team-*"], ["read"])[1]
+    with client(url, prefix) as teams:
+        assert teams.get("/ui/api/graph").status_code == 422  # a prefix names no one scope
+        red = teams.get("/ui/api/graph", params={"user": "team-red"}).json()
+        session = teams.get("/ui/api/session").json()
+    assert [n["id"] for n in red["nodes"]] == [team.id]
+    assert session["namespaces"] == ["user:team-*"]
 
 
 def test_the_wheel_carries_the_dashboard_assets(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from memoryspace.server.deps import Caller, Space
 from memoryspace.server.errors import ERROR_RESPONSES
+from memoryspace.server.ui.scope import allows, names, narrow, require_read, rights
 
 ASSETS = Path(__file__).parent / "assets"
 MAX_GRAPH_NODES = 1_000
@@ -78,7 +79,7 @@ class GraphOut(BaseModel):
 @router.get("/session")
 def session(request: Request, space: Space, access: Caller) -> SessionOut:
     """The caller's namespaces and rights, and the hot tier's configuration."""
-    access.require("read")
+    require_read(access)
     settings = space.settings
     hot = None
     if space.hot_tier is not None:
@@ -90,8 +91,8 @@ def session(request: Request, space: Space, access: Caller) -> SessionOut:
         )
     return SessionOut(
         key_id=access.key_id,
-        namespaces=list(access.namespaces),
-        rights=list(access.rights),
+        namespaces=names(access),
+        rights=rights(access),
         whole_space=access.unrestricted,
         keys_configured=request.app.state.keys.configured(),
         lsn=space.lsn,
@@ -110,10 +111,10 @@ def graph(
 ) -> GraphOut:
     """The newest ``limit`` memories the caller may see (of ``kind``, ``user`` or ``agent`` if
     given; a key with several namespaces names one) and the typed links between them."""
-    access.require("read")
+    require_read(access)
     named = {"kind": kind, "user": user, "agent": agent}
     given: dict[str, Any] = {k: v for k, v in named.items() if v is not None}
-    filters = access.narrow(given)
+    filters = narrow(access, given)
     if filters is None:
         return GraphOut(nodes=[], edges=[], truncated=False)
     page = list(space.scan(limit=limit + 1, newest_first=True, **filters))
@@ -165,13 +166,11 @@ def windows(space: Space, access: Caller) -> list[WindowOut]:
     """The context windows of the scopes the caller may see, as they are now: each slot's
     offset, size, region and record (holes included) and the window's fragmentation. Reading
     them changes nothing (``POST /context`` assembles a context and moves its window)."""
-    access.require("read")
+    require_read(access)
     return [
         WindowOut.model_validate(dataclasses.asdict(view))
         for view in space.context_windows()
-        if access.unrestricted
-        or access.allows("user", view.user)
-        or access.allows("agent", view.agent)
+        if allows(access, view.user, view.agent)
     ]
 
 
