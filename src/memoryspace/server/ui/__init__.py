@@ -3,7 +3,7 @@ served from this package, nothing from a CDN) over the REST routes, plus small r
 of its own (``/ui/api/session``, ``/ui/api/graph``, ``/ui/api/windows``) scoped like every other
 route.
 
-``install_ui(app)`` adds both to a ``create_app`` app.
+``install_ui(app)`` adds the page, its assets and the routes to a ``create_app`` app.
 """
 
 from memoryspace.server.ui.routes import ASSETS, install_ui
