@@ -14,6 +14,7 @@ import numpy as np
 
 from memoryspace import validate
 from memoryspace.context import AssembledContext, ContextWindow, assemble_context
+from memoryspace.context.window_view import WindowView
 from memoryspace.embed.base import cosine_scale
 from memoryspace.errors import InvalidInput
 from memoryspace.facade.state import SpaceState
@@ -164,6 +165,13 @@ class ReadsMixin(SpaceState):
                 pinned=pinned,
                 format=format,
             )
+
+    def context_windows(self) -> list[WindowView]:
+        """A snapshot of each scope's context window, the heap ``context`` lays prompts out
+        in (slots, holes, fragmentation); reading it changes nothing."""
+        self._usable()
+        with self._windows_lock:
+            return [WindowView.of(window, *key) for key, window in self._windows.items()]
 
     def scan(
         self,

@@ -19,9 +19,11 @@ from starlette.types import ASGIApp
 
 from memoryspace import __version__
 from memoryspace.server import conversations, log, memories, structures
+from memoryspace.server.docs import install_docs
 from memoryspace.server.errors import BodyLimit, install_error_handlers
 from memoryspace.server.keys import KeyRing
 from memoryspace.server.metrics import RequestTimer, new_registry
+from memoryspace.server.ui import install_ui
 from memoryspace.space import MemorySpace
 
 
@@ -62,6 +64,8 @@ def create_app(
         version=__version__,
         summary="Memory for LLM agents: add, search, edit, forget and time-travel memories.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load from a CDN; docs.py serves /docs from local files
+        redoc_url=None,
     )
     registry, latency, pauses = new_registry(space)
     app.state.space = space
@@ -85,6 +89,8 @@ def create_app(
         """Prometheus metrics (no key needed: counts only, no content)."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    install_docs(app)
+    install_ui(app)
     for path, sub_app in (mounts or {}).items():
         mount_app(app, path, sub_app)
     kwargs: dict[str, Any] = {} if max_body_bytes is None else {"limit": max_body_bytes}
