@@ -205,6 +205,8 @@ def test_purge_by_id_reaches_a_record_deleted_earlier(tmp_path: Path) -> None:
         report = ms.purge([gone.id])
         assert report.ids == (gone.id,) and report.records == 0 and report.log_entries == 2
         assert [c.op for c in ms.history(gone.id)] == [Op.ADD, Op.DELETE, Op.PURGE]
+        again = ms.purge([gone.id])  # erased already: nothing to do, nothing logged
+        assert again.ids == () and again.lsn == 0 and len(ms.history(gone.id)) == 3
         assert ms.purge(user="nobody") == PurgeReport()
 
 

@@ -81,12 +81,14 @@ def erase_rows(
     now: float,
     actor: str | None,
     log_purge: bool,
-) -> tuple[int, int, int]:
+) -> tuple[list[str], int, int, int]:
     """Inside the caller's transaction: remove the records ``ids`` and tombstone their log
-    entries; with ``log_purge`` append a ``purge`` entry per record. Returns (live records
-    removed, entries tombstoned, LSN of the last purge entry or 0). Used on the database and on
+    entries; with ``log_purge`` append a ``purge`` entry per record. Returns (the ids
+    erased (not those never stored or erased already), live records removed, entries
+    tombstoned, LSN of the last purge entry or 0). Used on the database and on
     its checkpoint files (whose log ends before the purge)."""
     records = tombstoned = last = 0
+    erased: list[str] = []
     for id in ids:
         row = conn.execute(
             "SELECT key, user, agent, session, created_at FROM memories WHERE id = ?", (id,)
@@ -101,25 +103,28 @@ def erase_rows(
             records += 1
         else:
             found = conn.execute(
-                "SELECT key FROM oplog WHERE id = ? ORDER BY lsn DESC LIMIT 1", (id,)
+                "SELECT key, op FROM oplog WHERE id = ? ORDER BY lsn DESC LIMIT 1", (id,)
             ).fetchone()
-            key = -1 if found is None else int(found[0])
+            if found is None or found[1] == Op.PURGE:
+                continue  # never stored here, or already erased
+            key = int(found[0])
         tombstoned += conn.execute(
             "UPDATE oplog SET before = NULL, after = NULL, vector = NULL "
             "WHERE id = ? AND op != 'purge' AND (before IS NOT NULL OR after IS NOT NULL "
             "OR vector IS NOT NULL)",
             (id,),
         ).rowcount
-        if log_purge and key >= 0:
+        if log_purge:
             cursor = conn.execute(
                 "INSERT INTO oplog(time, op, id, key, before, after, vector, actor) "
                 "VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?)",
                 (now, str(Op.PURGE), id, key, actor),
             )
             last = int(cursor.lastrowid or 0)
+        erased.append(id)
     # Deleted terms stay in older FTS5 segments until they are merged away.
     conn.execute("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
-    return records, tombstoned, last
+    return erased, records, tombstoned, last
 
 
 def purge(
@@ -137,7 +142,7 @@ def purge(
     db = store.connections
     db.get().execute("PRAGMA secure_delete = ON")  # this connection zeroes what it frees
     with store.transaction(), db.writing() as conn:
-        records, tombstoned, lsn = erase_rows(
+        erased, records, tombstoned, lsn = erase_rows(
             conn, ids, now=store._clock(), actor=actor, log_purge=True
         )
     rewritten, dropped, files = _purge_checkpoints(store, ids, texts)
@@ -146,7 +151,7 @@ def purge(
         truncated = _compact(store)
         files.insert(0, store.path)
     return PurgeReport(
-        ids=tuple(ids),
+        ids=tuple(erased),
         records=records,
         log_entries=tombstoned,
         lsn=lsn,

@@ -64,6 +64,7 @@ def purge(store: PostgresStore, ids: Sequence[str], *, actor: str | None) -> Pur
         BackendUnavailable: the server failed; the purge is all or nothing.
     """
     records = tombstoned = last = 0
+    erased: list[str] = []
     with store._writing("purging") as conn:
         now = store._clock()
         for id in ids:
@@ -80,10 +81,10 @@ def purge(store: PostgresStore, ids: Sequence[str], *, actor: str | None) -> Pur
                 records += 1
             else:
                 found = conn.execute(
-                    "SELECT key FROM oplog WHERE id = %s ORDER BY lsn DESC LIMIT 1", (id,)
+                    "SELECT key, op FROM oplog WHERE id = %s ORDER BY lsn DESC LIMIT 1", (id,)
                 ).fetchone()
-                if found is None:
-                    continue
+                if found is None or found[1] == Op.PURGE:
+                    continue  # never stored here, or already erased
                 key = int(found[0])
             tombstoned += conn.execute(
                 "UPDATE oplog SET before = NULL, after = NULL, vector = NULL "
@@ -98,8 +99,9 @@ def purge(store: PostgresStore, ids: Sequence[str], *, actor: str | None) -> Pur
                 (last, now, str(Op.PURGE), id, key, actor),
             )
             conn.execute("SELECT pg_notify(%s, %s)", (log.CHANNEL, str(last)))
+            erased.append(id)
     with store._reading("vacuuming after a purge") as conn:
         conn.execute("VACUUM memories, vectors, access, oplog")
     return PurgeReport(
-        ids=tuple(ids), records=records, log_entries=tombstoned, lsn=last, notes=NOTES
+        ids=tuple(erased), records=records, log_entries=tombstoned, lsn=last, notes=NOTES
     )
