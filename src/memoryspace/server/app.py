@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp
 
 from memoryspace import __version__
-from memoryspace.server import conversations, log, memories
+from memoryspace.server import conversations, log, memories, purge
 from memoryspace.server.errors import BodyLimit, install_error_handlers
 from memoryspace.server.keys import KeyRing
 from memoryspace.server.metrics import RequestTimer, new_registry
@@ -70,7 +70,7 @@ def create_app(
     app.state.metrics = registry
     app.state.gc_pauses = pauses
     install_error_handlers(app)
-    for router in (memories.router, log.router, conversations.router):
+    for router in (memories.router, log.router, conversations.router, purge.router):
         app.include_router(router)
 
     @app.get("/health", tags=["admin"])
