@@ -320,3 +320,21 @@ def test_a_purge_racing_a_writer_in_another_process_loses_no_acknowledged_write(
         assert len(found) == len(acknowledged) > 1
         assert all(found[id] == f"bob fact {id[3:]} kept" for id in acknowledged)
         assert ms.store.count(Filter(user="ana")) == 0
+
+
+def test_a_purged_database_migrates_without_the_purged_records(tmp_path: Path) -> None:
+    from memoryspace.store.migrate import migrate
+    from memoryspace.store.sqlite import SQLiteStore
+
+    with MemorySpace.open(tmp_path / "source.db", embedder="hashing") as ms:
+        keep = ms.add("bob keeps this", user="bob")
+        gone = ms.add("ana said zqmigrationword", user="ana")
+        ms.update(gone.id, content="ana said zqmigrationword twice")
+        ms.update(keep.id, content="bob keeps this, edited")
+        ms.purge(user="ana")
+    with SQLiteStore(tmp_path / "source.db") as source, SQLiteStore(tmp_path / "copy.db") as copy:
+        result = migrate(source, copy)
+        assert result.differences == ()
+        assert [m.id for m in copy.scan()] == [keep.id]
+        assert [c.op for c in copy.history(gone.id)] == [Op.ADD, Op.UPDATE, Op.PURGE]
+    assert b"zqmigrationword" not in (tmp_path / "copy.db").read_bytes()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -55,3 +56,19 @@ def test_purge_erases_a_user_from_every_table(ms: MemorySpace, pg_url: str) -> N
             assert not [w for w in secret if w in text[0]], table
     hits = ms.search(f"ana said {secret[0]}", k=5)
     assert all(hit.memory.user == "bob" for hit in hits)
+
+
+def test_a_purged_sqlite_database_migrates_to_postgres(tmp_path: Path, pg_url: str) -> None:
+    from memoryspace.store.migrate import migrate
+    from memoryspace.store.postgres import PostgresStore
+    from memoryspace.store.sqlite import SQLiteStore
+
+    with MemorySpace.open(tmp_path / "source.db", embedder="hashing") as ms:
+        keep = ms.add("bob keeps this", user="bob", session="s")
+        gone = ms.add("ana said zqmigrationword", user="ana", session="s")
+        ms.update(gone.id, content="ana said zqmigrationword twice")
+        ms.purge([gone.id])
+    with SQLiteStore(tmp_path / "source.db") as source, PostgresStore(pg_url) as target:
+        assert migrate(source, target).differences == ()
+        assert [m.id for m in target.scan()] == [keep.id]
+        assert [c.op for c in target.history(gone.id)] == [Op.ADD, Op.UPDATE, Op.PURGE]

@@ -53,3 +53,15 @@ def test_purge_needs_admin_inside_the_keys_namespaces(tmp_path: Path) -> None:
         assert [m.id for m in space.scan()] == [bob.id]
         whole = post("admin", {"ids": [bob.id]})
         assert whole.status_code == 200 and whole.json()["ids"] == [bob.id]
+        # the change feed and its SSE stream show tombstones and purge entries, no content
+        admin = {"Authorization": f"Bearer {tokens['admin']}"}
+        feed = httpx.get(f"{url}/changes", headers=admin, timeout=60)
+        assert "purge" in [c["op"] for c in feed.json()] and "alice secret" not in feed.text
+        events: list[str] = []
+        with httpx.stream("GET", f"{url}/changes/stream", headers=admin, timeout=60) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data: "):
+                    events.append(line)
+                if len(events) == space.lsn:
+                    break
+        assert len(events) == space.lsn and not [e for e in events if "secret" in e]
