@@ -338,3 +338,20 @@ def test_a_purged_database_migrates_without_the_purged_records(tmp_path: Path) -
         assert [m.id for m in copy.scan()] == [keep.id]
         assert [c.op for c in copy.history(gone.id)] == [Op.ADD, Op.UPDATE, Op.PURGE]
     assert b"zqmigrationword" not in (tmp_path / "copy.db").read_bytes()
+
+
+def test_a_pending_write_back_edit_of_a_purged_record_is_not_written_back(tmp_path: Path) -> None:
+    settings = Settings(hot_tier_records=10, hot_tier_write_policy="write_back")
+    with MemorySpace.open(tmp_path / "m.db", embedder="hashing", settings=settings) as ms:
+        memory = ms.add("ana's pending secret", user="ana")
+        ms.get(memory.id)  # resident
+        ms.update(memory.id, importance=0.9, tags=["zqpendingtag"])  # dirty in RAM only
+        report = ms.purge(user="ana")
+        assert report.ids == (memory.id,) and report.hot_tier_evicted == 1
+        with pytest.raises(NotFound):
+            ms.get(memory.id)
+        assert ms.flush() == 0
+    with MemorySpace.open(tmp_path / "m.db", embedder="hashing") as ms:
+        assert ms.store.count() == 0
+        assert all(c.before is None and c.after is None for c in ms.history(memory.id))
+    assert b"zqpendingtag" not in (tmp_path / "m.db").read_bytes()
