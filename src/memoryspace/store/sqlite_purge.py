@@ -6,8 +6,9 @@ recomputed without them), turns their log entries into tombstones and appends a 
 per record (see ``memoryspace.store.erasure``). FTS5 keeps deleted terms in old segments until
 they merge, and SQLite 3.40 has no FTS5 ``secure-delete`` option, so the index is optimised
 (every segment merged into one) in the same transaction. Then each checkpoint file gets the same
-purge, is copied compactly (``VACUUM INTO``) over itself and re-checked byte by byte for the
-erased texts (one that cannot be rewritten is deleted, and the report says why). Last, the
+purge, is copied compactly (``VACUUM INTO``) over itself and re-checked: no row or log payload
+of a purged record, and none of the erased texts (the 16 longest) among its bytes; one that
+cannot be rewritten is deleted, and the report says why. Last, the
 database is ``VACUUM``-ed and its WAL truncated (``wal_checkpoint(TRUNCATE)``), so neither free
 pages nor old WAL frames keep a copy. A reader in another process holding a snapshot open can
 keep the WAL from being truncated; the report's ``wal_truncated`` then says ``False``.
@@ -247,11 +248,10 @@ def _rewrite(path: Path, ids: Sequence[str], texts: Sequence[str]) -> str | None
             conn.close()
         with open(partial, "rb") as handle:
             os.fsync(handle.fileno())
-            data = handle.read()
-        left = _still_holds(data, texts)
+        left = _still_holds(partial, ids, texts)
         if left:
             partial.unlink(missing_ok=True)
-            return f"{left} erased text(s) still found in it after the rewrite"
+            return f"{left} still found in it after the rewrite"
         os.replace(partial, path)
         with contextlib.suppress(OSError):
             path.with_name(path.name + "-journal").unlink(missing_ok=True)
@@ -262,6 +262,29 @@ def _rewrite(path: Path, ids: Sequence[str], texts: Sequence[str]) -> str | None
     return None
 
 
-def _still_holds(data: bytes, texts: Sequence[str]) -> int:
-    """How many of ``texts`` (UTF-8, as SQLite stores them) occur in ``data``."""
-    return sum(1 for text in texts if text and text.encode("utf-8") in data)
+def _still_holds(copy: Path, ids: Sequence[str], texts: Sequence[str]) -> str | None:
+    """What of the purged records the rewritten ``copy`` still holds: a row or a log payload
+    of one of ``ids`` (every id checked), or the bytes of one of ``texts`` (UTF-8, as SQLite
+    stores them; the ``_BYTE_CHECKS`` longest, since each check reads the whole file)."""
+    conn = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
+    try:
+        for start in range(0, len(ids), 400):
+            chunk = list(ids[start : start + 400])
+            marks = ", ".join("?" * len(chunk))
+            rows = conn.execute(
+                f"SELECT (SELECT count(*) FROM memories WHERE id IN ({marks})) + "
+                f"(SELECT count(*) FROM oplog WHERE id IN ({marks}) AND "
+                "(before IS NOT NULL OR after IS NOT NULL OR vector IS NOT NULL))",
+                [*chunk, *chunk],
+            ).fetchone()[0]
+            if rows:
+                return f"{rows} row(s) of the purged records"
+    finally:
+        conn.close()
+    data = copy.read_bytes()
+    wanted = sorted({t for t in texts if t}, key=len, reverse=True)[:_BYTE_CHECKS]
+    found = sum(1 for text in wanted if text.encode("utf-8") in data)
+    return f"{found} erased text(s)" if found else None
+
+
+_BYTE_CHECKS = 16
