@@ -355,3 +355,14 @@ def test_a_pending_write_back_edit_of_a_purged_record_is_not_written_back(tmp_pa
         assert ms.store.count() == 0
         assert all(c.before is None and c.after is None for c in ms.history(memory.id))
     assert b"zqpendingtag" not in (tmp_path / "m.db").read_bytes()
+
+
+def test_a_checkpoint_is_kept_when_another_record_says_the_same_words(tmp_path: Path) -> None:
+    with MemorySpace.open(tmp_path / "m.db", embedder="hashing") as ms:
+        ms.add("see you tomorrow", user="ana", session="a")
+        ms.add("see you tomorrow", user="bob", session="b")  # another scope: not a duplicate
+        ms.checkpoint("both")
+        report = ms.purge(user="ana")
+        assert report.checkpoints_rewritten == ("both",) and report.checkpoints_dropped == ()
+        with ms.as_of(ms.checkpoints()[0].lsn) as past:
+            assert [m.user for m in past.store.scan()] == ["bob"]

@@ -17,6 +17,7 @@ keep the WAL from being truncated; the report's ``wal_truncated`` then says ``Fa
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 from collections.abc import Sequence
@@ -265,7 +266,8 @@ def _rewrite(path: Path, ids: Sequence[str], texts: Sequence[str]) -> str | None
 def _still_holds(copy: Path, ids: Sequence[str], texts: Sequence[str]) -> str | None:
     """What of the purged records the rewritten ``copy`` still holds: a row or a log payload
     of one of ``ids`` (every id checked), or the bytes of one of ``texts`` (UTF-8, as SQLite
-    stores them; the ``_BYTE_CHECKS`` longest, since each check reads the whole file)."""
+    stores them; the ``_BYTE_CHECKS`` longest, since each check reads the whole file) that no
+    record left in it says too."""
     conn = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
     try:
         for start in range(0, len(ids), 400):
@@ -279,12 +281,24 @@ def _still_holds(copy: Path, ids: Sequence[str], texts: Sequence[str]) -> str | 
             ).fetchone()[0]
             if rows:
                 return f"{rows} row(s) of the purged records"
+        data = copy.read_bytes()
+        wanted = sorted({t for t in texts if t}, key=len, reverse=True)[:_BYTE_CHECKS]
+        found = sum(1 for t in wanted if t.encode("utf-8") in data and not _kept_elsewhere(conn, t))
     finally:
         conn.close()
-    data = copy.read_bytes()
-    wanted = sorted({t for t in texts if t}, key=len, reverse=True)[:_BYTE_CHECKS]
-    found = sum(1 for text in wanted if text.encode("utf-8") in data)
     return f"{found} erased text(s)" if found else None
+
+
+def _kept_elsewhere(conn: sqlite3.Connection, text: str) -> bool:
+    """Whether a record that stays says ``text`` too (in its content or its logged states),
+    so finding its bytes proves nothing about the purged ones."""
+    escaped = json.dumps(text, ensure_ascii=False)[1:-1]  # as the log's JSON holds it
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM memories WHERE instr(content, ?)) OR EXISTS "
+        "(SELECT 1 FROM oplog WHERE instr(before, ?) OR instr(after, ?))",
+        (text, escaped, escaped),
+    ).fetchone()
+    return bool(row[0])
 
 
 _BYTE_CHECKS = 16
