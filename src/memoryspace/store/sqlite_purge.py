@@ -59,23 +59,6 @@ def ever_stored(
     return sorted(first, key=lambda i: (first[i], i))
 
 
-def known_ids(store: SQLiteStore, ids: Sequence[str]) -> set[str]:
-    """Those of ``ids`` that are live or have a log entry."""
-    found: set[str] = set()
-    with store.connections.reading() as conn:
-        for start in range(0, len(ids), 400):
-            chunk = list(ids[start : start + 400])
-            marks = ", ".join("?" * len(chunk))
-            for table in ("memories", "oplog"):
-                found.update(
-                    r[0]
-                    for r in conn.execute(
-                        f"SELECT DISTINCT id FROM {table} WHERE id IN ({marks})", chunk
-                    )
-                )
-    return found
-
-
 def erase_rows(
     conn: sqlite3.Connection,
     ids: Sequence[str],
@@ -166,8 +149,9 @@ def purge(
 
 
 _WAL_BUSY = (
-    "another connection kept the WAL from being truncated; its old frames are overwritten by "
-    "later writes: run `memoryspace purge` again (or close other handles) to truncate it now"
+    "another connection kept the WAL from being truncated, so old frames may hold erased "
+    "content until SQLite restarts the WAL; close the other handles and purge one of the "
+    "erased ids again (`memoryspace purge --id ID --yes`): that truncates it"
 )
 
 
