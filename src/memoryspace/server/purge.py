@@ -9,11 +9,12 @@ from pydantic import BaseModel, Field
 from memoryspace.api.requests import MAX_LIST, Name, Request
 from memoryspace.errors import Forbidden
 from memoryspace.server.deps import Caller, Space, missing
+from memoryspace.server.errors import ERROR_RESPONSES
 from memoryspace.server.keys import Access
 from memoryspace.space import MemorySpace
 from memoryspace.store.erasure import PurgeReport
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 
 
 class PurgeIn(Request):
