@@ -85,7 +85,7 @@ def all_vectors(store: Store) -> dict[int, VectorTuple]:
 def follow(index: dict[int, VectorTuple], deltas: Iterable[IndexDelta]) -> dict[int, VectorTuple]:
     """Apply index deltas to a dict standing in for a vector index, as an index would."""
     for delta in deltas:
-        if delta.op is Op.DELETE:
+        if delta.op in (Op.DELETE, Op.PURGE):
             index.pop(delta.key, None)
         elif delta.vector is not None:
             index[delta.key] = tuple(float(x) for x in delta.vector)
@@ -756,6 +756,38 @@ class StoreContract:
         assert [(d.op, d.key) for d in tail] == [(Op.UPDATE, key_b), (Op.DELETE, key_a)]
         assert all(d.lsn > after_text_edit for d in tail)
         assert follow({}, store.index_deltas(0)) == all_vectors(store)
+
+    # -- erasure (memoryspace.store.erasure)
+
+    def test_purge_erases_a_record_from_every_past_state(self, store: Store) -> None:
+        steps = self._history(store)  # a edited, b deleted, c; checkpoint "base" holds a and b
+        texts = ["alpha one", "alpha changed", "beta two"]
+        report = store.purge(["a", "b", "never-stored"], texts=texts, actor="dpo")
+        assert report.ids == ("a", "b") and report.records == 1 and report.log_entries == 4
+        assert [c.op for c in store.history("a")] == [Op.ADD, Op.UPDATE, Op.PURGE]
+        assert all(c.before is None and c.after is None for c in store.history("b"))
+        assert store.history("b")[-1].actor == "dpo" and report.lsn == store.last_lsn()
+        for lsn, state in steps:
+            with opened(store.as_of(lsn)) as past:
+                assert live_state(past) == {i: s for i, s in state.items() if i not in "ab"}
+        assert follow({}, store.index_deltas(0)) == all_vectors(store)
+        assert store.text_search(["alpha", "beta"], 5) == []
+        assert [m.id for m in store.scan()] == ["c"]
+        assert store.purge(["a"]).ids == ()  # erased already: nothing logged
+        assert [c.op for c in store.history("a")] == [Op.ADD, Op.UPDATE, Op.PURGE]
+
+    def test_ever_stored_finds_deleted_records_through_the_log(self, store: Store) -> None:
+        store.insert(
+            [
+                (make_memory("a", user="u1"), None),
+                (make_memory("b", user="u2"), None),
+                (make_memory("c", user="u1", session="s"), None),
+            ]
+        )
+        store.delete(["a"])
+        assert store.ever_stored(user="u1") == ["a", "c"]
+        assert store.ever_stored(user="u1", session="s") == ["c"]
+        assert store.ever_stored(agent="nobody") == []
 
     # -- checkpoints and restore
 

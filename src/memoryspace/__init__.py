@@ -34,6 +34,7 @@ from memoryspace.profiler import MemoryProfiler
 from memoryspace.reflect import Reflection, ReflectOptions
 from memoryspace.settings import Settings
 from memoryspace.space import MemorySpace
+from memoryspace.store.erasure import PurgeReport
 from memoryspace.store.sqlite import SQLiteStore
 from memoryspace.structures import MemoryInterface
 
@@ -67,6 +68,7 @@ __all__ = [
     "Notes",
     "Op",
     "OpenAIEmbedder",
+    "PurgeReport",
     "ReadOnly",
     "ReflectOptions",
     "Reflection",

@@ -38,6 +38,7 @@ class Op(StrEnum):
     ADD = "add"
     UPDATE = "update"
     DELETE = "delete"
+    PURGE = "purge"  # the record was erased: its earlier entries are tombstones (see erasure)
 
 
 class LinkType(StrEnum):

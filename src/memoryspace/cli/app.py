@@ -65,6 +65,7 @@ from memoryspace.cli.mcp import mcp_commands
 from memoryspace.cli.migrate import migration
 from memoryspace.cli.notes import notes, notes_bench, reflection
 from memoryspace.cli.prompt_budget import prompt_budget_bench
+from memoryspace.cli.purge import purging
 from memoryspace.cli.read import reading
 from memoryspace.cli.reembed import reembedding
 from memoryspace.cli.server import keys, serve_bench, serving
@@ -502,6 +503,7 @@ app.add_typer(mcp_commands)  # `mcp`
 app.add_typer(migration)  # `migrate`
 app.add_typer(notes, name="notes", no_args_is_help=True)
 app.add_typer(reflection)  # `reflect`
+app.add_typer(purging)  # `purge`
 app.add_typer(reembedding)  # `reembed`
 app.add_typer(serving)  # `serve`
 app.add_typer(keys, name="keys")

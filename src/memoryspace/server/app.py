@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp
 
 from memoryspace import __version__
-from memoryspace.server import conversations, log, memories, structures
+from memoryspace.server import conversations, log, memories, purge, structures
 from memoryspace.server.docs import install_docs
 from memoryspace.server.errors import BodyLimit, install_error_handlers
 from memoryspace.server.keys import KeyRing
@@ -74,7 +74,8 @@ def create_app(
     app.state.metrics = registry
     app.state.gc_pauses = pauses
     install_error_handlers(app)
-    for router in (memories.router, log.router, conversations.router, structures.router):
+    routers = (memories.router, log.router, conversations.router, structures.router, purge.router)
+    for router in routers:
         app.include_router(router)
 
     @app.get("/health", tags=["admin"])

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from memoryspace.fingerprint import ContentKey
 from memoryspace.heapview import HeapEntry
 from memoryspace.models import Change, Checkpoint, Filter, Memory, Op
+from memoryspace.store.erasure import PurgeReport
 
 Vector = npt.NDArray[np.float32]
 Keys = npt.NDArray[np.int64]
@@ -199,6 +200,22 @@ class Store(Protocol):
     def history(self, id: str) -> list[Change]: ...
 
     def index_deltas(self, since_lsn: int) -> Iterator[IndexDelta]: ...
+
+    # -- erasure (memoryspace.store.erasure)
+    def ever_stored(
+        self, user: str | None = None, agent: str | None = None, session: str | None = None
+    ) -> list[str]:
+        """Ids of every record ever stored in the scope, live or deleted (found through the
+        log), oldest first."""
+        ...
+
+    def purge(
+        self, ids: Sequence[str], *, texts: Sequence[str] = (), actor: str | None = None
+    ) -> PurgeReport:
+        """Erase records everywhere the backend keeps them: live rows, indexes, log payloads
+        (tombstoned, a ``purge`` entry appended), checkpoints; ``texts`` are the contents they
+        ever had, to check rewritten copies against."""
+        ...
 
     # -- snapshots and time travel
     def checkpoint(self, name: str, *, overwrite: bool = False) -> Checkpoint: ...

@@ -22,7 +22,7 @@ from memoryspace.errors import Conflict, NotFound, ReadOnly
 from memoryspace.fingerprint import ContentKey
 from memoryspace.heapview import HeapEntry
 from memoryspace.models import Change, Checkpoint, Filter, Memory, Op, apply_patch, check_version
-from memoryspace.store import fts, snapshots, sqlite_log, timetravel
+from memoryspace.store import fts, snapshots, sqlite_log, sqlite_purge, timetravel
 from memoryspace.store.access import AccessCounts
 from memoryspace.store.base import IndexDelta, Keys, Vector
 from memoryspace.store.codec import (
@@ -36,6 +36,7 @@ from memoryspace.store.codec import (
     where_clause,
 )
 from memoryspace.store.connections import Connections, Tracer
+from memoryspace.store.erasure import PurgeReport
 from memoryspace.store.failures import translate
 from memoryspace.store.heapscan import heap_entry, heap_query
 from memoryspace.store.oplog import (
@@ -583,6 +584,18 @@ class SQLiteStore:
         """Apply raw log rows (from ``log_rows``) verbatim: same keys, same LSNs."""
         with self._db.writing() as conn:
             sqlite_log.replay(conn, rows)
+
+    # -- erasure (see memoryspace.store.sqlite_purge)
+
+    def ever_stored(
+        self, user: str | None = None, agent: str | None = None, session: str | None = None
+    ) -> list[str]:
+        return sqlite_purge.ever_stored(self, user, agent, session)
+
+    def purge(
+        self, ids: Sequence[str], *, texts: Sequence[str] = (), actor: str | None = None
+    ) -> PurgeReport:
+        return sqlite_purge.purge(self, ids, texts, actor=actor)
 
     # -- snapshots and time travel (see memoryspace.store.snapshots)
 

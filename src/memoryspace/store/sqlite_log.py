@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 
 from memoryspace.errors import NotFound
 from memoryspace.models import Change, Memory, Op
-from memoryspace.store import fts
+from memoryspace.store import erasure, fts
 from memoryspace.store.base import IndexDelta
 from memoryspace.store.codec import COLUMNS, blob_vector, memory_from_state, row_values
 from memoryspace.store.connections import Connections
@@ -31,6 +31,11 @@ def replay(conn: sqlite3.Connection, rows: Sequence[LogRow]) -> None:
     """Apply ``rows`` in order inside the caller's write transaction."""
     for row in rows:
         _lsn, _time, op, _id, key, before_json, after_json, blob, _actor = row
+        if erasure.skipped_by_replay(op, before_json, after_json):
+            conn.execute(
+                f"INSERT INTO oplog({LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row
+            )
+            continue
         after = memory_from_state(after_json)
         before = memory_from_state(before_json)
         if op == Op.ADD:
@@ -89,7 +94,7 @@ def index_deltas(db: Connections, since_lsn: int) -> Iterator[IndexDelta]:
         with db.reading() as conn:
             rows = conn.execute(
                 "SELECT lsn, op, key, vector FROM oplog WHERE lsn > ? AND "
-                "(op IN ('add', 'delete') OR vector IS NOT NULL) ORDER BY lsn LIMIT 2048",
+                "(op IN ('add', 'delete', 'purge') OR vector IS NOT NULL) ORDER BY lsn LIMIT 2048",
                 (last,),
             ).fetchall()
         if not rows:

@@ -28,6 +28,7 @@ at the right moments:
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ from memoryspace.fingerprint import ContentKey
 from memoryspace.heapview import HeapEntry
 from memoryspace.models import Change, Checkpoint, Filter, Memory
 from memoryspace.store.base import IndexDelta, Keys, Store, Vector
+from memoryspace.store.erasure import PurgeReport
 from memoryspace.tiers.hot import HotTier
 
 
@@ -330,6 +332,24 @@ class TieredStore:
         return self.backing.index_deltas(since_lsn)
 
     # -- snapshots and time travel
+
+    def ever_stored(
+        self, user: str | None = None, agent: str | None = None, session: str | None = None
+    ) -> list[str]:
+        self._sync()
+        return self.backing.ever_stored(user, agent, session)
+
+    def purge(
+        self, ids: Sequence[str], *, texts: Sequence[str] = (), actor: str | None = None
+    ) -> PurgeReport:
+        """The store's ``purge``, after writing back; the purged records leave the tier."""
+        self._sync()
+        resident = sum(1 for id in ids if id in self.tier)
+        try:
+            report = self.backing.purge(ids, texts=texts, actor=actor)
+        finally:
+            self.tier.discard(ids)
+        return dataclasses.replace(report, hot_tier_evicted=resident)
 
     def checkpoint(self, name: str, *, overwrite: bool = False) -> Checkpoint:
         self._sync()

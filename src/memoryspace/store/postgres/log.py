@@ -80,7 +80,7 @@ def delta_rows(
     """(lsn, op, key, vector bytes) of the entries a vector index must follow."""
     rows = conn.execute(
         "SELECT lsn, op, key, vector FROM oplog WHERE lsn > %s AND "
-        "(op IN ('add', 'delete') OR vector IS NOT NULL) ORDER BY lsn LIMIT %s",
+        "(op IN ('add', 'delete', 'purge') OR vector IS NOT NULL) ORDER BY lsn LIMIT %s",
         (since_lsn, batch),
     ).fetchall()
     return [(int(a), str(b), int(c), None if d is None else bytes(d)) for a, b, c, d in rows]

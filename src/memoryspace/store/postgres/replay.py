@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 from memoryspace.errors import Conflict
 from memoryspace.models import Op
+from memoryspace.store import erasure
 from memoryspace.store.base import Vector
 from memoryspace.store.codec import blob_vector, memory_from_state, row_values
 from memoryspace.store.oplog import LOG_COLUMNS, LogRow
@@ -37,6 +38,12 @@ def replay(
         )
     for row in rows:
         lsn, _time, op, _id, key, before_json, after_json, blob, _actor = row
+        if erasure.skipped_by_replay(op, before_json, after_json):
+            conn.execute(
+                f"INSERT INTO oplog({LOG_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                row,
+            )
+            continue
         after = memory_from_state(after_json)
         before = memory_from_state(before_json)
         if op == Op.ADD:

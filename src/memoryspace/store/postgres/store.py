@@ -45,13 +45,14 @@ from memoryspace.store.codec import (
     row_values,
     vector_blob,
 )
+from memoryspace.store.erasure import PurgeReport
 from memoryspace.store.fts import RADIUS
 from memoryspace.store.heapscan import heap_entry, heap_query
 from memoryspace.store.oplog import (
     LogRow,
     logged_change,
 )
-from memoryspace.store.postgres import log, replay, text
+from memoryspace.store.postgres import log, purge, replay, text
 from memoryspace.store.postgres.connections import Conn, Connections, redact
 from memoryspace.store.postgres.schema import migrate
 from memoryspace.store.postgres.sql import (
@@ -584,6 +585,19 @@ class PostgresStore:
             replay.replay(conn, rows, self._put_vector)
 
     # -- checkpoints and time travel
+
+    # -- erasure (see memoryspace.store.postgres.purge)
+
+    def ever_stored(
+        self, user: str | None = None, agent: str | None = None, session: str | None = None
+    ) -> list[str]:
+        return purge.ever_stored(self, user, agent, session)
+
+    def purge(
+        self, ids: Sequence[str], *, texts: Sequence[str] = (), actor: str | None = None
+    ) -> PurgeReport:
+        """Erase ``ids`` (``texts`` is unused: checkpoints here hold no copies)."""
+        return purge.purge(self, ids, actor=actor)
 
     def checkpoint(self, name: str, *, overwrite: bool = False) -> Checkpoint:
         """Tag the current end of the log as checkpoint ``name``.
