@@ -37,6 +37,7 @@ from memoryspace.embed.base import Embedder
 from memoryspace.embed.resolve import resolve_embedder
 from memoryspace.errors import Conflict, InvalidInput
 from memoryspace.facade.history import HistoryMixin
+from memoryspace.facade.logcare import LogCareMixin
 from memoryspace.facade.maintenance import MaintenanceMixin
 from memoryspace.facade.reads import ReadsMixin
 from memoryspace.facade.structures import StructuresMixin
@@ -64,7 +65,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("memoryspace")
 
 
-class MemorySpace(WritesMixin, ReadsMixin, HistoryMixin, MaintenanceMixin, StructuresMixin):
+class MemorySpace(
+    WritesMixin, ReadsMixin, HistoryMixin, MaintenanceMixin, StructuresMixin, LogCareMixin
+):
     """A memory space: add, search, edit, forget and time-travel memories.
 
     Open one with ``MemorySpace.open(path)`` and use it as a context manager. Safe to share

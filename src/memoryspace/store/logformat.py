@@ -162,7 +162,7 @@ def changes_from_rows(rows: Sequence[EntryRow], older: Older) -> list[Change]:
     states: dict[str, State | None] = {}
     out: list[Change] = []
     for lsn, when, op, id, before_json, after_json, actor, previous in rows:
-        if id not in states and _needs_prior(before_json, after_json):
+        if id not in states and needs_prior(before_json, after_json):
             states[id] = prior_state(id, lsn, older)
         before, after = step(states.get(id), before_json, after_json)
         states[id] = after
@@ -181,7 +181,7 @@ def changes_from_rows(rows: Sequence[EntryRow], older: Older) -> list[Change]:
     return out
 
 
-def _needs_prior(before_json: str | None, after_json: str | None) -> bool:
+def needs_prior(before_json: str | None, after_json: str | None) -> bool:
     for text in (before_json, after_json):
         if text is not None and not is_full(json.loads(text)):
             return True

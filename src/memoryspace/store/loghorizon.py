@@ -8,9 +8,20 @@ would give wrong states.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from memoryspace.errors import LogCompacted
 
 HORIZON = "log.compacted_through"
+
+
+class HasSettings(Protocol):
+    def get_setting(self, key: str) -> str | None: ...
+
+
+def compacted_through(store: HasSettings) -> int:
+    """The LSN up to which ``compact-log`` dropped ``store``'s log (0 when it never ran)."""
+    return int(store.get_setting(HORIZON) or 0)
 
 
 def check_kept(horizon: int, after_lsn: int, reader: str) -> None:
