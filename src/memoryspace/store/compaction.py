@@ -103,7 +103,8 @@ def _horizon(store: SQLiteStore, keep_after: str | int) -> tuple[int, str]:
 
 def _rewrite_first_kept(conn: sqlite3.Connection, cut: int) -> int:
     """Rewrite as full states the first kept entry of each record whose earlier entries are
-    dropped, when it is a diff of them; returns how many were rewritten."""
+    dropped, unless it is an add (with the LSN of the entry before it, its ``before``'s
+    version); returns how many were rewritten."""
     rows = conn.execute(
         "SELECT o.lsn, o.id, o.before, o.after FROM oplog o JOIN ("
         "  SELECT id, min(lsn) AS lsn FROM oplog WHERE lsn > ? GROUP BY id"
@@ -121,10 +122,13 @@ def _rewrite_first_kept(conn: sqlite3.Connection, cut: int) -> int:
 
     rewritten = 0
     for lsn, id, before_json, after_json in rows:
-        if not logformat.needs_prior(before_json, after_json):
+        if before_json is None:  # an add: whole already
             continue
         state = logformat.prior_state(id, lsn, older)
-        before, after = logformat.full_entry(state, before_json, after_json)
+        previous = older(id, lsn, 1)
+        before, after = logformat.full_entry(
+            state, before_json, after_json, int(previous[0][0]) if previous else None
+        )
         conn.execute("UPDATE oplog SET before = ?, after = ? WHERE lsn = ?", (before, after, lsn))
         rewritten += 1
     return rewritten

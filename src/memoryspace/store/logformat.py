@@ -35,6 +35,9 @@ VECTOR_REF = b""  # the entry's vector is its record's current row in ``vectors`
 KEYFRAME_EVERY = 32  # an update logs a full state after this many diffs of the record
 CHAIN = "_chain"  # key of an update diff: how many diffs since the record's last full state
 DELETED = "{}"  # a delete's ``before``: the state its previous entry left
+# Key of a full ``before`` that ``compact-log`` wrote: the LSN of the dropped entry before it
+# (the record's version then).
+PREVIOUS = "_previous"
 # The ``vector`` column with references resolved, on alias ``o`` (both dialects).
 RESOLVED_VECTOR = (
     "CASE WHEN length(o.vector) = 0 THEN (SELECT v.vector FROM vectors v WHERE v.key = o.key) "
@@ -43,8 +46,6 @@ RESOLVED_VECTOR = (
 RESOLVED_LOG_COLUMNS = (
     f"o.lsn, o.time, o.op, o.id, o.key, o.before, o.after, {RESOLVED_VECTOR}, o.actor"
 )
-# Rows a reader walks back over to find a record's last full state (a keyframe or older).
-WALK_BACK = KEYFRAME_EVERY + 1
 
 
 def _dumps(value: State) -> str:
@@ -104,6 +105,7 @@ def step(
         after = None if before is None else {**before, **after}
         if after is not None:
             after.pop(CHAIN, None)
+            after.pop(PREVIOUS, None)
     return before, after
 
 
@@ -118,7 +120,9 @@ def replayed(
 
 
 def _memory(state: State | None) -> Memory | None:
-    return None if state is None else Memory.from_dict(state)
+    if state is None:
+        return None
+    return Memory.from_dict({name: v for name, v in state.items() if name != PREVIOUS})
 
 
 # A raw entry as ``changes``/``history`` read it: (lsn, time, op, id, before, after, actor,
@@ -136,7 +140,8 @@ def prior_state(id: str, lsn: int, older: Older) -> State | None:
     walked: list[tuple[Any, ...]] = []
     position = lsn
     while True:
-        page = older(id, position, WALK_BACK)
+        walk = KEYFRAME_EVERY + 1  # rows a keyframe is at most behind
+        page = older(id, position, walk)
         start = None
         for index, (_lsn, _before, after_json) in enumerate(page):
             if after_json is None or is_full(json.loads(after_json)):
@@ -146,7 +151,7 @@ def prior_state(id: str, lsn: int, older: Older) -> State | None:
             walked.extend(page[: start + 1])
             break
         walked.extend(page)
-        if len(page) < WALK_BACK:
+        if len(page) < walk:
             return None  # no full state left (erased, or dropped by compact-log)
         position = int(page[-1][0])
     state: State | None = None
@@ -166,6 +171,8 @@ def changes_from_rows(rows: Sequence[EntryRow], older: Older) -> list[Change]:
             states[id] = prior_state(id, lsn, older)
         before, after = step(states.get(id), before_json, after_json)
         states[id] = after
+        if before is not None and PREVIOUS in before:
+            previous = previous or before[PREVIOUS]
         before_memory, after_memory = _memory(before), _memory(after)
         out.append(
             Change(
@@ -189,11 +196,13 @@ def needs_prior(before_json: str | None, after_json: str | None) -> bool:
 
 
 def full_entry(
-    state: State | None, before_json: str | None, after_json: str | None
+    state: State | None, before_json: str | None, after_json: str | None, previous: int | None
 ) -> tuple[str | None, str | None]:
     """An entry's columns rewritten as full states (for the first entry ``compact-log``
-    keeps of a record, whose predecessors are dropped)."""
+    keeps of a record, whose predecessors, the last at LSN ``previous``, are dropped)."""
     before, after = step(state, before_json, after_json)
+    if before is not None and previous is not None:
+        before = {**before, PREVIOUS: previous}
     return (
         None if before is None else _dumps(before),
         None if after is None else _dumps(after),
