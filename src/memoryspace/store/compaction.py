@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from memoryspace.errors import Conflict, InvalidInput
-from memoryspace.store import logformat, timetravel
+from memoryspace.store import logformat, sqlite_log, timetravel
 from memoryspace.store.base import Store
 from memoryspace.store.loghorizon import HORIZON, compacted_through
 from memoryspace.store.sqlite import SQLiteStore
@@ -113,22 +113,16 @@ def _rewrite_first_kept(conn: sqlite3.Connection, cut: int) -> int:
         (cut, cut),
     ).fetchall()
 
-    def older(id: str, lsn: int, limit: int) -> list[tuple[Any, ...]]:
-        return conn.execute(
-            "SELECT lsn, before, after FROM oplog WHERE id = ? AND lsn < ? "
-            "ORDER BY lsn DESC LIMIT ?",
-            (id, lsn, limit),
-        ).fetchall()
-
+    older = sqlite_log.older_entries(conn)
     rewritten = 0
     for lsn, id, before_json, after_json in rows:
         if before_json is None:  # an add: whole already
             continue
         state = logformat.prior_state(id, lsn, older)
-        previous = older(id, lsn, 1)
-        before, after = logformat.full_entry(
-            state, before_json, after_json, int(previous[0][0]) if previous else None
-        )
+        previous = conn.execute(
+            "SELECT max(lsn) FROM oplog WHERE id = ? AND lsn < ?", (id, lsn)
+        ).fetchone()[0]
+        before, after = logformat.full_entry(state, before_json, after_json, previous)
         conn.execute("UPDATE oplog SET before = ?, after = ? WHERE lsn = ?", (before, after, lsn))
         rewritten += 1
     return rewritten

@@ -87,21 +87,30 @@ def encode(
     return olds, _dumps({CHAIN: chain + 1, **{name: new[name] for name in changed}})
 
 
+def _parse(text: str | None) -> State | None:
+    return None if text is None else json.loads(text)
+
+
 def step(
     state: State | None, before_json: str | None, after_json: str | None
 ) -> tuple[State | None, State | None]:
     """(before, after) full states of one entry, given ``state``: the full state its record
     had before it (``None`` when unknown or absent)."""
-    before: State | None = None if before_json is None else json.loads(before_json)
-    after: State | None = None if after_json is None else json.loads(after_json)
-    if before is not None and not is_full(before):
+    return _step(state, _parse(before_json), _parse(after_json))
+
+
+def _step(
+    state: State | None, before: State | None, after: State | None
+) -> tuple[State | None, State | None]:
+    """``step`` on parsed columns."""
+    if before is not None and "id" not in before:
         if state is not None:
             before = state
-        elif after is not None and is_full(after):  # a keyframe holds what it changed
+        elif after is not None and "id" in after:  # a keyframe holds what it changed
             before = {**after, **before}
         else:
             before = None
-    if after is not None and not is_full(after):
+    if after is not None and "id" not in after:
         after = None if before is None else {**before, **after}
         if after is not None:
             after.pop(CHAIN, None)
@@ -119,80 +128,95 @@ def replayed(
     return _memory(before), _memory(after)
 
 
-def _memory(state: State | None) -> Memory | None:
+def _memory(state: State | None, version: int = 0) -> Memory | None:
     if state is None:
         return None
-    return Memory.from_dict({name: v for name, v in state.items() if name != PREVIOUS})
+    fields = {name: value for name, value in state.items() if name != PREVIOUS}
+    fields["version"] = version
+    return Memory.from_dict(fields)
 
 
 # A raw entry as ``changes``/``history`` read it: (lsn, time, op, id, before, after, actor,
 # previous LSN of the record).
 EntryRow = tuple[Any, ...]
-# ``older(id, lsn, limit)``: up to ``limit`` entries of ``id`` before ``lsn``, newest first,
-# as (lsn, before, after).
-Older = Callable[[str, int, int], Sequence[tuple[Any, ...]]]
+# ``older(ids, lsn, limit)``: up to ``limit`` of the newest entries of each of ``ids`` before
+# ``lsn``, as (id, lsn, before, after), in any order.
+Older = Callable[[Sequence[str], int, int], Sequence[tuple[Any, ...]]]
+
+
+def _roll(entries: Sequence[tuple[Any, ...]]) -> tuple[bool, State | None]:
+    """From one record's entries, newest first: (found, state after the newest), rolled
+    forward from the newest full state among them; found is false without one."""
+    for index, (_id, _lsn, _before, after_json) in enumerate(entries):
+        after = _parse(after_json)
+        if after is None or "id" in after:
+            state = after
+            for _i, _l, before_json, later_json in reversed(entries[:index]):
+                _b, state = _step(state, _parse(before_json), _parse(later_json))
+            return True, state
+    return False, None
+
+
+def prior_states(ids: Sequence[str], lsn: int, older: Older) -> dict[str, State | None]:
+    """The full state each of ``ids`` had right before LSN ``lsn``: its last full state before
+    it, rolled forward over the diffs after that (at most ``KEYFRAME_EVERY`` entries on logs
+    written with keyframes; read in one batch, then page by page for older logs)."""
+    walk = KEYFRAME_EVERY + 1  # entries a keyframe is at most behind
+    by_id: dict[str, list[tuple[Any, ...]]] = {id: [] for id in ids}
+    for row in older(ids, lsn, walk):
+        by_id[row[0]].append(row)
+    out: dict[str, State | None] = {}
+    for id, entries in by_id.items():
+        entries.sort(key=lambda row: -int(row[1]))
+        while True:
+            found, state = _roll(entries)
+            if found or len(entries) % walk or not entries:
+                out[id] = state  # None: no full state left (erased, or dropped by compact-log)
+                break
+            page = sorted(older([id], int(entries[-1][1]), walk), key=lambda row: -int(row[1]))
+            if not page:
+                out[id] = None
+                break
+            entries.extend(page)
+    return out
 
 
 def prior_state(id: str, lsn: int, older: Older) -> State | None:
-    """The full state record ``id`` had right before entry ``lsn``: its last full state
-    before it, rolled forward over the diffs after that (at most ``KEYFRAME_EVERY`` entries
-    on logs written with keyframes)."""
-    walked: list[tuple[Any, ...]] = []
-    position = lsn
-    while True:
-        walk = KEYFRAME_EVERY + 1  # rows a keyframe is at most behind
-        page = older(id, position, walk)
-        start = None
-        for index, (_lsn, _before, after_json) in enumerate(page):
-            if after_json is None or is_full(json.loads(after_json)):
-                start = index
-                break
-        if start is not None:
-            walked.extend(page[: start + 1])
-            break
-        walked.extend(page)
-        if len(page) < walk:
-            return None  # no full state left (erased, or dropped by compact-log)
-        position = int(page[-1][0])
-    state: State | None = None
-    for _lsn, before_json, after_json in reversed(walked):
-        _before, state = step(state, before_json, after_json)
-    return state
+    """The full state record ``id`` had right before entry ``lsn`` (see ``prior_states``)."""
+    return prior_states([id], lsn, older)[id]
 
 
 def changes_from_rows(rows: Sequence[EntryRow], older: Older) -> list[Change]:
     """``Change``s with full before/after records from entries of the log read in LSN order
-    (the feed, or one record's history), walking back for records whose first entry here
-    is a diff."""
-    states: dict[str, State | None] = {}
+    (the feed, or one record's history), reading back (in one batch) for the records whose
+    first entry here is a diff."""
+    parsed = [(row, _parse(row[4]), _parse(row[5])) for row in rows]
+    seen: set[str] = set()
+    needing: list[str] = []
+    for row, before, after in parsed:
+        if row[3] not in seen:
+            seen.add(row[3])
+            if any(part is not None and "id" not in part for part in (before, after)):
+                needing.append(row[3])
+    states = prior_states(needing, int(rows[0][0]), older) if needing else {}
     out: list[Change] = []
-    for lsn, when, op, id, before_json, after_json, actor, previous in rows:
-        if id not in states and needs_prior(before_json, after_json):
-            states[id] = prior_state(id, lsn, older)
-        before, after = step(states.get(id), before_json, after_json)
+    for (lsn, when, op, id, _b, _a, actor, previous), before_part, after_part in parsed:
+        before, after = _step(states.get(id), before_part, after_part)
         states[id] = after
         if before is not None and PREVIOUS in before:
             previous = previous or before[PREVIOUS]
-        before_memory, after_memory = _memory(before), _memory(after)
         out.append(
             Change(
                 lsn=lsn,
                 time=when,
                 op=Op(op),
                 id=id,
-                before=before_memory.evolve(version=previous or 0) if before_memory else None,
-                after=after_memory.evolve(version=lsn) if after_memory else None,
+                before=_memory(before, previous or 0),
+                after=_memory(after, lsn),
                 actor=actor,
             )
         )
     return out
-
-
-def needs_prior(before_json: str | None, after_json: str | None) -> bool:
-    for text in (before_json, after_json):
-        if text is not None and not is_full(json.loads(text)):
-            return True
-    return False
 
 
 def full_entry(

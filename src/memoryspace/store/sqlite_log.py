@@ -118,13 +118,34 @@ def replay(conn: sqlite3.Connection, rows: Sequence[LogRow]) -> None:
             conn.execute("UPDATE memories SET version = ? WHERE key = ?", (row[0], key))
 
 
-def _older(conn: sqlite3.Connection) -> logformat.Older:
-    def older(id: str, lsn: int, limit: int) -> list[tuple[object, ...]]:
-        return conn.execute(
-            "SELECT lsn, before, after FROM oplog WHERE id = ? AND lsn < ? "
-            "ORDER BY lsn DESC LIMIT ?",
-            (id, lsn, limit),
-        ).fetchall()
+def older_entries(conn: sqlite3.Connection) -> logformat.Older:
+    """``logformat.Older`` on this database: the newest entries of each id before an LSN
+    (found on the ``oplog_id`` index alone, then read by LSN)."""
+
+    def older(ids: Sequence[str], lsn: int, limit: int) -> list[tuple[object, ...]]:
+        out: list[tuple[object, ...]] = []
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ", ".join("?" * len(chunk))
+            lsns = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT lsn FROM (SELECT lsn, row_number() OVER "
+                    f"(PARTITION BY id ORDER BY lsn DESC) AS n FROM oplog WHERE id IN ({marks}) "
+                    "AND lsn < ?) WHERE n <= ?",
+                    (*chunk, lsn, limit),
+                )
+            ]
+            for at in range(0, len(lsns), 500):
+                wanted = lsns[at : at + 500]
+                out.extend(
+                    conn.execute(
+                        "SELECT id, lsn, before, after FROM oplog "
+                        f"WHERE lsn IN ({', '.join('?' * len(wanted))})",
+                        wanted,
+                    ).fetchall()
+                )
+        return out
 
     return older
 
@@ -140,7 +161,7 @@ def changes(conn: sqlite3.Connection, since_lsn: int, limit: int | None) -> list
         f"SELECT {CHANGE_COLUMNS} FROM oplog o WHERE lsn > ? ORDER BY lsn LIMIT ?",
         (since_lsn, -1 if limit is None else limit),
     ).fetchall()
-    return logformat.changes_from_rows(rows, _older(conn))
+    return logformat.changes_from_rows(rows, older_entries(conn))
 
 
 def history(conn: sqlite3.Connection, id: str) -> list[Change]:
@@ -154,7 +175,7 @@ def history(conn: sqlite3.Connection, id: str) -> list[Change]:
     ).fetchall()
     if not rows:
         raise NotFound(f"no memory with id {id!r} was ever stored")
-    return logformat.changes_from_rows(rows, _older(conn))
+    return logformat.changes_from_rows(rows, older_entries(conn))
 
 
 def index_deltas(db: Connections, since_lsn: int) -> Iterator[IndexDelta]:

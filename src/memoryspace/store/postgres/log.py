@@ -9,7 +9,7 @@ with its LSN, delivered when its transaction commits.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import psycopg
 
@@ -71,11 +71,12 @@ def _text(value: object) -> str | None:
 
 
 def _older(conn: Conn) -> logformat.Older:
-    def older(id: str, lsn: int, limit: int) -> list[tuple[object, ...]]:
+    def older(ids: Sequence[str], lsn: int, limit: int) -> list[tuple[object, ...]]:
         return conn.execute(
-            "SELECT lsn, before, after FROM oplog WHERE id = %s AND lsn < %s "
-            "ORDER BY lsn DESC LIMIT %s",
-            (id, lsn, limit),
+            "SELECT id, lsn, before, after FROM oplog WHERE lsn = ANY(SELECT lsn FROM ("
+            "  SELECT lsn, row_number() OVER (PARTITION BY id ORDER BY lsn DESC) AS n"
+            "  FROM oplog WHERE id = ANY(%s) AND lsn < %s) newest WHERE n <= %s)",
+            (list(ids), lsn, limit),
         ).fetchall()
 
     return older
