@@ -285,3 +285,85 @@ def test_logformat_decodes_entries_with_no_payload() -> None:
     before, after = logformat.step(None, '{"importance": 0.5}', json.dumps(state))
     assert after == state and before == {**state, "importance": 0.5}
     assert np.isclose(memory.importance, 0.5)
+
+
+def test_a_postgres_log_from_before_references_upgrades_in_place(pg_url: str) -> None:
+    import psycopg
+
+    from memoryspace.store.postgres import PostgresStore
+
+    with PostgresStore(pg_url) as store:
+        store.insert([(make_memory("a"), vec(1, 2)), (make_memory("b"), vec(3, 4))])
+        store.update("a", {"importance": 0.9})
+        history = store.history("a")
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # as schema 1 wrote it
+        conn.execute("DROP TRIGGER vectors_replaced ON vectors")
+        conn.execute("DROP TRIGGER vectors_deleted ON vectors")
+        conn.execute("DROP FUNCTION memoryspace_vector_to_log")
+        conn.execute("DROP INDEX oplog_vector_ref")
+        conn.execute(
+            "UPDATE oplog o SET vector = v.vector FROM vectors v "
+            "WHERE v.key = o.key AND length(o.vector) = 0"
+        )
+        conn.execute("UPDATE settings SET value = '1' WHERE key = 'schema.version'")
+    with PostgresStore(pg_url) as store:
+        assert store.history("a") == history
+        store.update("a", {"importance": 0.1}, vector=vec(5, 6))
+        store.delete(["b"])
+        rows = store.log_rows(0, store.last_lsn())
+        assert [row[7] for row in rows] == [
+            vec(1, 2).tobytes(),
+            vec(3, 4).tobytes(),
+            None,
+            vec(5, 6).tobytes(),
+            None,
+        ]
+    with psycopg.connect(pg_url) as conn:
+        stored = [
+            bytes(r[0])
+            for r in conn.execute("SELECT vector FROM oplog ORDER BY lsn")
+            if r[0] is not None
+        ]
+    assert stored == [vec(1, 2).tobytes(), vec(3, 4).tobytes(), b""]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    before=st.lists(operations, min_size=1, max_size=15),
+    after=st.lists(operations, max_size=15),
+)
+def test_after_compact_log_every_state_from_the_checkpoint_on_is_rebuilt(
+    before: list[Any], after: list[Any]
+) -> None:
+    from memoryspace.store.compaction import compact_log
+
+    clock = FakeClock(step=0.5)
+    with SQLiteStore(":memory:", clock=clock) as store:
+        run = Run(store, clock)
+        for op in before:
+            run.apply(op)
+        cut = store.checkpoint("cut")
+        run.states[cut.lsn] = dict(run.model)
+        for op in after:
+            run.apply(op)
+        histories = {id: store.history(id) for id in {c.id for c in store.changes()}}
+        compact_log(store, "cut")
+        assert live_state(store) == run.expected()
+        for id, history in histories.items():
+            kept = [c for c in history if c.lsn > cut.lsn or c.lsn == store.last_lsn()]
+            if kept:
+                assert store.history(id) == kept
+        tagged = {0, *(c.lsn for c in store.checkpoints())}  # the empty state, checkpoints
+        for lsn in sorted(run.states):
+            if lsn < cut.lsn and lsn not in tagged:
+                with pytest.raises(LogCompacted):
+                    store.as_of(lsn).close()
+                continue
+            past = store.as_of(lsn)
+            try:
+                assert live_state(past) == run.expected(lsn)
+            finally:
+                past.close()
+        latest = store.last_lsn()
+        run.restore("cut", cut.lsn)  # back to the checkpoint, and forward again
+        run.restore("cut", latest)
