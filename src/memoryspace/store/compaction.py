@@ -113,16 +113,15 @@ def _rewrite_first_kept(conn: sqlite3.Connection, cut: int) -> int:
         (cut, cut),
     ).fetchall()
 
-    older = sqlite_log.older_entries(conn)
-    rewritten = 0
+    rows = [row for row in rows if row[2] is not None]  # an add is whole already
+    # No record has an entry between the cut and its first kept one: one batch reads back.
+    states = logformat.prior_states(
+        [row[1] for row in rows], cut + 1, sqlite_log.older_entries(conn)
+    )
+    previous = dict(
+        conn.execute("SELECT id, max(lsn) FROM oplog WHERE lsn <= ? GROUP BY id", (cut,))
+    )
     for lsn, id, before_json, after_json in rows:
-        if before_json is None:  # an add: whole already
-            continue
-        state = logformat.prior_state(id, lsn, older)
-        previous = conn.execute(
-            "SELECT max(lsn) FROM oplog WHERE id = ? AND lsn < ?", (id, lsn)
-        ).fetchone()[0]
-        before, after = logformat.full_entry(state, before_json, after_json, previous)
+        before, after = logformat.full_entry(states[id], before_json, after_json, previous[id])
         conn.execute("UPDATE oplog SET before = ?, after = ? WHERE lsn = ?", (before, after, lsn))
-        rewritten += 1
-    return rewritten
+    return len(rows)
