@@ -118,13 +118,14 @@ DROP TABLE context_rebuild;
 # entry that gave them by triggers when they are replaced or deleted; existing entries
 # rewritten: a vector still current becomes a reference, an update keeps only the fields it
 # changed (a full state every ``KEYFRAME_EVERY`` updates of a record), a delete only ``{}``.
-# ``memoryspace vacuum`` then returns the freed pages to the file system.
+# ``memoryspace vacuum`` then returns the freed pages to the file system. Safe to run again on
+# a log it already rewrote.
 _COMPACT_LOG = """
-CREATE INDEX oplog_vector_ref ON oplog(key) WHERE vector = x'';
-CREATE TRIGGER vectors_replaced BEFORE UPDATE OF vector ON vectors BEGIN
+CREATE INDEX IF NOT EXISTS oplog_vector_ref ON oplog(key) WHERE vector = x'';
+CREATE TRIGGER IF NOT EXISTS vectors_replaced BEFORE UPDATE OF vector ON vectors BEGIN
     UPDATE oplog SET vector = OLD.vector WHERE key = OLD.key AND vector = x'';
 END;
-CREATE TRIGGER vectors_deleted BEFORE DELETE ON vectors BEGIN
+CREATE TRIGGER IF NOT EXISTS vectors_deleted BEFORE DELETE ON vectors BEGIN
     UPDATE oplog SET vector = OLD.vector WHERE key = OLD.key AND vector = x'';
 END;
 UPDATE oplog SET vector = x'' WHERE lsn IN (
@@ -141,7 +142,7 @@ UPDATE oplog SET
         ELSE memoryspace_log_new(before, after,
             (SELECT c.chain FROM update_chain c WHERE c.lsn = oplog.lsn)) END
 WHERE op = 'update' AND json_type(before, '$.id') IS NOT NULL
-    AND json_type(after, '$.id') IS NOT NULL;
+    AND json_type(after, '$.id') IS NOT NULL AND json_type(before, '$._previous') IS NULL;
 DROP TABLE update_chain;
 UPDATE oplog SET before = '{}' WHERE op = 'delete' AND before IS NOT NULL;
 """

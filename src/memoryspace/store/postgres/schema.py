@@ -106,8 +106,8 @@ CREATE TABLE checkpoints (
 # becomes a reference, a delete logs only ``{}``. Older full-state updates stay as they are
 # (they still decode); new ones are diffs.
 _COMPACT_LOG = """
-CREATE INDEX oplog_vector_ref ON oplog(key) WHERE length(vector) = 0;
-CREATE FUNCTION memoryspace_vector_to_log() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE INDEX IF NOT EXISTS oplog_vector_ref ON oplog(key) WHERE length(vector) = 0;
+CREATE OR REPLACE FUNCTION memoryspace_vector_to_log() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE oplog SET vector = OLD.vector WHERE key = OLD.key AND length(vector) = 0;
     IF TG_OP = 'DELETE' THEN
@@ -115,8 +115,10 @@ BEGIN
     END IF;
     RETURN NEW;
 END $$;
+DROP TRIGGER IF EXISTS vectors_replaced ON vectors;
 CREATE TRIGGER vectors_replaced BEFORE UPDATE OF vector ON vectors
     FOR EACH ROW EXECUTE FUNCTION memoryspace_vector_to_log();
+DROP TRIGGER IF EXISTS vectors_deleted ON vectors;
 CREATE TRIGGER vectors_deleted BEFORE DELETE ON vectors
     FOR EACH ROW EXECUTE FUNCTION memoryspace_vector_to_log();
 UPDATE oplog o SET vector = ''::bytea
