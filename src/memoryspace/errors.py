@@ -78,3 +78,8 @@ class LLMOutputError(LLMError):
 
 class ModeUnavailable(BackendUnavailable):
     """A benchmark mode cannot run here (a package is missing, or it would need the network)."""
+
+
+class LogCompacted(NotFound):
+    """The op-log entries asked for were dropped by ``compact-log``: the state before its
+    horizon is only in the checkpoints kept at or after it."""

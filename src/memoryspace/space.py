@@ -38,6 +38,7 @@ from memoryspace.embed.resolve import resolve_embedder
 from memoryspace.errors import Conflict, InvalidInput
 from memoryspace.facade.erasure import ErasureMixin
 from memoryspace.facade.history import HistoryMixin
+from memoryspace.facade.logcare import LogCareMixin
 from memoryspace.facade.maintenance import MaintenanceMixin
 from memoryspace.facade.reads import ReadsMixin
 from memoryspace.facade.structures import StructuresMixin
@@ -66,7 +67,13 @@ log = logging.getLogger("memoryspace")
 
 
 class MemorySpace(
-    WritesMixin, ReadsMixin, HistoryMixin, MaintenanceMixin, StructuresMixin, ErasureMixin
+    WritesMixin,
+    ReadsMixin,
+    HistoryMixin,
+    MaintenanceMixin,
+    StructuresMixin,
+    ErasureMixin,
+    LogCareMixin,
 ):
     """A memory space: add, search, edit, forget and time-travel memories.
 

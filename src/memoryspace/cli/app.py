@@ -61,6 +61,7 @@ from memoryspace.cli.conversation import conversation
 from memoryspace.cli.demo import demo
 from memoryspace.cli.figures import rounded
 from memoryspace.cli.housekeeping import cache
+from memoryspace.cli.maintenance_log import log_care
 from memoryspace.cli.mcp import mcp_commands
 from memoryspace.cli.migrate import migration
 from memoryspace.cli.notes import notes, notes_bench, reflection
@@ -507,6 +508,7 @@ app.add_typer(purging)  # `purge`
 app.add_typer(reembedding)  # `reembed`
 app.add_typer(serving)  # `serve`
 app.add_typer(keys, name="keys")
+app.add_typer(log_care)  # `compact-log` and `vacuum`
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from memoryspace.index.base import Keys, Scores, Vectors
 from memoryspace.models import Op
 from memoryspace.store.base import Store
 from memoryspace.store.failures import from_os
+from memoryspace.store.loghorizon import compacted_through
 
 
 class SyncedIndex:
@@ -72,11 +73,22 @@ class SyncedIndex:
             self._rebuild()
             self._saved_lsn = -1
 
+    def rebuild(self) -> None:
+        """Rebuild the index from the store's vectors (compact: no removed slots), to be saved
+        anew by the next ``save``."""
+        with self._lock:
+            self._rebuild()
+            self._saved_lsn = -1
+
     def sync(self) -> int:
-        """Apply log entries newer than the index; returns how many were applied."""
+        """Apply log entries newer than the index; returns how many were applied (an index
+        older than a compacted log's horizon is rebuilt from the store instead)."""
         with self._lock:
             target = self._store.last_lsn()
             if target == self.lsn:
+                return 0
+            if self.lsn < compacted_through(self._store):
+                self.rebuild()
                 return 0
             applied = 0
             pending_keys: list[int] = []

@@ -9,6 +9,7 @@ import sqlite3
 
 from memoryspace.errors import Conflict
 from memoryspace.fingerprint import content_fingerprint
+from memoryspace.store import logformat
 
 _V1 = """
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -113,7 +114,40 @@ WHERE rowid IN (SELECT key FROM context_rebuild);
 DROP TABLE context_rebuild;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _CONTEXT_PER_SCOPE)
+# Compact op log (see ``memoryspace.store.logformat``): vectors by reference, moved into the
+# entry that gave them by triggers when they are replaced or deleted; existing entries
+# rewritten: a vector still current becomes a reference, an update keeps only the fields it
+# changed (a full state every ``KEYFRAME_EVERY`` updates of a record), a delete only ``{}``.
+# ``memoryspace vacuum`` then returns the freed pages to the file system. Safe to run again on
+# a log it already rewrote.
+_COMPACT_LOG = """
+CREATE INDEX IF NOT EXISTS oplog_vector_ref ON oplog(key) WHERE vector = x'';
+CREATE TRIGGER IF NOT EXISTS vectors_replaced BEFORE UPDATE OF vector ON vectors BEGIN
+    UPDATE oplog SET vector = OLD.vector WHERE key = OLD.key AND vector = x'';
+END;
+CREATE TRIGGER IF NOT EXISTS vectors_deleted BEFORE DELETE ON vectors BEGIN
+    UPDATE oplog SET vector = OLD.vector WHERE key = OLD.key AND vector = x'';
+END;
+UPDATE oplog SET vector = x'' WHERE lsn IN (
+    SELECT max(o.lsn) FROM oplog o WHERE o.vector IS NOT NULL GROUP BY o.key
+) AND vector = (SELECT v.vector FROM vectors v WHERE v.key = oplog.key);
+CREATE TEMP TABLE update_chain (lsn INTEGER PRIMARY KEY, chain INTEGER NOT NULL);
+INSERT INTO update_chain
+SELECT lsn, (row_number() OVER (PARTITION BY id ORDER BY lsn)) % memoryspace_keyframe_every()
+FROM oplog WHERE op = 'update';
+UPDATE oplog SET
+    before = memoryspace_log_old(before, after),
+    after = CASE (SELECT c.chain FROM update_chain c WHERE c.lsn = oplog.lsn)
+        WHEN 0 THEN after
+        ELSE memoryspace_log_new(before, after,
+            (SELECT c.chain FROM update_chain c WHERE c.lsn = oplog.lsn)) END
+WHERE op = 'update' AND json_type(before, '$.id') IS NOT NULL
+    AND json_type(after, '$.id') IS NOT NULL AND json_type(before, '$._previous') IS NULL;
+DROP TABLE update_chain;
+UPDATE oplog SET before = '{}' WHERE op = 'delete' AND before IS NOT NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _CONTEXT_PER_SCOPE, _COMPACT_LOG)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -127,6 +161,7 @@ def migrate(conn: sqlite3.Connection) -> None:
     conn.create_function(
         "memoryspace_content_fingerprint", 1, content_fingerprint, deterministic=True
     )
+    logformat.register_migration_functions(conn)
     if version > SCHEMA_VERSION:
         raise Conflict(
             f"database schema version {version} is newer than this MemorySpace supports "

@@ -31,7 +31,6 @@ from memoryspace.store.codec import (
     blob_vector,
     memory_from_row,
     row_values,
-    state_json,
     vector_blob,
     where_clause,
 )
@@ -266,10 +265,7 @@ class SQLiteStore:
             )
             fts.change(conn, key, before, after, tags_json(after))
             if vector is not None:
-                conn.execute(
-                    "INSERT OR REPLACE INTO vectors(key, vector) VALUES (?, ?)",
-                    (key, vector_blob(vector)),
-                )
+                sqlite_log.put_vector(conn, key, vector_blob(vector) or b"")
             change = self._log(conn, Op.UPDATE, key, before, after, vector, actor)
         self._rows_written += 1
         return change
@@ -302,22 +298,7 @@ class SQLiteStore:
         actor: str | None,
     ) -> Change:
         now = self._clock()
-        id = (after or before).id  # type: ignore[union-attr]
-        cursor = conn.execute(
-            "INSERT INTO oplog(time, op, id, key, before, after, vector, actor) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                now,
-                str(op),
-                id,
-                key,
-                state_json(before),
-                state_json(after),
-                vector_blob(vector),
-                actor,
-            ),
-        )
-        lsn = int(cursor.lastrowid or 0)
+        lsn = sqlite_log.append(conn, now, op, key, before, after, vector, actor)
         if after is not None:
             conn.execute("UPDATE memories SET version = ? WHERE key = ?", (lsn, key))
         return logged_change(lsn, now, op, before, after, actor)

@@ -9,14 +9,15 @@ with its LSN, delivered when its transaction commits.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import psycopg
 
 from memoryspace.models import Change, Memory, Op
+from memoryspace.store import logformat
 from memoryspace.store.base import Vector
-from memoryspace.store.codec import state_json, vector_blob
-from memoryspace.store.oplog import CHANGE_COLUMNS, LOG_COLUMNS, LogRow, change_from_row
+from memoryspace.store.logformat import RESOLVED_LOG_COLUMNS, RESOLVED_VECTOR, VECTOR_REF
+from memoryspace.store.oplog import CHANGE_COLUMNS, LOG_COLUMNS, LogRow
 from memoryspace.store.postgres.connections import Conn, translate
 
 CHANNEL = "memoryspace_changes"  # NOTIFY channel; the payload is the new LSN
@@ -40,8 +41,14 @@ def append(
     vector: Vector | None,
     actor: str | None,
 ) -> None:
-    """Log one change (and announce it to listeners, at commit)."""
+    """Log one change, compact (``memoryspace.store.logformat``; ``vector``, already stored,
+    by reference), and announce it to listeners at commit."""
     id = (after or before).id  # type: ignore[union-attr]
+    chain = None
+    if op == Op.UPDATE and before is not None:
+        found = conn.execute("SELECT after FROM oplog WHERE lsn = %s", (before.version,)).fetchone()
+        chain = None if found is None else logformat.chain_of(_text(found[0]))
+    before_json, after_json = logformat.encode(op, before, after, chain)
     conn.execute(
         f"INSERT INTO oplog({LOG_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
@@ -50,13 +57,29 @@ def append(
             str(op),
             id,
             key,
-            state_json(before),
-            state_json(after),
-            vector_blob(vector),
+            before_json,
+            after_json,
+            None if vector is None else VECTOR_REF,
             actor,
         ),
     )
     conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(lsn)))
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _older(conn: Conn) -> logformat.Older:
+    def older(ids: Sequence[str], lsn: int, limit: int) -> list[tuple[object, ...]]:
+        return conn.execute(
+            "SELECT id, lsn, before, after FROM oplog WHERE lsn = ANY(SELECT lsn FROM ("
+            "  SELECT lsn, row_number() OVER (PARTITION BY id ORDER BY lsn DESC) AS n"
+            "  FROM oplog WHERE id = ANY(%s) AND lsn < %s) newest WHERE n <= %s)",
+            (list(ids), lsn, limit),
+        ).fetchall()
+
+    return older
 
 
 def changes(conn: Conn, since_lsn: int, limit: int | None) -> list[Change]:
@@ -64,14 +87,14 @@ def changes(conn: Conn, since_lsn: int, limit: int | None) -> list[Change]:
         f"SELECT {CHANGE_COLUMNS} FROM oplog o WHERE lsn > %s ORDER BY lsn LIMIT %s",
         (since_lsn, limit),
     ).fetchall()
-    return [change_from_row(row) for row in rows]
+    return logformat.changes_from_rows(rows, _older(conn))
 
 
 def history(conn: Conn, id: str) -> list[Change]:
     rows = conn.execute(
         f"SELECT {CHANGE_COLUMNS} FROM oplog o WHERE id = %s ORDER BY lsn", (id,)
     ).fetchall()
-    return [change_from_row(row) for row in rows]
+    return logformat.changes_from_rows(rows, _older(conn))
 
 
 def delta_rows(
@@ -79,17 +102,19 @@ def delta_rows(
 ) -> list[tuple[int, str, int, bytes | None]]:
     """(lsn, op, key, vector bytes) of the entries a vector index must follow."""
     rows = conn.execute(
-        "SELECT lsn, op, key, vector FROM oplog WHERE lsn > %s AND "
-        "(op IN ('add', 'delete', 'purge') OR vector IS NOT NULL) ORDER BY lsn LIMIT %s",
+        f"SELECT o.lsn, o.op, o.key, {RESOLVED_VECTOR} FROM oplog o WHERE o.lsn > %s AND "
+        "(o.op IN ('add', 'delete', 'purge') OR o.vector IS NOT NULL) ORDER BY o.lsn LIMIT %s",
         (since_lsn, batch),
     ).fetchall()
     return [(int(a), str(b), int(c), None if d is None else bytes(d)) for a, b, c, d in rows]
 
 
 def raw_rows(conn: Conn, after_lsn: int, upto_lsn: int) -> list[LogRow]:
-    """Raw entries in (after_lsn, upto_lsn], in the format every backend replays."""
+    """Raw entries in (after_lsn, upto_lsn], vectors resolved: the format every backend
+    replays."""
     rows = conn.execute(
-        f"SELECT {LOG_COLUMNS} FROM oplog WHERE lsn > %s AND lsn <= %s ORDER BY lsn",
+        f"SELECT {RESOLVED_LOG_COLUMNS} FROM oplog o WHERE o.lsn > %s AND o.lsn <= %s "
+        "ORDER BY o.lsn",
         (after_lsn, upto_lsn),
     ).fetchall()
     return [(*row[:7], None if row[7] is None else bytes(row[7]), row[8]) for row in rows]

@@ -7,20 +7,22 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from memoryspace.errors import Conflict
-from memoryspace.models import Op
+from memoryspace.models import Memory, Op
 from memoryspace.store import erasure
 from memoryspace.store.base import Vector
-from memoryspace.store.codec import blob_vector, memory_from_state, row_values
+from memoryspace.store.codec import blob_vector, memory_from_row, row_values
+from memoryspace.store.logformat import VECTOR_REF, replayed
 from memoryspace.store.oplog import LOG_COLUMNS, LogRow
 from memoryspace.store.postgres import text
 from memoryspace.store.postgres.connections import Conn
-from memoryspace.store.postgres.sql import ASSIGNMENTS, COLUMNS, PLACEHOLDERS
+from memoryspace.store.postgres.sql import ASSIGNMENTS, COLUMNS, PLACEHOLDERS, SELECT_MEMORY
 
 
 def replay(
     conn: Conn, rows: Sequence[LogRow], put_vector: Callable[[Conn, int, Vector], None]
 ) -> None:
-    """Apply ``rows`` in order inside the caller's write transaction.
+    """Apply ``rows`` in order inside the caller's write transaction (compact entries apply
+    to the record as it is; vectors are stored and logged by reference).
 
     ``put_vector(conn, key, vector)`` stores a vector (and its HNSW index).
 
@@ -44,8 +46,8 @@ def replay(
                 row,
             )
             continue
-        after = memory_from_state(after_json)
-        before = memory_from_state(before_json)
+        current = None if op == Op.ADD else _current(conn, key)
+        before, after = replayed(before_json, after_json, current)
         if op == Op.ADD:
             assert after is not None
             conn.execute(
@@ -66,8 +68,9 @@ def replay(
             )
             text.change(conn, key, before, after)
         vector = blob_vector(None if blob is None else bytes(blob))
-        if vector is not None:
+        if vector is not None and op != Op.DELETE:
             put_vector(conn, key, vector)
+            row = (*row[:7], VECTOR_REF, row[8])
         conn.execute(
             f"INSERT INTO oplog({LOG_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", row
         )
@@ -76,3 +79,8 @@ def replay(
         "SELECT setval(pg_get_serial_sequence('memories', 'key'), "
         "GREATEST((SELECT max(key) FROM memories), (SELECT max(key) FROM oplog), 1))"
     )
+
+
+def _current(conn: Conn, key: int) -> Memory | None:
+    row = conn.execute(f"{SELECT_MEMORY} WHERE m.key = %s", (key,)).fetchone()
+    return None if row is None else memory_from_row(row)[1]

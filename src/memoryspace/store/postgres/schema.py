@@ -101,7 +101,34 @@ CREATE TABLE checkpoints (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# Compact op log (see ``memoryspace.store.logformat``): vectors by reference, moved into the
+# entry that gave them by a trigger when they are replaced or deleted; a vector still current
+# becomes a reference, a delete logs only ``{}``. Older full-state updates stay as they are
+# (they still decode); new ones are diffs.
+_COMPACT_LOG = """
+CREATE INDEX IF NOT EXISTS oplog_vector_ref ON oplog(key) WHERE length(vector) = 0;
+CREATE OR REPLACE FUNCTION memoryspace_vector_to_log() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE oplog SET vector = OLD.vector WHERE key = OLD.key AND length(vector) = 0;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    RETURN NEW;
+END $$;
+DROP TRIGGER IF EXISTS vectors_replaced ON vectors;
+CREATE TRIGGER vectors_replaced BEFORE UPDATE OF vector ON vectors
+    FOR EACH ROW EXECUTE FUNCTION memoryspace_vector_to_log();
+DROP TRIGGER IF EXISTS vectors_deleted ON vectors;
+CREATE TRIGGER vectors_deleted BEFORE DELETE ON vectors
+    FOR EACH ROW EXECUTE FUNCTION memoryspace_vector_to_log();
+UPDATE oplog o SET vector = ''::bytea
+FROM (SELECT key, max(lsn) AS lsn FROM oplog WHERE vector IS NOT NULL GROUP BY key) last
+JOIN vectors v ON v.key = last.key
+WHERE o.lsn = last.lsn AND o.vector = v.vector;
+UPDATE oplog SET before = '{}' WHERE op = 'delete' AND before IS NOT NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _COMPACT_LOG)
 SCHEMA_VERSION = len(MIGRATIONS)
 # Advisory lock keys (any constants; they only have to differ from each other).
 MIGRATION_LOCK = 0x6D656D_01

@@ -130,6 +130,10 @@ class PostgresStore:
         return redact(self._url)
 
     @property
+    def connections(self) -> Connections:
+        return self._db
+
+    @property
     def read_only(self) -> bool:
         return self._read_only
 
