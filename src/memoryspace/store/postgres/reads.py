@@ -172,3 +172,17 @@ class PostgresReads(PostgresBase):
         """Records this object has read (decoded for a caller) and written (inserted, updated
         or deleted) since it was opened."""
         return {"rows_read": self._rows_read, "rows_written": self._rows_written}
+
+    def nearest(
+        self, query: Vector, k: int, allowed: Keys | None = None, *, ef_search: int = 100
+    ) -> tuple[Keys, Vector]:
+        """The ``k`` keys whose vectors are nearest ``query`` (cosine, by pgvector's HNSW
+        index), and their cosine similarities, best first; only ``allowed`` keys when given."""
+        return self._read(
+            lambda conn: vectors.nearest(conn, query, k, allowed, ef_search=ef_search),
+            "searching vectors",
+        )
+
+    def vector_count(self, dimension: int) -> int:
+        """How many stored vectors have ``dimension`` components."""
+        return self._read(lambda conn: vectors.count(conn, dimension))

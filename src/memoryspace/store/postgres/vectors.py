@@ -62,3 +62,45 @@ def batch_after(conn: Conn, last: int, batch: int) -> tuple[Keys, Vector] | None
     keys = np.array([r[0] for r in rows], dtype=np.int64)
     matrix = np.vstack([np.frombuffer(bytes(r[1]), dtype="<f4") for r in rows])
     return keys, matrix.astype(np.float32)
+
+
+# Up to this many allowed keys, a filtered search ranks exactly those rows (no index); above it,
+# the HNSW index is scanned iteratively until ``k`` allowed rows are found.
+EXACT_UP_TO = 4096
+
+
+def nearest(
+    conn: Conn, query: Vector, k: int, allowed: Keys | None, *, ef_search: int
+) -> tuple[Keys, Vector]:
+    """The ``k`` stored vectors nearest ``query`` by cosine, best first, as (keys, cosine
+    similarities): pgvector's HNSW index of ``query``'s dimension (``hnsw.ef_search`` set for
+    this statement), or an exact ranking of the ``allowed`` keys when they are few."""
+    dimension = int(query.shape[0])
+    if allowed is not None and len(allowed) == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+    cast = f"vector({dimension})"
+    distance = f"(embedding::{cast}) <=> %(q)s::{cast}"
+    where = f"vector_dims(embedding) = {dimension}"
+    params: dict[str, object] = {"q": vector_text(query), "k": k}
+    if allowed is not None:
+        where += " AND key = ANY(%(allowed)s)"
+        params["allowed"] = [int(x) for x in allowed]
+    with conn.transaction():
+        conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(ef_search),))
+        if allowed is not None and len(allowed) > EXACT_UP_TO:
+            conn.execute("SELECT set_config('hnsw.iterative_scan', 'strict_order', true)")
+        rows = conn.execute(
+            f"SELECT key, 1 - ({distance}) FROM vectors WHERE {where} "
+            f"ORDER BY {distance} LIMIT %(k)s",
+            params,
+        ).fetchall()
+    keys = np.array([int(r[0]) for r in rows], dtype=np.int64)
+    return keys, np.array([float(r[1]) for r in rows], dtype=np.float32)
+
+
+def count(conn: Conn, dimension: int) -> int:
+    """How many stored vectors have ``dimension`` components."""
+    row = conn.execute(
+        "SELECT count(*) FROM vectors WHERE vector_dims(embedding) = %s", (dimension,)
+    ).fetchone()
+    return int(row[0]) if row else 0
