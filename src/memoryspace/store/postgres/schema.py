@@ -101,7 +101,22 @@ CREATE TABLE checkpoints (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# Diacritics folded before stemming, as SQLite's ``remove_diacritics 2`` does ("cafe" finds
+# "café" and back), where the server has the ``unaccent`` extension (contrib; trusted, so the
+# database owner may create it); every stored ``tsv`` is then computed again.
+_V2 = """
+DO $$ BEGIN
+    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'unaccent') THEN
+        CREATE EXTENSION IF NOT EXISTS unaccent;
+        ALTER TEXT SEARCH CONFIGURATION memoryspace
+            ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part
+            WITH unaccent, memoryspace_stem;
+        UPDATE memories SET context = context;
+    END IF;
+END $$;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 # Advisory lock keys (any constants; they only have to differ from each other).
 MIGRATION_LOCK = 0x6D656D_01
