@@ -182,7 +182,13 @@ class Connections:
                     self._local.conn = None
         except DROPPED as exc:
             proof: Proof | None = self._local.proof
-            if committing and (proof is None or self._committed(proof, doing, exc)):
+            if committing and proof is None:
+                raise BackendUnavailable(
+                    f"the connection to PostgreSQL at {redact(self.url)} dropped while "
+                    f"committing ({exc}); the transaction may or may not have been written: "
+                    "read changes() once the server is back, before running it again"
+                ) from exc
+            if committing and proof is not None and self._committed(proof, doing, exc):
                 return  # it committed
             raise BackendUnavailable(
                 f"the connection to PostgreSQL at {redact(self.url)} dropped while {doing} "

@@ -184,7 +184,14 @@ class PostgresStore(PostgresReads, PostgresHistory):
 
     def set_setting(self, key: str, value: str) -> None:
         def body(conn: Conn) -> None:
-            self._db.expect(lambda check: False)  # idempotent: run again when unsure
+            self._db.expect(  # committed when the value is there
+                lambda check: (
+                    check.execute(
+                        "SELECT 1 FROM settings WHERE key = %s AND value = %s", (key, value)
+                    ).fetchone()
+                    is not None
+                )
+            )
             conn.execute(
                 "INSERT INTO settings(key, value) VALUES (%s, %s) "
                 "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
