@@ -188,6 +188,11 @@ FILTER_CASES: list[tuple[dict[str, Any], set[str]]] = [
     ({"meta": {"ok": False}}, {"m2"}),
     ({"meta": {"gone": None}}, {"m1"}),
     ({"meta": {"lang": "en", "n": 2}}, {"m3"}),
+    # JSON semantics on every backend: true is not 1, 1 is not true, "1" is not 1.
+    ({"meta": {"ok": 1}}, set()),
+    ({"meta": {"n": True}}, set()),
+    ({"meta": {"n": "1"}}, set()),
+    ({"meta": {"n": 1.0}}, {"m1", "m5"}),
     ({"pinned": True}, {"m2"}),
     ({"pinned": False}, {"m1", "m3", "m5"}),
 ]
@@ -587,6 +592,18 @@ class StoreContract:
     def test_text_search_covers_tags(self, store: Store) -> None:
         store.insert([(make_memory("a", "unrelated words", tags=("gardening",)), None)])
         assert ids_of(store, store.text_search(["gardening"], 5)) == ["a"]
+
+    def test_text_search_folds_diacritics_both_ways(self, store: Store) -> None:
+        store.insert(
+            [
+                (make_memory("a", "a café crème near Zürich station"), None),
+                (make_memory("b", "the naive resume of Sao Paulo"), None),
+            ]
+        )
+        assert ids_of(store, store.text_search(["cafe"], 5)) == ["a"]
+        assert ids_of(store, store.text_search(["zurich"], 5)) == ["a"]
+        assert ids_of(store, store.text_search(["naïve", "résumé"], 5)) == ["b"]
+        assert ids_of(store, store.text_search(["São"], 5)) == ["b"]
 
     def test_another_scopes_memories_do_not_change_this_scopes_bm25(self, store: Store) -> None:
         store.insert(

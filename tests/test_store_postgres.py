@@ -114,3 +114,24 @@ class TestTieredPostgresWriteBack(StoreContract):
 
     def reopen(self, store: Store, clock: FakeClock) -> Store:
         return self._tiered(clock)
+
+
+def test_schema_v2_folds_diacritics_in_a_database_written_before_it(pg_url: str) -> None:
+    import psycopg
+
+    with PostgresStore(pg_url) as store:
+        store.insert([(make_memory("a", "a café in Zürich"), None)])
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # back to schema v1's text search
+        conn.execute(
+            "ALTER TEXT SEARCH CONFIGURATION memoryspace ALTER MAPPING FOR asciiword, "
+            "asciihword, hword_asciipart, word, hword, hword_part WITH memoryspace_stem"
+        )
+        conn.execute("UPDATE memories SET context = context")
+        conn.execute("UPDATE settings SET value = '1' WHERE key = 'schema.version'")
+        found = conn.execute(
+            "SELECT count(*) FROM memories WHERE tsv @@ to_tsquery('memoryspace', 'cafe')"
+        ).fetchone()
+        assert found == (0,)  # accents count again
+    with PostgresStore(pg_url) as store:  # migrates: unaccent, every tsv computed again
+        assert store.get_setting("schema.version") == "2"
+        assert [store.key_of("a")] == [k for k, _ in store.text_search(["cafe", "zurich"], 5)]

@@ -63,6 +63,10 @@ class Settings:
     records (``None``: only when called; see ``memoryspace.reflect``).
     ``max_query_chars`` bounds the text of one search (a longer query costs seconds per search
     and finds nothing better).
+    ``vector_index`` picks the dense search provider (``memoryspace.retrieval.dense``):
+    ``"memory"`` (an index in each process, following the log), ``"pgvector"`` (PostgreSQL's
+    HNSW index answers, with ``hnsw.ef_search = pgvector_ef_search``) or ``"auto"`` (pgvector
+    on PostgreSQL, in memory elsewhere).
 
     Raises:
         InvalidInput: a value of the wrong type or out of range (``durability`` is ``"normal"``
@@ -100,10 +104,18 @@ class Settings:
     token_counter: TokenCounter | None = field(default=None, compare=False)
     dedupe: Literal["exact", "off"] = "exact"
     reflect_every: int | None = None
+    # Dense search: "auto" (pgvector on PostgreSQL, in memory elsewhere), "memory", "pgvector".
+    vector_index: Literal["auto", "memory", "pgvector"] = "auto"
+    pgvector_ef_search: int = 100
 
     def __post_init__(self) -> None:
         if not isinstance(self.durability, str) or self.durability not in ("normal", "full"):
             raise InvalidInput(f"durability must be 'normal' or 'full', got {self.durability!r}")
+        if self.vector_index not in ("auto", "memory", "pgvector"):
+            raise InvalidInput(
+                "Settings.vector_index is 'auto', 'memory' or 'pgvector', "
+                f"not {self.vector_index!r}"
+            )
         if self.dedupe not in ("exact", "off"):
             raise InvalidInput(f"Settings.dedupe is 'exact' or 'off', not {self.dedupe!r}")
         for name in (
@@ -115,6 +127,7 @@ class Settings:
             "hot_tier_promotion_batch",
             "gc_check_every",
             "max_query_chars",
+            "pgvector_ef_search",
         ):
             validate.positive_int(name, getattr(self, name), high=_MAX_COUNT)
         for name in ("hot_tier_records", "hot_tier_tokens", "max_records", "reflect_every"):
@@ -172,6 +185,8 @@ SHARED_SETTINGS = (
     "gc_fragmentation",
     "gc_check_every",
     "reflect_every",
+    "vector_index",
+    "pgvector_ef_search",
 )
 _PREFIX = "shared."
 _DEFAULTS = Settings()

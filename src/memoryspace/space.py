@@ -51,8 +51,8 @@ from memoryspace.gc.auto import make_trigger
 from memoryspace.gc.runner import gc_totals
 from memoryspace.maintenance.reembed import check_unfinished
 from memoryspace.profiler import MemoryProfiler
+from memoryspace.retrieval.dense import make_dense_index
 from memoryspace.retrieval.hybrid import HybridRetriever, RetrievalConfig
-from memoryspace.retrieval.synced import SyncedIndex
 from memoryspace.settings import Settings, merge_stored, setting_key, shared_changes
 from memoryspace.store.base import Store
 from memoryspace.store.locate import open_store, vector_index_path
@@ -116,11 +116,13 @@ class MemorySpace(
         if self.tiered is not None:
             self.store = self.tiered  # everything above reads and writes through the tier
         self.auto_gc = self._make_auto_gc()
-        self.index = SyncedIndex(
-            store,  # follows the log: vectors never wait in the tier
+        self.index = make_dense_index(
+            store,  # follows the log (or is the database): vectors never wait in the tier
+            choice=self.settings.vector_index,
             dimension=embedder.dimension,
             model_id=embedder.model_id,
             ann_threshold=self.settings.ann_threshold,
+            ef_search=self.settings.pgvector_ef_search,
             path=index_path,
         )
         self._retriever = self._make_retriever()

@@ -65,6 +65,7 @@ from memoryspace.cli.maintenance_log import log_care
 from memoryspace.cli.mcp import mcp_commands
 from memoryspace.cli.migrate import migration
 from memoryspace.cli.notes import notes, notes_bench, reflection
+from memoryspace.cli.portable import portability
 from memoryspace.cli.prompt_budget import prompt_budget_bench
 from memoryspace.cli.purge import purging
 from memoryspace.cli.read import reading
@@ -502,6 +503,7 @@ app.add_typer(demo, name="demo")
 app.add_typer(cache, name="cache")
 app.add_typer(mcp_commands)  # `mcp`
 app.add_typer(migration)  # `migrate`
+app.add_typer(portability)  # `export-checkpoint` and `import-checkpoint`
 app.add_typer(notes, name="notes", no_args_is_help=True)
 app.add_typer(reflection)  # `reflect`
 app.add_typer(purging)  # `purge`

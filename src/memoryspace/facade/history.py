@@ -7,11 +7,14 @@ Part of ``MemorySpace`` (see ``memoryspace.space``); the state it uses is declar
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING
 
 from memoryspace import validate
 from memoryspace.facade.state import SpaceState
 from memoryspace.models import Change, Checkpoint
+from memoryspace.settings import SHARED_SETTINGS, setting_key
+from memoryspace.store import portable
 
 if TYPE_CHECKING:
     pass
@@ -76,3 +79,38 @@ class HistoryMixin(SpaceState):
         to_lsn = validate.optional_integer("to_lsn", to_lsn, low=0, high=validate.MAX_LSN)
         actor = validate.actor(actor)
         return self.store.restore(name, to_lsn, actor=actor)
+
+    # -- portable checkpoints (memoryspace.store.portable)
+
+    def export_checkpoint(
+        self, name: str, path: str | os.PathLike[str]
+    ) -> portable.PortableCheckpoint:
+        """Write checkpoint ``name``'s state (records, vectors, embedder and shared settings) to
+        a backend-neutral file at ``path`` that ``import_checkpoint`` reads into any database,
+        SQLite or PostgreSQL. The log does not travel (see ``memoryspace.store.portable``).
+
+        Raises:
+            NotFound: no checkpoint of that name.
+            Conflict, BackendUnavailable: the checkpoint is another database's, or damaged.
+            DiskFull, ReadOnly, InvalidInput: ``path`` cannot be written.
+        """
+        self._usable()
+        name = validate.checkpoint_name(name)
+        where = validate.path(path)
+        keys = [setting_key(n) for n in SHARED_SETTINGS]
+        return portable.export_checkpoint(self.backing, name, where, setting_keys=keys)
+
+    def import_checkpoint(
+        self, path: str | os.PathLike[str], *, actor: str | None = None
+    ) -> list[Change]:
+        """Make this space's state equal to a portable checkpoint file's (written by
+        ``export_checkpoint`` on any backend), as logged changes that can be undone; its
+        settings are stored too (this handle keeps its own until reopened).
+
+        Raises:
+            InvalidInput: the file is not a sound portable checkpoint.
+            Conflict: this database holds vectors of another embedder than the file's.
+        """
+        self._writable()
+        where = validate.path(path)
+        return portable.import_checkpoint(self.store, where, actor=validate.actor(actor))

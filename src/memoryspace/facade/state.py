@@ -20,8 +20,8 @@ from memoryspace.gc import Roots
 from memoryspace.gc.auto import AutoCollector
 from memoryspace.models import Change, SearchHit
 from memoryspace.profiler import MemoryProfiler
+from memoryspace.retrieval.dense import DenseIndex
 from memoryspace.retrieval.hybrid import HybridRetriever
-from memoryspace.retrieval.synced import SyncedIndex
 from memoryspace.settings import Settings
 from memoryspace.store.base import Store
 from memoryspace.tiers.hot import HotTier
@@ -43,7 +43,7 @@ class SpaceState:
     backing: Store  # the database itself
     store: Store  # what everything reads and writes through: ``backing``, or the tier over it
     embedder: Embedder
-    index: SyncedIndex
+    index: DenseIndex
     gc_roots: Roots
     hot_tier: HotTier | None
     tiered: TieredStore | None

@@ -50,8 +50,8 @@ import numpy.typing as npt
 
 from memoryspace.embed.base import Embedder, cosine_scale
 from memoryspace.models import Filter, Memory, ScoreParts, SearchHit
+from memoryspace.retrieval.dense import DenseIndex
 from memoryspace.retrieval.entities import hop_boosts
-from memoryspace.retrieval.synced import SyncedIndex
 from memoryspace.retrieval.terms import query_terms
 from memoryspace.settings import Settings
 from memoryspace.store.base import Store
@@ -108,7 +108,7 @@ class HybridRetriever:
     """Ranks memories for a query by dense similarity and BM25 together."""
 
     def __init__(
-        self, store: Store, index: SyncedIndex, embedder: Embedder, config: RetrievalConfig
+        self, store: Store, index: DenseIndex, embedder: Embedder, config: RetrievalConfig
     ) -> None:
         self._store = store
         self._index = index

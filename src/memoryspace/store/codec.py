@@ -113,11 +113,20 @@ SQLITE = Dialect(
     kinds=lambda kinds: (f"m.kind IN ({', '.join('?' * len(kinds))})", list(kinds)),
     tag="EXISTS (SELECT 1 FROM json_each(m.tags) WHERE json_each.value = ?)",
     meta_null=lambda key: ("json_type(m.meta, ?) = 'null'", [f'$."{key}"']),
-    meta_equals=lambda key, value: (
-        "json_extract(m.meta, ?) = ?",
-        [f'$."{key}"', int(value) if isinstance(value, bool) else value],
-    ),
+    meta_equals=lambda key, value: _sqlite_meta_equals(f'$."{key}"', value),
 )
+
+
+def _sqlite_meta_equals(path: str, value: Any) -> tuple[str, list[Any]]:
+    """JSON equality, as PostgreSQL's ``jsonb`` has it: ``true`` is not ``1`` (SQLite's
+    ``json_extract`` gives 1 for both), and ``"1"`` is not ``1``."""
+    if isinstance(value, bool):
+        return "json_type(m.meta, ?) = ?", [path, "true" if value else "false"]
+    kinds = "('integer', 'real')" if isinstance(value, int | float) else "('text')"
+    return (
+        f"json_type(m.meta, ?) IN {kinds} AND json_extract(m.meta, ?) = ?",
+        [path, path, value],
+    )
 
 
 def where_clause(flt: Filter | None, now: float | None) -> tuple[str, list[Any]]:

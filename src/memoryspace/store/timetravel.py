@@ -127,13 +127,13 @@ def restore(
         with store.transaction():  # the diff is computed and applied under the write lock
             touched = sorted({row[3] for row in store.log_rows(to_lsn, store.last_lsn())})
             for id in touched:
-                changes.extend(_converge(store, past, id, who))
+                changes.extend(converge(store, past, id, who))
     finally:
         past.close()
     return changes
 
 
-def _converge(store: Store, past: Store, id: str, actor: str) -> list[Change]:
+def converge(store: Store, past: Store, id: str, actor: str) -> list[Change]:
     """Log the change that makes memory ``id`` in ``store`` equal to it in ``past``."""
     then = _lookup(past, id)
     now = _lookup(store, id)

@@ -82,6 +82,19 @@ def _older(conn: Conn) -> logformat.Older:
     return older
 
 
+def proof(lsn: int, when: float, id: str) -> Callable[[Conn], bool]:
+    """Whether the entry appended as (``lsn``, ``when``, ``id``) is in the log: the test of
+    whether its transaction committed, when the connection dropped while it did."""
+
+    def committed(conn: Conn) -> bool:
+        row = conn.execute(
+            "SELECT 1 FROM oplog WHERE lsn = %s AND time = %s AND id = %s", (lsn, when, id)
+        ).fetchone()
+        return row is not None
+
+    return committed
+
+
 def changes(conn: Conn, since_lsn: int, limit: int | None) -> list[Change]:
     rows = conn.execute(
         f"SELECT {CHANGE_COLUMNS} FROM oplog o WHERE lsn > %s ORDER BY lsn LIMIT %s",

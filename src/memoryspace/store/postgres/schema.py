@@ -128,7 +128,22 @@ WHERE o.lsn = last.lsn AND o.vector = v.vector;
 UPDATE oplog SET before = '{}' WHERE op = 'delete' AND before IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _COMPACT_LOG)
+# Diacritics folded before stemming, as SQLite's ``remove_diacritics 2`` does ("cafe" finds
+# "café" and back), where the server has the ``unaccent`` extension (contrib; trusted, so the
+# database owner may create it); every stored ``tsv`` is then computed again.
+_V2 = """
+DO $$ BEGIN
+    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'unaccent') THEN
+        CREATE EXTENSION IF NOT EXISTS unaccent;
+        ALTER TEXT SEARCH CONFIGURATION memoryspace
+            ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part
+            WITH unaccent, memoryspace_stem;
+        UPDATE memories SET context = context;
+    END IF;
+END $$;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _COMPACT_LOG, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 # Advisory lock keys (any constants; they only have to differ from each other).
 MIGRATION_LOCK = 0x6D656D_01

@@ -15,6 +15,10 @@ vectors are stored as exact float32 bytes plus a pgvector ``embedding`` with an 
 index per dimension. Checkpoints are LSN tags (the log is never truncated); a past state is
 replayed from the log into an in-memory SQLite store (``replica``), so ``as_of`` views and
 ``restore`` work as on SQLite (``memoryspace.store.timetravel``).
+
+This module opens the database and holds the settings and the writes; the reads are in
+``reads.py``, the log and checkpoints in ``history.py``, vectors in ``vectors.py`` and the
+state they share in ``base.py``.
 """
 
 from __future__ import annotations
@@ -22,51 +26,27 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
-
-from memoryspace import validate
-from memoryspace.errors import (
-    Conflict,
-    NotFound,
-    ReadOnly,
-)
-from memoryspace.fingerprint import ContentKey
-from memoryspace.heapview import HeapEntry
-from memoryspace.models import Change, Checkpoint, Filter, Memory, Op, apply_patch, check_version
+from memoryspace.errors import Conflict, NotFound, ReadOnly
+from memoryspace.models import Change, Memory, Op, apply_patch, check_version
 from memoryspace.store import timetravel
 from memoryspace.store.access import AccessCounts
-from memoryspace.store.base import IndexDelta, Keys, Store, Vector
-from memoryspace.store.codec import (
-    blob_vector,
-    memory_from_row,
-    row_values,
-    vector_blob,
-)
+from memoryspace.store.base import Store, Vector
+from memoryspace.store.codec import row_values
 from memoryspace.store.erasure import PurgeReport
 from memoryspace.store.fts import RADIUS
-from memoryspace.store.heapscan import heap_entry, heap_query
-from memoryspace.store.oplog import (
-    LogRow,
-    logged_change,
-)
-from memoryspace.store.postgres import log, purge, replay, text
+from memoryspace.store.oplog import logged_change
+from memoryspace.store.postgres import log, purge, text
 from memoryspace.store.postgres.connections import Conn, Connections, redact
+from memoryspace.store.postgres.history import PostgresHistory
+from memoryspace.store.postgres.reads import PostgresReads
 from memoryspace.store.postgres.schema import migrate
-from memoryspace.store.postgres.sql import (
-    ASSIGNMENTS,
-    COLUMNS,
-    PLACEHOLDERS,
-    SELECT_MEMORY,
-    where_clause,
-)
-
-_HNSW_MAX_DIMENSIONS = 2000  # pgvector's limit for an HNSW index on ``vector``
+from memoryspace.store.postgres.sql import ASSIGNMENTS, COLUMNS, PLACEHOLDERS
 
 
-class PostgresStore:
+class PostgresStore(PostgresReads, PostgresHistory):
     """A ``Store`` in a PostgreSQL database (with the pgvector extension) at ``url``."""
 
     def __init__(
@@ -77,12 +57,16 @@ class PostgresStore:
         access_flush_every: int = 1024,
         pool_size: int = 4,
         connect_timeout: float = 10.0,
+        retries: int = 4,
+        backoff: float = 0.25,
         create: bool = True,
     ) -> None:
         """Connect to ``url`` (``postgresql://user:password@host:port/database``) and create or
         upgrade the schema.
 
-        ``create=False`` opens only a database that already holds a MemorySpace schema.
+        ``create=False`` opens only a database that already holds a MemorySpace schema. A call
+        whose connection drops is retried ``retries`` times, after ``backoff`` seconds doubled
+        each time (see ``connections.py``: a write is never applied twice).
 
         Raises:
             NotFound: ``create`` is false and the database holds no MemorySpace schema.
@@ -99,8 +83,10 @@ class PostgresStore:
         # threads race, exact otherwise.
         self._rows_read = 0
         self._rows_written = 0
-        self._db = Connections(url, size=pool_size, timeout=connect_timeout)
-        self.text_index = text.PostgresTextIndex(lambda: self._db.reading("searching text"))
+        self._db = Connections(
+            url, size=pool_size, timeout=connect_timeout, retries=retries, backoff=backoff
+        )
+        self.text_index = text.PostgresTextIndex(self._db)
         try:
             with self._db.reading("opening the database") as conn:
                 if not create and not _has_schema(conn):
@@ -159,28 +145,65 @@ class PostgresStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _reading(self, doing: str = "reading") -> AbstractContextManager[Conn]:
-        return self._db.reading(doing)
+    def summary(self) -> dict[str, Any]:
+        """Counts by kind, pinned, archived and generation, the LSN, checkpoints and bytes."""
 
-    def _writing(self, doing: str = "writing") -> AbstractContextManager[Conn]:
-        if self._read_only:
-            raise ReadOnly("this is a read-only view; restore it to make it current")
-        return self._db.writing(doing)
+        def read(conn: Conn) -> tuple[dict[str, int], Any]:
+            kinds = {
+                str(k): int(n)
+                for k, n in conn.execute("SELECT kind, count(*) FROM memories GROUP BY kind")
+            }
+            row = conn.execute(
+                "SELECT count(*) FILTER (WHERE pinned <> 0), count(*) FILTER (WHERE archived <> 0),"
+                " count(*) FILTER (WHERE archived = 0 AND generation = 0),"
+                " count(*) FILTER (WHERE archived = 0 AND generation = 1),"
+                " pg_database_size(current_database()) FROM memories"
+            ).fetchone()
+            return kinds, row
+
+        kinds, row = self._read(read)
+        assert row is not None
+        pinned, archived, young, old, size = (int(x) for x in row)
+        return {
+            "path": self.url,
+            "database_id": self.database_id,
+            "memories": sum(kinds.values()),
+            "by_kind": kinds,
+            "pinned": pinned,
+            "archived": archived,
+            "generations": {"young": young, "old": old},
+            "lsn": self.last_lsn(),
+            "checkpoints": len(self.checkpoints()),
+            "database_bytes": size,
+        }
 
     # -- settings
 
     def get_setting(self, key: str) -> str | None:
-        with self._reading() as conn:
-            row = conn.execute("SELECT value FROM settings WHERE key = %s", (key,)).fetchone()
+        row = self._read(
+            lambda conn: conn.execute(
+                "SELECT value FROM settings WHERE key = %s", (key,)
+            ).fetchone()
+        )
         return None if row is None else str(row[0])
 
     def set_setting(self, key: str, value: str) -> None:
-        with self._writing() as conn:
+        def body(conn: Conn) -> None:
+            self._db.expect(  # committed when the value is there
+                lambda check: (
+                    check.execute(
+                        "SELECT 1 FROM settings WHERE key = %s AND value = %s", (key, value)
+                    ).fetchone()
+                    is not None
+                )
+            )
             conn.execute(
                 "INSERT INTO settings(key, value) VALUES (%s, %s) "
                 "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
                 (key, value),
             )
+
+        self._write("writing a setting", body)
 
     # -- writes
 
@@ -204,8 +227,9 @@ class PostgresStore:
         Raises:
             Conflict: a record with one of the ids exists already; nothing was added.
         """
-        changes: list[Change] = []
-        with self._writing() as conn:
+
+        def body(conn: Conn) -> list[Change]:
+            changes: list[Change] = []
             ids = [memory.id for memory, _ in items]
             taken = conn.execute(
                 "SELECT id FROM memories WHERE id = ANY(%s) LIMIT 1", (ids,)
@@ -236,7 +260,9 @@ class PostgresStore:
                     conn,
                     {(m.user, m.agent, m.session) for m, _ in items if m.session is not None},
                 )
-        return changes
+            return changes
+
+        return self._write("adding memories", body)
 
     def update(
         self,
@@ -255,7 +281,8 @@ class PostgresStore:
             Conflict: ``if_version`` is given and the record's version differs.
             InvalidInput: the patch names a field that cannot be set.
         """
-        with self._writing() as conn:
+
+        def body(conn: Conn) -> Change:
             key, before = self._get_row(conn, id)
             check_version(before, if_version)
             after = apply_patch(before, patch)
@@ -270,14 +297,17 @@ class PostgresStore:
             self._rows_written += 1
             return self._log(conn, lsn, Op.UPDATE, key, before, after, vector, actor)
 
+        return self._write("updating a memory", body)
+
     def delete(self, ids: Sequence[str], *, actor: str | None = None) -> list[Change]:
         """Delete records in one transaction.
 
         Raises:
             NotFound: one of the ids does not exist; nothing was deleted.
         """
-        changes: list[Change] = []
-        with self._writing() as conn:
+
+        def body(conn: Conn) -> list[Change]:
+            changes: list[Change] = []
             for id in ids:
                 key, before = self._get_row(conn, id)
                 for table in ("memories", "vectors", "access"):
@@ -286,309 +316,11 @@ class PostgresStore:
                 lsn = log.next_lsn(conn)
                 changes.append(self._log(conn, lsn, Op.DELETE, key, before, None, None, actor))
                 self._rows_written += 1
-        return changes
+            return changes
 
-    def _put_vector(self, conn: Conn, key: int, vector: Vector) -> None:
-        dimension = int(vector.shape[0])
-        conn.execute(
-            "INSERT INTO vectors(key, vector, embedding) VALUES (%s, %s, %s::vector) "
-            "ON CONFLICT (key) DO UPDATE SET vector = EXCLUDED.vector, "
-            "embedding = EXCLUDED.embedding",
-            (key, vector_blob(vector), _vector_text(vector)),
-        )
-        if dimension not in self._hnsw_dimensions and 0 < dimension <= _HNSW_MAX_DIMENSIONS:
-            conn.execute(
-                f"CREATE INDEX IF NOT EXISTS vectors_hnsw_{dimension} ON vectors USING hnsw "
-                f"((embedding::vector({dimension})) vector_cosine_ops) "
-                f"WHERE vector_dims(embedding) = {dimension}"
-            )
-            self._hnsw_dimensions.add(dimension)
+        return self._write("deleting memories", body)
 
-    def _log(
-        self,
-        conn: Conn,
-        lsn: int,
-        op: Op,
-        key: int,
-        before: Memory | None,
-        after: Memory | None,
-        vector: Vector | None,
-        actor: str | None,
-    ) -> Change:
-        now = self._clock()
-        log.append(conn, lsn, now, op, key, before, after, vector, actor)
-        return logged_change(lsn, now, op, before, after, actor)
-
-    def touch(self, keys: Sequence[int], when: float) -> None:
-        """Count one access to each key; written in batches by ``flush``, never logged."""
-        if self._read_only:
-            return
-        if self._access.add(keys, when):
-            self.flush()
-
-    def flush(self) -> None:
-        """Write buffered access counts (skipping keys deleted meanwhile) in one statement."""
-        pending = self._access.take()
-        if not pending or self._read_only or self._db.closed:
-            return
-        keys = sorted(pending)  # one order for every writer: no deadlock between flushes
-        with self._reading("writing access counts") as conn:
-            conn.execute(
-                "INSERT INTO access(key, count, last) SELECT v.key, v.count, v.last "
-                "FROM unnest(%s::bigint[], %s::bigint[], %s::float8[]) AS v(key, count, last) "
-                "WHERE EXISTS (SELECT 1 FROM memories m WHERE m.key = v.key) "
-                "ON CONFLICT (key) DO UPDATE SET count = access.count + EXCLUDED.count, "
-                "last = GREATEST(access.last, EXCLUDED.last)",
-                (keys, [pending[k][0] for k in keys], [pending[k][1] for k in keys]),
-            )
-
-    # -- reads
-
-    def _get_row(self, conn: Conn, id: str) -> tuple[int, Memory]:
-        row = conn.execute(f"{SELECT_MEMORY} WHERE m.id = %s", (id,)).fetchone()
-        if row is None:
-            raise NotFound(f"no memory with id {id!r}; search or list memories to find ids")
-        return memory_from_row(row)
-
-    def _with_pending(self, key: int, memory: Memory) -> Memory:
-        self._rows_read += 1  # every record a read returns passes here
-        return self._access.apply(key, memory)
-
-    def _memories(self, sql: str, params: Sequence[Any]) -> list[tuple[int, Memory]]:
-        with self._reading() as conn:
-            rows = conn.execute(sql, params).fetchall()
-        return [
-            (key, self._with_pending(key, memory)) for key, memory in map(memory_from_row, rows)
-        ]
-
-    def get(self, id: str) -> Memory:
-        """The memory with ``id``.
-
-        Raises:
-            NotFound: no memory has that id.
-        """
-        with self._reading() as conn:
-            key, memory = self._get_row(conn, id)
-        return self._with_pending(key, memory)
-
-    def key_of(self, id: str) -> int:
-        with self._reading() as conn:
-            row = conn.execute("SELECT key FROM memories WHERE id = %s", (id,)).fetchone()
-        if row is None:
-            raise NotFound(f"no memory with id {id!r}")
-        return int(row[0])
-
-    def get_many(self, ids: Sequence[str]) -> list[Memory]:
-        """The memories that exist among ``ids``, in the order asked."""
-        found = {
-            m.id: m for _, m in self._memories(f"{SELECT_MEMORY} WHERE m.id = ANY(%s)", [list(ids)])
-        }
-        return [found[i] for i in ids if i in found]
-
-    def get_by_keys(self, keys: Sequence[int]) -> dict[int, Memory]:
-        wanted = [int(k) for k in keys]
-        return dict(self._memories(f"{SELECT_MEMORY} WHERE m.key = ANY(%s)", [wanted]))
-
-    def find_same_content(
-        self, wanted: Sequence[ContentKey], *, now: float
-    ) -> dict[ContentKey, Memory]:
-        """For each key, the oldest live (not archived, not expired) record it matches."""
-        keys = set(wanted)
-        found: dict[ContentKey, Memory] = {}
-        rows = self._memories(
-            f"{SELECT_MEMORY} WHERE m.content_hash = ANY(%s) AND m.archived = 0 "
-            "AND (m.expires_at IS NULL OR m.expires_at > %s) ORDER BY m.key",
-            [sorted({k.fingerprint for k in keys}), now],
-        )
-        for _, memory in rows:
-            same = ContentKey.of(
-                memory.content, memory.kind, memory.user, memory.agent, memory.session
-            )
-            if same in keys and same not in found:
-                found[same] = memory
-        return found
-
-    def count(self, flt: Filter | None = None, *, now: float | None = None) -> int:
-        where, params = where_clause(flt, now)
-        with self._reading() as conn:
-            row = conn.execute(f"SELECT count(*) FROM memories m WHERE {where}", params).fetchone()
-        return int(row[0]) if row else 0
-
-    def scan(
-        self,
-        flt: Filter | None = None,
-        *,
-        now: float | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-        newest_first: bool = False,
-    ) -> Iterator[Memory]:
-        """Memories matching ``flt`` in creation order (or newest first)."""
-        where, params = where_clause(flt, now)
-        order = "DESC" if newest_first else "ASC"
-        sql = (
-            f"{SELECT_MEMORY} WHERE {where} ORDER BY m.created_at {order}, m.key {order} "
-            "LIMIT %s OFFSET %s"
-        )
-        for _, memory in self._memories(sql, [*params, limit, offset]):
-            yield memory
-
-    def heap(self) -> list[HeapEntry]:
-        """The live records without their contents (see ``memoryspace.heapview``)."""
-        with self._reading() as conn:
-            return [heap_entry(row) for row in conn.execute(heap_query('"user"')).fetchall()]
-
-    def expired(self, now: float, limit: int) -> list[Memory]:
-        """Up to ``limit`` live (unarchived) records whose ``expires_at`` has passed, soonest
-        expired first, through the ``memories_expires`` index."""
-        rows = self._memories(
-            f"{SELECT_MEMORY} WHERE m.expires_at IS NOT NULL AND m.expires_at <= %s "
-            "AND m.archived = 0 ORDER BY m.expires_at, m.key LIMIT %s",
-            [now, limit],
-        )
-        return [memory for _, memory in rows]
-
-    def filter_keys(self, flt: Filter, *, now: float) -> Keys:
-        where, params = where_clause(flt, now)
-        with self._reading() as conn:
-            rows = conn.execute(f"SELECT m.key FROM memories m WHERE {where}", params).fetchall()
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-
-    def text_search(
-        self,
-        terms: Sequence[str],
-        k: int,
-        flt: Filter | None = None,
-        *,
-        now: float | None = None,
-        with_context: bool = True,
-    ) -> list[tuple[int, float]]:
-        """Top ``k`` (key, BM25 score) for memories holding any of ``terms``, best first (see
-        ``memoryspace.store.postgres.text``)."""
-        return self.text_index.search(terms, k, flt or Filter(), now, with_context=with_context)
-
-    def text_bound(self, terms: Sequence[str], flt: Filter | None = None) -> float:
-        return self.text_index.bound(terms, flt or Filter())
-
-    def vectors(self, keys: Sequence[int]) -> Mapping[int, Vector]:
-        with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT key, vector FROM vectors WHERE key = ANY(%s)", ([int(k) for k in keys],)
-            ).fetchall()
-        out: dict[int, Vector] = {}
-        for key, blob in rows:
-            vector = blob_vector(bytes(blob))
-            if vector is not None:
-                out[int(key)] = vector
-        return out
-
-    def iter_vectors(self, batch: int = 4096) -> Iterator[tuple[Keys, Vector]]:
-        """Every stored vector, ``batch`` at a time, as (keys, matrix)."""
-        last = -1
-        while True:
-            with self._reading() as conn:
-                rows = conn.execute(
-                    "SELECT key, vector FROM vectors WHERE key > %s ORDER BY key LIMIT %s",
-                    (last, batch),
-                ).fetchall()
-            if not rows:
-                return
-            keys = np.array([r[0] for r in rows], dtype=np.int64)
-            matrix = np.vstack([np.frombuffer(bytes(r[1]), dtype="<f4") for r in rows])
-            yield keys, matrix.astype(np.float32)
-            last = int(keys[-1])
-
-    def io_stats(self) -> dict[str, int]:
-        """Records this object has read (decoded for a caller) and written (inserted, updated
-        or deleted) since it was opened."""
-        return {"rows_read": self._rows_read, "rows_written": self._rows_written}
-
-    def summary(self) -> dict[str, Any]:
-        """Counts by kind, pinned, archived and generation, the LSN, checkpoints and bytes."""
-        with self._reading() as conn:
-            kinds = {
-                str(k): int(n)
-                for k, n in conn.execute("SELECT kind, count(*) FROM memories GROUP BY kind")
-            }
-            row = conn.execute(
-                "SELECT count(*) FILTER (WHERE pinned <> 0), count(*) FILTER (WHERE archived <> 0),"
-                " count(*) FILTER (WHERE archived = 0 AND generation = 0),"
-                " count(*) FILTER (WHERE archived = 0 AND generation = 1),"
-                " pg_database_size(current_database()) FROM memories"
-            ).fetchone()
-        assert row is not None
-        pinned, archived, young, old, size = (int(x) for x in row)
-        return {
-            "path": self.url,
-            "database_id": self.database_id,
-            "memories": sum(kinds.values()),
-            "by_kind": kinds,
-            "pinned": pinned,
-            "archived": archived,
-            "generations": {"young": young, "old": old},
-            "lsn": self.last_lsn(),
-            "checkpoints": len(self.checkpoints()),
-            "database_bytes": size,
-        }
-
-    # -- the log
-
-    def last_lsn(self) -> int:
-        with self._reading() as conn:
-            row = conn.execute("SELECT COALESCE(max(lsn), 0) FROM oplog").fetchone()
-        return int(row[0]) if row else 0
-
-    def changes(self, since_lsn: int = 0, limit: int | None = None) -> list[Change]:
-        """Log entries after ``since_lsn``, oldest first: a feed other agents can tail."""
-        with self._reading() as conn:
-            return log.changes(conn, since_lsn, limit)
-
-    def wait_for_changes(self, since_lsn: int, timeout: float) -> list[Change]:
-        """Log entries after ``since_lsn``, waiting up to ``timeout`` seconds for one to be
-        committed (by any process on any host) when there is none yet (``LISTEN``/``NOTIFY``
-        wakes the waiter; the log is read for the answer)."""
-        self._db.check()
-        return log.wait(self._url, lambda: self.changes(since_lsn), timeout)
-
-    def history(self, id: str) -> list[Change]:
-        """Every log entry of one memory, oldest first.
-
-        Raises:
-            NotFound: the log has no entry for that id.
-        """
-        with self._reading() as conn:
-            found = log.history(conn, id)
-        if not found:
-            raise NotFound(f"no memory with id {id!r} was ever stored")
-        return found
-
-    def index_deltas(self, since_lsn: int) -> Iterator[IndexDelta]:
-        """What a vector index must apply to follow the log after ``since_lsn``."""
-        last = since_lsn
-        while True:
-            with self._reading() as conn:
-                rows = log.delta_rows(conn, last)
-            if not rows:
-                return
-            for lsn, op, key, blob in rows:
-                yield IndexDelta(lsn=lsn, op=Op(op), key=key, vector=blob_vector(blob))
-            last = rows[-1][0]
-
-    def log_rows(self, after_lsn: int, upto_lsn: int) -> list[LogRow]:
-        """Raw log rows in (after_lsn, upto_lsn], in the format every backend replays."""
-        with self._reading() as conn:
-            return log.raw_rows(conn, after_lsn, upto_lsn)
-
-    def replay(self, rows: Sequence[LogRow]) -> None:
-        """Apply raw log rows (``log_rows`` of any backend) verbatim: same keys, same LSNs.
-
-        Raises:
-            Conflict: the first row does not follow this database's last LSN.
-        """
-        with self._writing("replaying the log") as conn:
-            replay.replay(conn, rows, self._put_vector)
-
-    # -- checkpoints and time travel
+    # -- time travel (the log and checkpoints: history.py)
 
     # -- erasure (see memoryspace.store.postgres.purge)
 
@@ -602,48 +334,6 @@ class PostgresStore:
     ) -> PurgeReport:
         """Erase ``ids`` (``texts`` is unused: checkpoints here hold no copies)."""
         return purge.purge(self, ids, actor=actor)
-
-    def checkpoint(self, name: str, *, overwrite: bool = False) -> Checkpoint:
-        """Tag the current end of the log as checkpoint ``name``.
-
-        Raises:
-            InvalidInput: a name with characters other than letters, digits, ``_ . -``.
-            Conflict: a checkpoint of that name exists and ``overwrite`` is false.
-        """
-        validate.checkpoint_name(name)
-        self._db.check()
-        self.flush()
-        when = self._clock()
-        with self._writing("taking a checkpoint") as conn:
-            exists = conn.execute("SELECT 1 FROM checkpoints WHERE name = %s", (name,)).fetchone()
-            if exists and not overwrite:
-                raise Conflict(
-                    f"checkpoint {name!r} exists; pass overwrite=True or choose another name"
-                )
-            lsn = log.next_lsn(conn) - 1
-            conn.execute(
-                "INSERT INTO checkpoints(name, lsn, created_at) VALUES (%s, %s, %s) "
-                "ON CONFLICT (name) DO UPDATE SET lsn = EXCLUDED.lsn, "
-                "created_at = EXCLUDED.created_at",
-                (name, lsn, when),
-            )
-        return Checkpoint(name=name, lsn=lsn, created_at=when, path=None)
-
-    def checkpoints(self) -> list[Checkpoint]:
-        with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT name, lsn, created_at FROM checkpoints ORDER BY lsn, created_at"
-            ).fetchall()
-        return [
-            Checkpoint(name=n, lsn=int(lsn), created_at=float(c), path=None) for n, lsn, c in rows
-        ]
-
-    def delete_checkpoint(self, name: str) -> None:
-        """Raises ``NotFound`` when there is no checkpoint called ``name``."""
-        with self._writing() as conn:
-            gone = conn.execute("DELETE FROM checkpoints WHERE name = %s", (name,)).rowcount
-        if not gone:
-            raise NotFound(f"no checkpoint named {name!r}; list them with checkpoints()")
 
     def restore(
         self, name: str | None, to_lsn: int | None = None, *, actor: str | None = None
@@ -667,26 +357,23 @@ class PostgresStore:
         """
         return timetravel.as_of(self, lsn)
 
-    def replica(self, lsn: int, base: Checkpoint | None) -> Store:
-        """The state after ``lsn`` replayed from the log into an in-memory SQLite store (a
-        checkpoint here is only an LSN tag, so ``base`` changes nothing)."""
-        from memoryspace.store.sqlite import SQLiteStore
-
-        view = SQLiteStore(":memory:", clock=self._clock)
-        try:
-            view.replay(self.log_rows(0, lsn))
-        except BaseException:
-            view.close()
-            raise
-        view.make_read_only(lsn)
-        return view
+    def _log(
+        self,
+        conn: Conn,
+        lsn: int,
+        op: Op,
+        key: int,
+        before: Memory | None,
+        after: Memory | None,
+        vector: Vector | None,
+        actor: str | None,
+    ) -> Change:
+        now = self._clock()
+        log.append(conn, lsn, now, op, key, before, after, vector, actor)
+        self._db.expect(log.proof(lsn, now, (after or before).id))  # type: ignore[union-attr]
+        return logged_change(lsn, now, op, before, after, actor)
 
 
 def _has_schema(conn: Conn) -> bool:
     row = conn.execute("SELECT to_regclass('memories') IS NOT NULL").fetchone()
     return bool(row and row[0])
-
-
-def _vector_text(vector: Vector) -> str:
-    """pgvector's text form of a vector (float32 values written exactly)."""
-    return "[" + ",".join(repr(float(x)) for x in np.asarray(vector, dtype=np.float32)) + "]"

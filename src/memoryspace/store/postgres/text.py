@@ -14,18 +14,14 @@ another's rank. Candidates come from the GIN index; the statistics scan the scop
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
-from typing import Any
-
-import psycopg
+from collections.abc import Sequence
 
 from memoryspace.models import Filter, Memory
 from memoryspace.store.fts import K1, RADIUS, WEIGHTS, context_of
+from memoryspace.store.postgres.connections import Conn, Connections
 from memoryspace.store.postgres.sql import scope_clause, where_clause
 
 B = 0.75  # FTS5's bm25() constant b
-Conn = psycopg.Connection[Any]
 
 _LEXEMES = """
 SELECT DISTINCT l.lexeme FROM unnest(%s::text[]) AS t(term),
@@ -141,10 +137,11 @@ def max_score(conn: Conn, terms: Sequence[str], flt: Filter, *, with_context: bo
 
 
 class PostgresTextIndex:
-    """The PostgreSQL text provider (a ``TextIndex``); ``reading`` lends a connection."""
+    """The PostgreSQL text provider (a ``TextIndex``) reading through ``db`` (a search is
+    run again when its connection drops)."""
 
-    def __init__(self, reading: Callable[[], AbstractContextManager[Conn]]) -> None:
-        self._reading = reading
+    def __init__(self, db: Connections) -> None:
+        self._db = db
 
     def search(
         self,
@@ -155,12 +152,13 @@ class PostgresTextIndex:
         *,
         with_context: bool = True,
     ) -> list[tuple[int, float]]:
-        with self._reading() as conn:
-            return search(conn, terms, k, flt, now, with_context=with_context)
+        return self._db.read(
+            "searching text",
+            lambda conn: search(conn, terms, k, flt, now, with_context=with_context),
+        )
 
     def bound(self, terms: Sequence[str], flt: Filter) -> float:
-        with self._reading() as conn:
-            return max_score(conn, terms, flt)
+        return self._db.read("searching text", lambda conn: max_score(conn, terms, flt))
 
 
 def _place(memory: Memory) -> tuple[str | None, str | None, str | None, float]:
