@@ -331,15 +331,17 @@ class ScoreParts:
     word matched); ranks are 1-based places in each retriever's candidate list (``None``: not
     among them). ``fused`` orders the hits: both scores z-normalised over the candidates (with a
     floor on the spread, so differences below noise are not blown up), weighted and summed, plus
-    the speaker, phrase, entity-hop and session boosts. ``fused`` compares within one query only.
+    the speaker, phrase, entity-hop, time and session boosts (``time_boost``: the query names a
+    time the memory's dates meet, or asks "when" and the memory states a time; see
+    ``memoryspace.retrieval.when``). ``fused`` compares within one query only.
 
     Relevance (what ``SearchHit.score`` is made of, each in [0, 1] and comparable across
     queries and stores): ``dense_relevance`` is the cosine read on the embedder's
     ``CosineScale``; ``sparse_relevance`` is BM25 over the query's own bound, times (k1 + 1):
     the idf-weighted share of the query's words the memory holds (1: all of them, about once,
-    at typical length). ``relevance`` is their weighted mean with the speaker, phrase and
-    entity boosts and ``session_lift`` added in log-odds. ``SearchHit.score`` is ``relevance``
-    capped by the scores of the hits ranked above it.
+    at typical length). ``relevance`` is their weighted mean with the speaker, phrase,
+    entity and time boosts and ``session_lift`` added in log-odds. ``SearchHit.score`` is
+    ``relevance`` capped by the scores of the hits ranked above it.
 
     Link expansion (``search(..., expand=1)``): a hit reached by following a link from a
     better hit has ``via`` = that hit's id and ``via_link`` = the link's type; its
@@ -356,6 +358,7 @@ class ScoreParts:
     session_boost: float = 0.0
     phrase_boost: float = 0.0
     entity_boost: float = 0.0
+    time_boost: float = 0.0
     dense_relevance: float | None = None
     sparse_relevance: float | None = None
     session_lift: float = 0.0

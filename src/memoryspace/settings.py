@@ -30,8 +30,10 @@ class Settings:
     ``max_content_chars`` bounds one memory's content. ``ann_threshold`` is the collection size
     above which vector search switches from exact to HNSW. Retrieval takes ``candidates`` hits
     from each of dense and BM25 search, fuses their z-normalised scores with the two weights and
-    adds the speaker, exact-phrase, entity-hop and session boosts (see
-    ``memoryspace.retrieval.hybrid`` and ``memoryspace.retrieval.entities``).
+    adds the speaker, exact-phrase, entity-hop, time and session boosts (see
+    ``memoryspace.retrieval.hybrid``, ``memoryspace.retrieval.entities`` and
+    ``memoryspace.retrieval.when``: ``time_boost`` for memories whose dates meet the time a
+    query names, ``when_boost`` for memories that state a time when a query asks "when").
     ``min_score`` is the default relevance threshold of ``search``, ``context`` and
     ``forget(query)``: hits scoring below it (on the [0, 1] scale of ``SearchHit.score``) are
     left out; 0.1 keeps every evidence hit of the LoCoMo and HotpotQA dev samples (MiniLM)
@@ -83,6 +85,8 @@ class Settings:
     session_boost: float = 0.3
     phrase_boost: float = 1.0
     entity_boost: float = 1.5
+    time_boost: float = 1.5
+    when_boost: float = 0.6
     min_score: float = 0.1
     default_importance: float = 0.5
     access_flush_every: int = 1024
@@ -141,6 +145,8 @@ class Settings:
             "session_boost",
             "phrase_boost",
             "entity_boost",
+            "time_boost",
+            "when_boost",
         ):
             _number(name, getattr(self, name), low=0.0, high=1e6)
         validate.importance(self.default_importance)
@@ -174,6 +180,8 @@ SHARED_SETTINGS = (
     "session_boost",
     "phrase_boost",
     "entity_boost",
+    "time_boost",
+    "when_boost",
     "min_score",
     "default_importance",
     "dedupe",

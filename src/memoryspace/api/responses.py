@@ -90,6 +90,7 @@ class ScorePartsOut(Response):
     session_boost: float = 0.0
     phrase_boost: float = 0.0
     entity_boost: float = 0.0
+    time_boost: float = 0.0
     dense_relevance: float | None = None
     sparse_relevance: float | None = None
     session_lift: float = 0.0

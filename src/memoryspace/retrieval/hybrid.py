@@ -14,6 +14,10 @@
    exact quote is stronger evidence than any mix of word and vector overlap.
    Entity hop: the names in the best candidate that the query lacks pull in, each, the best
    candidate about that name, which gains ``entity_boost`` (``memoryspace.retrieval.entities``).
+   Time: when the query names a time ("in May 2023", "on 1 May, 2022"), memories with a date
+   that meets it (their timestamp, or an expression such as "yesterday" resolved against it)
+   gain ``time_boost``; a "when" question naming none favours memories that state a time by
+   ``when_boost`` (``memoryspace.retrieval.when``).
 4. Session: each memory gains ``session_boost`` times the mean of the best three scores in its
    session, since the memories that answer a question cluster in the conversation that
    discussed it.
@@ -29,7 +33,7 @@ relevance in [0, 1] (``SearchHit.score``), built only from quantities with a fix
 * sparse: BM25 divided by the query's own bound (``Store.text_bound``: the sum over its words
   of idf * (k1 + 1)) times (k1 + 1), i.e. the idf-weighted share of the query's words the memory
   holds, clipped to 1;
-* their weighted mean, with the speaker, phrase and entity boosts and a session lift
+* their weighted mean, with the speaker, phrase, entity and time boosts and a session lift
   (``session_boost`` times the mean of the best three relevances in the session) added in
   log-odds, so a boost moves a middling relevance most and can never leave [0, 1].
 
@@ -53,6 +57,7 @@ from memoryspace.models import Filter, Memory, ScoreParts, SearchHit
 from memoryspace.retrieval.dense import DenseIndex
 from memoryspace.retrieval.entities import hop_boosts
 from memoryspace.retrieval.terms import query_terms
+from memoryspace.retrieval.when import time_boosts
 from memoryspace.settings import Settings
 from memoryspace.store.base import Store
 from memoryspace.store.fts import K1
@@ -96,6 +101,8 @@ class RetrievalConfig:
     session_boost: float
     phrase_boost: float
     entity_boost: float
+    time_boost: float
+    when_boost: float
     phrase_min_words: int = 4
 
     @classmethod
@@ -139,7 +146,8 @@ class HybridRetriever:
             weight=config.entity_boost,
             known={str(m.meta["speaker"]) for m in hits_of if m.meta.get("speaker")},
         )
-        scored = fused + speaker + phrase + entity
+        timed = time_boosts(query, hits_of, config.time_boost, config.when_boost)
+        scored = fused + speaker + phrase + entity + timed
         session = self._session_boosts([m.session for m in hits_of], scored)
         final = scored + session
 
@@ -149,7 +157,7 @@ class HybridRetriever:
         mean = (config.dense_weight * dense_relevance + config.sparse_weight * sparse_relevance) / (
             weights if weights > 0 else 1.0
         )
-        odds = _logit(mean) + speaker + phrase + entity
+        odds = _logit(mean) + speaker + phrase + entity + timed
         lift = self._session_boosts([m.session for m in hits_of], _sigmoid(odds))
         relevance = _sigmoid(odds + lift)
 
@@ -169,6 +177,7 @@ class HybridRetriever:
                     session_boost=float(session[i]),
                     phrase_boost=float(phrase[i]),
                     entity_boost=float(entity[i]),
+                    time_boost=float(timed[i]),
                     dense_relevance=float(dense_relevance[i]),
                     sparse_relevance=float(sparse_relevance[i]),
                     session_lift=float(lift[i]),
