@@ -113,6 +113,47 @@ def scale(
             errors.print(line)
 
 
+@bench.command("vector-precision")
+def vector_precision(
+    data: Data,
+    n: Annotated[int, typer.Option(help="Memories (real MiniLM vectors, cached).")] = 100_000,
+    queries: Annotated[int, typer.Option(help="Questions.")] = 200,
+    out: Out = None,
+    as_json: AsJson = False,
+) -> None:
+    """Recall@10 of float32, float16 and int8 HNSW storage of real MiniLM vectors."""
+    import numpy as np
+
+    from memoryspace.bench.scale.corpus import load_corpus, text_digest
+    from memoryspace.bench.scale.precision import measure
+    from memoryspace.bench.scale.vectors import cached_vectors, default_folder
+    from memoryspace.embed.minilm import MiniLMEmbedder, minilm_missing
+
+    why = minilm_missing()
+    if why is not None:
+        raise InvalidInput(f"vector-precision needs real MiniLM vectors: {why}")
+    if n < 100 or queries < 1:
+        raise InvalidInput("--n must be at least 100 and --queries at least 1")
+    corpus = load_corpus(data, default_folder())
+    if n > len(corpus.passages):
+        raise InvalidInput(f"--n can be at most {len(corpus.passages):,}, the distinct passages")
+    model = MiniLMEmbedder()
+    with progress_bars(as_json) as progress:
+        vectors = cached_vectors(
+            corpus.passages[:n], corpus.digest(), model, progress=progress, label="MiniLM vectors"
+        )
+        questions = cached_vectors(list(corpus.queries), text_digest(corpus.queries), model)
+    rows = measure(np.asarray(vectors), np.asarray(questions[:queries]))
+    report(
+        {"benchmark": "vector-precision", "model": model.model_id, "rows": rows},
+        rows,
+        name="vector_precision",
+        out=out,
+        as_json=as_json,
+        title=f"Vector storage precision, {n:,} real MiniLM vectors, {queries} real questions",
+    )
+
+
 def _scale_notes(doc: dict[str, object]) -> list[str]:
     """What the table does not say: the corpus, which vectors each size used, the query
     embedding cost, skipped peers and the ratios to ours."""

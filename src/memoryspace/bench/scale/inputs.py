@@ -48,7 +48,7 @@ class SizeInputs:
         return (self.folder / "queries.txt").read_text(encoding="utf-8").splitlines()
 
     def query_vectors(self) -> Vectors:
-        return np.load(self.folder / "query_vectors.npy")
+        return np.asarray(np.load(self.folder / "query_vectors.npy"), np.float32)
 
 
 def write_inputs(

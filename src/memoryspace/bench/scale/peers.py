@@ -21,7 +21,14 @@ from typing import Any
 import numpy as np
 
 from memoryspace.bench.scale.inputs import SizeInputs
-from memoryspace.bench.scale.timing import exact_top, folder_bytes, peak_rss_mb, percentiles, recall
+from memoryspace.bench.scale.timing import (
+    exact_top,
+    folder_bytes,
+    ms_since,
+    peak_rss_mb,
+    percentiles,
+    recall,
+)
 from memoryspace.retrieval.terms import query_terms
 
 PEERS = ("lancedb", "chromadb")
@@ -33,13 +40,6 @@ def missing(peer: str) -> str | None:
     if importlib.util.find_spec(peer) is None:
         return f"{peer} is not installed: {_INSTALL}"
     return None
-
-
-def _timed(samples: list[float], call: Callable[[], object]) -> object:
-    started = time.perf_counter()
-    result = call()
-    samples.append((time.perf_counter() - started) * 1000)
-    return result
 
 
 def _row(system: str, inputs: SizeInputs, **measured: Any) -> dict[str, Any]:
@@ -78,7 +78,9 @@ def run_lancedb(inputs: SizeInputs, *, batch: int) -> dict[str, Any]:
                 },
                 schema=schema,
             )
-            _timed(batch_ms, lambda rows=rows: table.add(rows))
+            t0 = time.perf_counter()
+            table.add(rows)
+            batch_ms.append(ms_since(t0))
         add_s = time.perf_counter() - started
         started = time.perf_counter()
         table.create_index(
@@ -95,28 +97,19 @@ def run_lancedb(inputs: SizeInputs, *, batch: int) -> dict[str, Any]:
         failures = 0
         for question, vector in zip(questions, query_vectors, strict=True):
             terms = " ".join(query_terms(question))
-            found = _timed(
-                dense,
-                lambda v=vector: (
-                    table.search(v.tolist()).distance_type("cosine").limit(10).to_list()
-                ),
-            )
-            assert isinstance(found, list)
-            recalls.append(recall([r["id"] for r in found], exact_top(vectors, vector, 10)))
+            t0 = time.perf_counter()
+            vector_query: Any = table.search(vector.tolist())
+            found = vector_query.distance_type("cosine").limit(10).to_list()
+            dense.append(ms_since(t0))
+            recalls.append(recall([int(r["id"]) for r in found], exact_top(vectors, vector, 10)))
             try:
-                _timed(
-                    sparse, lambda t=terms: table.search(t, query_type="fts").limit(10).to_list()
-                )
-                _timed(
-                    hybrid,
-                    lambda v=vector, t=terms: (
-                        table.search(query_type="hybrid")
-                        .vector(v.tolist())
-                        .text(t)
-                        .limit(10)
-                        .to_list()
-                    ),
-                )
+                t0 = time.perf_counter()
+                table.search(terms, query_type="fts").limit(10).to_list()
+                t1 = time.perf_counter()
+                hybrid_query: Any = table.search(query_type="hybrid")
+                hybrid_query.vector(vector.tolist()).text(terms).limit(10).to_list()
+                sparse.append((t1 - t0) * 1000)
+                hybrid.append(ms_since(t1))
             except Exception:  # a query its full-text parser rejects: counted, not fatal
                 failures += 1
         disk = folder_bytes(Path(folder))
@@ -161,24 +154,20 @@ def run_chroma(inputs: SizeInputs, *, batch: int) -> dict[str, Any]:
         for at in range(0, inputs.n, batch):
             chunk = np.ascontiguousarray(vectors[at : at + batch], np.float32)
             ids = [str(i) for i in range(at, at + len(chunk))]
-            _timed(
-                batch_ms,
-                lambda ids=ids, chunk=chunk, at=at: collection.add(
-                    ids=ids, embeddings=chunk, documents=texts[at : at + batch]
-                ),
-            )
+            t0 = time.perf_counter()
+            collection.add(ids=ids, embeddings=chunk, documents=texts[at : at + batch])
+            batch_ms.append(ms_since(t0))
         add_s = time.perf_counter() - started
         dense: list[float] = []
         recalls = []
         for vector in query_vectors:
-            found = _timed(
-                dense,
-                lambda v=vector: collection.query(
-                    query_embeddings=v.reshape(1, -1), n_results=10, include=[]
-                ),
+            t0 = time.perf_counter()
+            found = collection.query(
+                query_embeddings=vector.reshape(1, -1), n_results=10, include=[]
             )
-            ids = [int(i) for i in found["ids"][0]]  # type: ignore[index]
-            recalls.append(recall(ids, exact_top(vectors, vector, 10)))
+            dense.append(ms_since(t0))
+            rows = [int(i) for i in found["ids"][0]]
+            recalls.append(recall(rows, exact_top(vectors, vector, 10)))
         del client
         disk = folder_bytes(Path(folder))
     return _row(

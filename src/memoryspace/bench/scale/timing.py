@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import resource
 import statistics
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,11 @@ def percentiles(samples_ms: list[float]) -> tuple[float, float]:
     ordered = sorted(samples_ms)
     p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
     return statistics.median(ordered), p99
+
+
+def ms_since(started: float) -> float:
+    """Milliseconds from ``started`` (a ``time.perf_counter()`` reading) to now."""
+    return (time.perf_counter() - started) * 1000
 
 
 def peak_rss_mb() -> float:
