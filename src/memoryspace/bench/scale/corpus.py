@@ -104,6 +104,8 @@ def cut(text: str, size: int = PASSAGE_CHARS) -> Iterator[str]:
     length = 0
     for sentence in _SENTENCE_END.split(" ".join(text.split())):
         for word in sentence.split(" "):
+            if not word:  # only an empty text has one
+                continue
             if length + len(word) > size and words:
                 yield " ".join(words)
                 words, length = [], 0
