@@ -299,3 +299,52 @@ def test_bench_scale_end_to_end_with_the_peers(data: Path, tmp_path: Path) -> No
     assert (out / "scale.csv").is_file() and (out / "scale.png").is_file()
     assert (out / "scale.json").is_file()
     assert list((tmp_path / "cache" / "scale-vectors").glob("*.f32"))  # vectors kept for reuse
+
+
+def _scale(data: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MEMORYSPACE_CACHE": str(tmp_path / "cache")}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "memoryspace",
+            "bench",
+            "scale",
+            "--data",
+            str(data),
+            "--vectors",
+            "hashing",
+            "--queries",
+            "3",
+            "--json",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_db_runs_memoryspace_on_the_database_given(data: Path, tmp_path: Path) -> None:
+    target = tmp_path / "given.db"
+    done = _scale(
+        data, tmp_path, "--n", "120", "--systems", "memoryspace", "--db", f"sqlite:///{target}"
+    )
+    assert done.returncode == 0, done.stderr
+    [row] = json.loads(done.stdout)["rows"]
+    assert row["n"] == 120 and row["add_per_s"] > 0
+    with MemorySpace.open(target, embedder="hashing", create=False) as ms:
+        assert ms.count() == 120
+
+
+def test_db_with_several_sizes_and_an_unknown_system_are_refused(
+    data: Path, tmp_path: Path
+) -> None:
+    several = _scale(data, tmp_path, "--n", "100,200", "--db", f"sqlite:///{tmp_path / 'x.db'}")
+    assert several.returncode != 0
+    assert json.loads(several.stdout)["error"]["type"] == "InvalidInput"
+    assert "one size" in several.stdout
+    unknown = _scale(data, tmp_path, "--n", "100", "--systems", "memoryspace,faiss")
+    assert unknown.returncode != 0 and "unknown system faiss" in unknown.stdout
