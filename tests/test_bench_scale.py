@@ -298,6 +298,8 @@ def test_bench_scale_end_to_end_with_the_peers(data: Path, tmp_path: Path) -> No
     assert doc["sizes"]["150"]["cycled_copies"] == max(0, 150 - doc["corpus"]["distinct_passages"])
     assert (out / "scale.csv").is_file() and (out / "scale.png").is_file()
     assert (out / "scale.json").is_file()
+    kept = [json.loads(line) for line in (out / "scale.rows.jsonl").read_text().splitlines()]
+    assert kept == doc["rows"]  # each row was kept as it finished
     assert list((tmp_path / "cache" / "scale-vectors").glob("*.f32"))  # vectors kept for reuse
 
 

@@ -82,9 +82,7 @@ def scale(
             db=db,
             minilm=minilm,
             progress=progress,
-            on_row=None
-            if as_json
-            else lambda row: errors.print(f"done: {row['system']} at {row['n']:,} memories"),
+            on_row=lambda row: _scale_row_done(row, out, as_json),
         )
     if out is not None:
         import json
@@ -152,6 +150,19 @@ def vector_precision(
         as_json=as_json,
         title=f"Vector storage precision, {n:,} real MiniLM vectors, {queries} real questions",
     )
+
+
+def _scale_row_done(row: dict[str, object], out: Path | None, quiet: bool) -> None:
+    """Keep each row as it comes (``scale.rows.jsonl`` in ``out``), so a long run that is stopped
+    keeps the sizes it finished, and say which is done."""
+    import json
+
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        with (out / "scale.rows.jsonl").open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row) + "\n")
+    if not quiet:
+        errors.print(f"done: {row['system']} at {row['n']:,} memories")
 
 
 def _scale_notes(doc: dict[str, object]) -> list[str]:

@@ -4,8 +4,8 @@ For each storage type a usearch HNSW index (cosine; MemorySpace's default connec
 expansion_add 128, expansion_search 64) is built over the same vectors and searched with the
 same real questions; recall@10 is against exact float32 search, and the index's size is its
 saved (serialized) bytes. The exact search over the
-rounded vectors (float16; int8 as usearch stores it, each component times 127, rounded) is
-scored too, so what the rounding costs is told apart from what the graph costs.
+rounded vectors (float16; int8 approximated as each unit-vector component times 127, rounded)
+is scored too, so what the rounding costs is told apart from what the graph costs.
 """
 
 from __future__ import annotations
