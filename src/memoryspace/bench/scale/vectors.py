@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -81,7 +80,6 @@ def cached_vectors(
     inner = embedder.inner if isinstance(embedder, CachedEmbedder) else embedder
     store = VectorFile(folder or default_folder(), inner.model_id, digest, inner.dimension)
     done = min(store.count(), len(texts))
-    started = time.perf_counter()
     while done < len(texts):
         if progress is not None:
             progress(label, done, len(texts))
@@ -90,14 +88,4 @@ def cached_vectors(
         done = stop
     if progress is not None:
         progress(label, done, len(texts))
-    del started
     return store.read(len(texts))
-
-
-def embed_rate(embedder: Embedder, texts: Sequence[str]) -> float:
-    """Texts per second ``embedder``'s model embeds ``texts`` at (any cache bypassed)."""
-    inner = embedder.inner if isinstance(embedder, CachedEmbedder) else embedder
-    inner.embed(list(texts[:8]))  # load the model outside the clock
-    started = time.perf_counter()
-    inner.embed(list(texts))
-    return len(texts) / (time.perf_counter() - started)
