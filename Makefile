@@ -44,7 +44,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix src tests
 
 bench-scale: $(STAMP)
-	$(BIN)/memoryspace bench scale --n 10000,100000 --out bench-out
+	$(BIN)/memoryspace bench scale --data ../shared/data --n 10000,100000 --out bench-out
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
