@@ -11,9 +11,11 @@ in when it is ready:
 2. Without the lock, it inserts the snapshot into a new graph, chunk by chunk. Searches meanwhile
    use the exact index, and adds and removes go on as before (each is also appended to the tail).
 3. It replays the tail without the lock while the tail is long, then takes the lock, replays the
-   last few changes (at most ``SWAP_TAIL`` vectors) and swaps the graph in.
+   last few changes (at most ``SWAP_TAIL`` vectors, or as many as the latest add brought, so
+   that steady batch adds still let it finish) and swaps the graph in.
 
-So no add waits for the build, and a search waits at most for the last few inserts. Dying mid-build
+So no add waits for the build, and an add or search waits at most for as many graph inserts as
+one add costs once the graph is in. Dying mid-build
 loses nothing: the index is derived state, and what was saved before (``save_index``, atomic) is
 still the exact index. A build that fails (e.g. out of memory) leaves the exact index in place and
 is reported by ``build_error``; the next add past the threshold tries again.
@@ -126,6 +128,7 @@ class AdaptiveIndex:
         self._tail: list[_Change] | None = None  # changes since the build's snapshot, if building
         self._builder: threading.Thread | None = None
         self._cancel = threading.Event()
+        self._last_add = 0  # vectors in the latest add: the swap may insert that many at most
         self.build_error: BaseException | None = None
         self.builds = 0  # graphs swapped in, for tests and counters
 
@@ -191,6 +194,7 @@ class AdaptiveIndex:
         keys = check_not_reserved(as_keys(keys))
         with self._lock:
             self._backend.add(keys, vectors)
+            self._last_add = len(keys)
             if self._tail is not None:  # validated by the add above; keep a private copy
                 matrix = np.array(vectors, dtype=np.float32).reshape(len(keys), self.dimension)
                 self._tail.append((keys.copy(), matrix))
@@ -262,7 +266,9 @@ class AdaptiveIndex:
                         self._tail = None
                         return
                     pending, self._tail = self._tail, []
-                    if _vector_count(pending) <= SWAP_TAIL:
+                    # At most what one add of the current batch size costs after the swap, so
+                    # steady batch adds cannot keep the tail from ever getting short enough.
+                    if _vector_count(pending) <= max(SWAP_TAIL, self._last_add):
                         _replay(hnsw, pending)
                         self._backend = hnsw
                         self._tail = None
