@@ -402,6 +402,7 @@ def test_adaptive_switches_once_it_grows_past_the_threshold(rng: np.random.Gener
     queries = random_unit(rng, 10)
     before = [index.search(query, 5) for query in queries]
     index.add(keys[50:51], vectors[50:51])
+    assert index.wait_for_build(timeout=60)
     assert index.kind == "hnsw" and len(index) == 51
     assert all(int(key) in index for key in keys[:51])
     for query, (found, scores) in zip(queries, before, strict=True):
@@ -416,6 +417,7 @@ def test_adaptive_switches_on_a_batch_and_never_back(rng: np.random.Generator) -
     index = AdaptiveIndex(DIM, ann_threshold=50, expansion_search=WIDE)
     keys, vectors = np.arange(120, dtype=np.int64), random_unit(rng, 120)
     index.add(keys, vectors)
+    assert index.wait_for_build(timeout=60)
     assert index.kind == "hnsw"
     index.remove(keys[10:])
     assert index.kind == "hnsw" and len(index) == 10
@@ -427,6 +429,7 @@ def test_adaptive_threshold_zero_is_hnsw_from_the_first_vector(rng: np.random.Ge
     index = AdaptiveIndex(DIM, ann_threshold=0)
     assert index.kind == "exact" and len(index) == 0
     index.add(np.array([1]), random_unit(rng, 1))
+    assert index.wait_for_build(timeout=60)
     assert index.kind == "hnsw"
 
 

@@ -29,6 +29,7 @@ def unit_vectors(seed: int, count: int) -> np.ndarray:
 def build(kind: str, count: int = 300, seed: int = 1) -> AdaptiveIndex:
     index = AdaptiveIndex(DIM, ann_threshold=50 if kind == "hnsw" else 10_000)
     index.add(np.arange(count, dtype=np.int64) * 2 + 5, unit_vectors(seed, count))
+    assert index.wait_for_build(timeout=60)
     assert index.kind == kind
     return index
 
@@ -96,6 +97,7 @@ def test_hnsw_options_survive_a_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "v"
     index = AdaptiveIndex(DIM, ann_threshold=5, connectivity=8, expansion_search=40)
     index.add(np.arange(20), unit_vectors(3, 20))
+    assert index.wait_for_build(timeout=60)
     save_index(index, path, lsn=1, model_id=MODEL)
     loaded = load(path)
     assert loaded is not None
@@ -307,6 +309,7 @@ persist.os.replace = replace
 index = AdaptiveIndex(16, ann_threshold=int(sys.argv[3]))
 rows = np.random.default_rng(5).standard_normal((100, 16))
 index.add(np.arange(100), (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype("f4"))
+index.wait_for_build()
 save_index(index, sys.argv[1], lsn=99, model_id="all-MiniLM-L6-v2@test")
 """
 

@@ -272,8 +272,10 @@ class MemorySpace(
             if close_llm is not None:
                 close_llm()
             if not self.store.read_only and self.backing.writable_on_disk():
+                self.index.wait_for_build()  # save the HNSW graph being built, not build it again
                 self.index.sync()
                 self.index.save()
+            self.index.cancel_build()
         except Exception as exc:
             failure = exc
         try:

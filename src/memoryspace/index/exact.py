@@ -127,6 +127,7 @@ class ExactIndex:
         self._matrix = np.empty((0, dimension), dtype=np.float32)
         self._keys = np.empty(0, dtype=np.int64)
         self._rows: dict[int, int] = {}
+        self._shared = False  # a snapshot still reads the arrays: copy them before a write
 
     @property
     def dimension(self) -> int:
@@ -152,6 +153,7 @@ class ExactIndex:
         keys = as_keys(keys)
         matrix = as_vectors(vectors, dimension=self._dimension, count=len(keys))
         last_position = {key: position for position, key in enumerate(keys.tolist())}
+        self._own()
         size = len(self._rows)
         self._reserve(size + len(last_position))
         targets = np.empty(len(last_position), dtype=np.intp)
@@ -171,7 +173,10 @@ class ExactIndex:
         Raises:
             InvalidInput: ``keys`` are not integers.
         """
-        for key in as_keys(keys).tolist():
+        keys = as_keys(keys)
+        if any(key in self._rows for key in keys.tolist()):
+            self._own()
+        for key in keys.tolist():
             row = self._rows.pop(key, None)
             if row is None:
                 continue
@@ -212,6 +217,21 @@ class ExactIndex:
         matrix.flags.writeable = False
         return keys, matrix
 
+    def snapshot(self) -> tuple[Keys, Vectors]:
+        """Read-only keys and vectors as they are now, which later writes never change.
+
+        Nothing is copied here: the next write copies the arrays first (copy on write), so a
+        snapshot taken for a background HNSW build costs one copy, and only if writes follow.
+        """
+        snapshot = self.export()
+        self._shared = True
+        return snapshot
+
+    def _own(self) -> None:
+        """Stop sharing the arrays with a snapshot before writing to them."""
+        if self._shared:
+            self._resize(len(self._matrix))
+
     def _rows_of(self, allowed: Keys) -> npt.NDArray[np.intp]:
         """The sorted, distinct rows of the ``allowed`` keys that are stored."""
         size = len(self._rows)
@@ -239,6 +259,7 @@ class ExactIndex:
         keys = np.empty(capacity, dtype=np.int64)
         keys[:size] = self._keys[:size]
         self._matrix, self._keys = matrix, keys
+        self._shared = False  # new arrays: no snapshot reads them
 
 
 def scores_of(matrix: Vectors, vector: Vectors) -> Scores:

@@ -136,11 +136,15 @@ def load_index(
     Raises:
         InvalidInput: a bad ``ann_threshold`` or HNSW option (a caller's bug, not the file's).
     """
-    AdaptiveIndex(1, ann_threshold=ann_threshold, **hnsw_options)  # check the settings first
+    # check the settings first
+    AdaptiveIndex(1, ann_threshold=ann_threshold, background=True, **hnsw_options)
     target = Path(path)
     try:
         backend, lsn = _load(target, dimension, model_id, database_id)
-        return AdaptiveIndex.wrap(backend, ann_threshold=ann_threshold, **hnsw_options), lsn
+        index = AdaptiveIndex.wrap(
+            backend, ann_threshold=ann_threshold, background=True, **hnsw_options
+        )
+        return index, lsn
     except FileNotFoundError:
         _logger.debug("no vector index at %s; rebuilding from the store", target)
     except _Foreign as reason:

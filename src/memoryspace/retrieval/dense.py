@@ -43,6 +43,14 @@ class DenseIndex(Protocol):
         """Rebuild from the store's vectors (compact), to be saved anew by the next ``save``."""
         ...
 
+    def wait_for_build(self, timeout: float | None = None) -> bool:
+        """Wait for an index being built in the background; ``True`` when none is running."""
+        ...
+
+    def cancel_build(self) -> None:
+        """Stop a background build (the index stays usable)."""
+        ...
+
     def rebind(self, *, dimension: int, model_id: str) -> None: ...
 
 

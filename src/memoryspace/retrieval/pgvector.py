@@ -49,6 +49,12 @@ class PgvectorIndex:
     def rebuild(self) -> None:
         pass  # the server's index is the table's: nothing held here
 
+    def wait_for_build(self, timeout: float | None = None) -> bool:
+        return True  # the server builds its index with each write
+
+    def cancel_build(self) -> None:
+        pass
+
     def rebind(self, *, dimension: int, model_id: str) -> None:
         """Search vectors of another dimension (after a re-embedding)."""
         self._dimension = dimension

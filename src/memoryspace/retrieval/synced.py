@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from memoryspace.index import AdaptiveIndex, load_index, save_index
+from memoryspace.index import AdaptiveIndex, ExactIndex, load_index, save_index
 from memoryspace.index.base import Keys, Scores, Vectors
 from memoryspace.models import Op
 from memoryspace.store.base import Store
@@ -48,6 +48,7 @@ class SyncedIndex:
                 dimension=dimension,
                 model_id=model_id,
                 database_id=self._database_id,
+                ann_threshold=ann_threshold,
             )
         )
         if loaded is not None and loaded[1] <= store.last_lsn():
@@ -60,10 +61,13 @@ class SyncedIndex:
     def _rebuild(self) -> None:
         # Read the LSN first: deltas after it are replayed by sync(); replaying one twice is
         # harmless (add replaces, remove ignores unknown keys).
+        # Everything goes into an exact index first: searches can use it at once, and the HNSW
+        # graph (past the threshold) is then built from it in the background, in one pass.
         self.lsn = self._store.last_lsn()
-        self._index = AdaptiveIndex(self._dimension, ann_threshold=self._ann_threshold)
+        exact = ExactIndex(self._dimension)
         for keys, vectors in self._store.iter_vectors():
-            self._index.add(keys, vectors)
+            exact.add(keys, vectors)
+        self._index = AdaptiveIndex.wrap(exact, ann_threshold=self._ann_threshold)
         self.rebuilt = True
 
     def rebind(self, *, dimension: int, model_id: str) -> None:
@@ -151,6 +155,19 @@ class SyncedIndex:
     @property
     def kind(self) -> str:
         return self._index.kind
+
+    @property
+    def building(self) -> bool:
+        """Whether the HNSW graph is being built in the background (searches are exact then)."""
+        return self._index.building
+
+    def wait_for_build(self, timeout: float | None = None) -> bool:
+        """Wait for a background HNSW build; ``True`` when none is running now."""
+        return self._index.wait_for_build(timeout)
+
+    def cancel_build(self) -> None:
+        """Stop a background HNSW build; the index stays exact (e.g. a read-only space closing)."""
+        self._index.cancel_build()
 
     def __len__(self) -> int:
         return len(self._index)

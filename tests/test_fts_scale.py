@@ -1,0 +1,99 @@
+"""The full-text index's shortcuts for scale give the answers the plain queries give.
+
+Scoped BM25 reads only the scope's key range and takes the table's size from FTS5's own
+averages record; these tests check both against what a user can see: the same ranking and scores
+as a database holding that user's memories alone, and the true row count after deletes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from memoryspace import HashingEmbedder, MemorySpace
+from memoryspace.models import Filter
+from memoryspace.retrieval.terms import query_terms
+from memoryspace.store import fts
+
+WORDS = ["river", "stone", "garden", "violin", "harbour"]
+WORDS += ["lantern", "meadow", "copper", "orchard", "falcon"]
+
+
+def sentence(i: int) -> str:
+    """A deterministic sentence; 'the' and 'river' are in most, the rest spread out."""
+    picked = [WORDS[(i * 7 + j * 3) % len(WORDS)] for j in range(3)]
+    return f"the river and the {' '.join(picked)} number {i % 5}"
+
+
+def scored(ms: MemorySpace, query: str, flt: Filter) -> list[tuple[str, float]]:
+    keys = ms.store.text_search(query_terms(query), 20, flt)
+    by_key = ms.store.get_by_keys([key for key, _ in keys])
+    return [(by_key[key].content, round(score, 6)) for key, score in keys]
+
+
+@pytest.mark.parametrize("layout", ["interleaved", "blocks"])
+def test_scoped_bm25_equals_a_database_of_that_user_alone(tmp_path: Path, layout: str) -> None:
+    texts = [sentence(i) for i in range(120)]
+    users = [
+        "alice" if (i % 3 == 0 if layout == "interleaved" else i >= 80) else "bob"
+        for i in range(120)
+    ]
+    with (
+        MemorySpace.open(tmp_path / "shared.db", embedder=HashingEmbedder()) as shared,
+        MemorySpace.open(tmp_path / "alone.db", embedder=HashingEmbedder()) as alone,
+    ):
+        shared.add_many([{"content": t, "user": u} for t, u in zip(texts, users, strict=True)])
+        alone.add_many(
+            [
+                {"content": t, "user": "alice"}
+                for t, u in zip(texts, users, strict=True)
+                if u == "alice"
+            ]
+        )
+        for query in ("violin harbour", "the river garden", "falcon copper number 3", "zebra"):
+            mine = scored(shared, query, Filter(user="alice"))
+            expected = scored(alone, query, Filter(user="alice"))
+            assert [content for content, _ in mine] == [content for content, _ in expected]
+            assert [score for _, score in mine] == pytest.approx([s for _, s in expected])
+        assert scored(shared, "violin", Filter(user="nobody")) == []
+
+
+def test_the_row_count_from_fts5_matches_the_table_after_deletes(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    with MemorySpace.open(path, embedder=HashingEmbedder()) as ms:
+        added = ms.add_many([sentence(i) for i in range(300)])
+        for memory in added[::4]:
+            ms.delete(memory.id)
+    conn = sqlite3.connect(path)
+    try:
+        assert (
+            fts._row_count(conn)
+            == 225
+            == conn.execute("SELECT count(*) FROM memories").fetchone()[0]
+        )
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("value", [0, 1, 127, 128, 16_383, 16_384, 2**31, 2**56 + 5, 2**63 - 1])
+def test_varints_decode_as_sqlite_writes_them(value: int) -> None:
+    assert fts._varint(_sqlite_varint(value) + b"\xff") == value
+
+
+def _sqlite_varint(value: int) -> bytes:
+    """SQLite's varint encoder (sqlite4-style big-endian groups of 7 bits, 9th byte whole)."""
+    if value > 0x00FFFFFFFFFFFFFF:
+        out = [value & 0xFF]
+        value >>= 8
+        for _ in range(8):
+            out.append((value & 0x7F) | 0x80)
+            value >>= 7
+        return bytes(reversed(out))
+    groups = [value & 0x7F]
+    value >>= 7
+    while value:
+        groups.append((value & 0x7F) | 0x80)
+        value >>= 7
+    return bytes(reversed(groups))
