@@ -35,6 +35,7 @@ from memoryspace.api import (
     gc_options,
 )
 from memoryspace.cli.bench import bench
+from memoryspace.cli.bench_scale import scale_bench
 from memoryspace.cli.browse import browsing
 from memoryspace.cli.common import (
     DEFAULT_DB,
@@ -494,6 +495,7 @@ def import_(
 bench.add_typer(notes_bench)  # `bench knowledge-update` and `bench duplicates`
 bench.add_typer(serve_bench)  # `bench serve`
 bench.add_typer(prompt_budget_bench)  # `bench prompt-budget`
+bench.add_typer(scale_bench)  # `bench scale` and `bench vector-precision`
 app.add_typer(browsing)  # `list`, `count` and `update`
 app.add_typer(reading)  # `read`
 app.add_typer(bench, name="bench")

@@ -22,13 +22,12 @@ from memoryspace.errors import Conflict, NotFound, ReadOnly
 from memoryspace.fingerprint import ContentKey
 from memoryspace.heapview import HeapEntry
 from memoryspace.models import Change, Checkpoint, Filter, Memory, Op, apply_patch, check_version
-from memoryspace.store import fts, snapshots, sqlite_log, sqlite_purge, timetravel
+from memoryspace.store import fts, snapshots, sqlite_log, sqlite_purge, sqlite_vectors, timetravel
 from memoryspace.store.access import AccessCounts
 from memoryspace.store.base import IndexDelta, Keys, Vector
 from memoryspace.store.codec import (
     COLUMNS,
     SELECT_MEMORY,
-    blob_vector,
     memory_from_row,
     row_values,
     vector_blob,
@@ -44,6 +43,7 @@ from memoryspace.store.oplog import (
 )
 from memoryspace.store.schema import migrate
 from memoryspace.store.sqlite_log import ASSIGNMENTS, PLACEHOLDERS, tags_json
+from memoryspace.store.sqlite_vectors import chunks
 
 
 class SQLiteStore:
@@ -360,7 +360,7 @@ class SQLiteStore:
         """The memories that exist among ``ids``, in the order asked."""
         found: dict[str, Memory] = {}
         with self._db.reading() as conn:
-            for chunk in _chunks(list(ids), 500):
+            for chunk in chunks(list(ids), 500):
                 marks = ", ".join("?" * len(chunk))
                 for row in conn.execute(f"{SELECT_MEMORY} WHERE m.id IN ({marks})", chunk):
                     key, memory = memory_from_row(row)
@@ -370,7 +370,7 @@ class SQLiteStore:
     def get_by_keys(self, keys: Sequence[int]) -> dict[int, Memory]:
         found: dict[int, Memory] = {}
         with self._db.reading() as conn:
-            for chunk in _chunks([int(k) for k in keys], 500):
+            for chunk in chunks([int(k) for k in keys], 500):
                 marks = ", ".join("?" * len(chunk))
                 for row in conn.execute(f"{SELECT_MEMORY} WHERE m.key IN ({marks})", chunk):
                     key, memory = memory_from_row(row)
@@ -384,7 +384,7 @@ class SQLiteStore:
         keys = set(wanted)
         found: dict[ContentKey, Memory] = {}
         with self._db.reading() as conn:
-            for chunk in _chunks(sorted({k.fingerprint for k in keys}), 500):
+            for chunk in chunks(sorted({k.fingerprint for k in keys}), 500):
                 marks = ", ".join("?" * len(chunk))
                 rows = conn.execute(
                     f"{SELECT_MEMORY} WHERE m.content_hash IN ({marks}) AND m.archived = 0 "
@@ -473,33 +473,11 @@ class SQLiteStore:
         return self.text_index.bound(terms, flt or Filter())
 
     def vectors(self, keys: Sequence[int]) -> Mapping[int, Vector]:
-        out: dict[int, Vector] = {}
-        with self._db.reading() as conn:
-            for chunk in _chunks([int(k) for k in keys], 500):
-                marks = ", ".join("?" * len(chunk))
-                for key, blob in conn.execute(
-                    f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk
-                ):
-                    vector = blob_vector(blob)
-                    if vector is not None:
-                        out[int(key)] = vector
-        return out
+        return sqlite_vectors.vectors(self._db, keys)
 
     def iter_vectors(self, batch: int = 4096) -> Iterator[tuple[Keys, Vector]]:
         """Every stored vector, ``batch`` at a time, as (keys, matrix)."""
-        last = -1
-        while True:
-            with self._db.reading() as conn:
-                rows = conn.execute(
-                    "SELECT key, vector FROM vectors WHERE key > ? ORDER BY key LIMIT ?",
-                    (last, batch),
-                ).fetchall()
-            if not rows:
-                return
-            keys = np.array([r[0] for r in rows], dtype=np.int64)
-            matrix = np.vstack([np.frombuffer(r[1], dtype="<f4") for r in rows]).astype(np.float32)
-            yield keys, matrix
-            last = int(keys[-1])
+        return sqlite_vectors.iter_vectors(self._db, batch)
 
     def io_stats(self) -> dict[str, int]:
         """Records this object has read (decoded for a caller) and written (inserted, updated
@@ -630,8 +608,3 @@ class SQLiteStore:
         view.replay(self.log_rows(base.lsn if base is not None else 0, lsn))
         view.make_read_only(lsn)
         return view
-
-
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
