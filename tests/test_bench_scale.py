@@ -248,7 +248,7 @@ def test_ratios_divide_each_peer_by_ours_at_the_same_size() -> None:
     rows = [
         {"system": "memoryspace", "n": 10, "add_per_s": 100.0, "peak_rss_mb": 50.0},
         {"system": "lancedb", "n": 10, "add_per_s": 300.0, "peak_rss_mb": 25.0},
-        {"system": "chroma", "n": 10, "note": "skipped"},
+        {"system": "chromadb", "n": 10, "note": "skipped"},
     ]
     [entry] = ratios(rows)
     assert entry["add_per_s_vs_ours"] == 3.0 and entry["peak_rss_mb_vs_ours"] == 0.5
@@ -292,7 +292,7 @@ def test_bench_scale_end_to_end_with_the_peers(data: Path, tmp_path: Path) -> No
     assert ours["vectors"] == "hashing (not MiniLM)"
     assert ours["dense_recall_at_10"] == 1.0  # exact index below the HNSW threshold
     assert ours["disk_log_per_memory"] > 0 and ours["peak_rss_mb"] > 0
-    for peer in ("lancedb", "chroma"):
+    for peer in ("lancedb", "chromadb"):
         row = next(r for r in doc["rows"] if r["system"] == peer and r["n"] == 150)
         assert "add_per_s" in row or row["note"], row
     assert doc["sizes"]["150"]["cycled_copies"] == max(0, 150 - doc["corpus"]["distinct_passages"])

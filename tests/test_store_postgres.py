@@ -11,6 +11,7 @@ import pytest
 
 from memoryspace.store.base import Store
 from memoryspace.store.postgres import PostgresStore
+from memoryspace.store.postgres.schema import SCHEMA_VERSION
 from store_contract import FakeClock, StoreContract, make_memory, vec
 
 
@@ -133,5 +134,5 @@ def test_schema_v2_folds_diacritics_in_a_database_written_before_it(pg_url: str)
         ).fetchone()
         assert found == (0,)  # accents count again
     with PostgresStore(pg_url) as store:  # migrates: unaccent, every tsv computed again
-        assert store.get_setting("schema.version") == "2"
+        assert store.get_setting("schema.version") == str(SCHEMA_VERSION)
         assert [store.key_of("a")] == [k for k, _ in store.text_search(["cafe", "zurich"], 5)]

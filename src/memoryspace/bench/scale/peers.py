@@ -171,7 +171,7 @@ def run_chroma(inputs: SizeInputs, *, batch: int) -> dict[str, Any]:
         del client
         disk = folder_bytes(Path(folder))
     return _row(
-        "chroma",
+        "chromadb",
         inputs,
         index="HNSW (no ranked full text)",
         add_per_s=inputs.n / add_s,
