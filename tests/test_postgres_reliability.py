@@ -24,7 +24,9 @@ WORKERS = Path(__file__).parent / "workers"
 CYCLES = int(os.environ.get("MEMORYSPACE_PG_CRASH_CYCLES", "8"))
 
 
-def _writer(url: str, seed: int) -> subprocess.Popen[str]:
+def _writer(url: str, seed: int, *, wait_for: int = 1) -> tuple[subprocess.Popen[str], list[str]]:
+    """A writer process, once it has acknowledged ``wait_for`` lines (so it did real work
+    however loaded the machine is), and those lines."""
     proc = subprocess.Popen(
         [sys.executable, str(WORKERS / "writer.py"), url, str(seed)],
         stdout=subprocess.PIPE,
@@ -32,9 +34,12 @@ def _writer(url: str, seed: int) -> subprocess.Popen[str]:
         text=True,
     )
     assert proc.stdout is not None
-    first = proc.stdout.readline()  # it is writing
-    assert first, proc.stderr.read() if proc.stderr else "the writer printed nothing"
-    return proc
+    lines = []
+    while len(lines) < wait_for:
+        line = proc.stdout.readline()  # it is writing
+        assert line, proc.stderr.read() if proc.stderr else "the writer printed nothing"
+        lines.append(line.strip())
+    return proc, lines
 
 
 def _kill(proc: subprocess.Popen[str]) -> list[str]:
@@ -47,7 +52,7 @@ def _kill(proc: subprocess.Popen[str]) -> list[str]:
 @pytest.mark.multiprocess
 def test_a_tailer_sees_every_lsn_once_in_order_while_writers_race(pg_url: str) -> None:
     MemorySpace.open(pg_url, embedder=HashingEmbedder()).close()  # the schema, once
-    writers = [_writer(pg_url, seed) for seed in range(4)]
+    writers = [_writer(pg_url, seed)[0] for seed in range(4)]
     seen: list[int] = []
     with PostgresStore(pg_url) as tail:
         try:
@@ -72,11 +77,14 @@ def test_sigkill_never_loses_an_acknowledged_write_on_postgres(pg_url: str) -> N
     rng = random.Random(4321)
     acknowledged: set[str] = set()
     updated: set[str] = set()
+    touched: set[str] = set()  # an update began: either content may be stored
     for cycle in range(CYCLES):
-        proc = _writer(pg_url, cycle)
+        proc, first = _writer(pg_url, cycle, wait_for=3)
         time.sleep(rng.uniform(0.0, 0.3))
-        for line in _kill(proc):
-            if line.startswith("updated "):
+        for line in [*first, *_kill(proc)]:
+            if line.startswith("updating "):
+                touched.add(line.split()[1])
+            elif line.startswith("updated "):
                 updated.add(line.split()[1])
             elif line:
                 acknowledged.add(line)
@@ -86,9 +94,12 @@ def test_sigkill_never_loses_an_acknowledged_write_on_postgres(pg_url: str) -> N
         assert acknowledged <= stored, f"lost: {sorted(acknowledged - stored)[:5]}"
         for id in updated:
             assert ms.get(id).content == f"updated {id}"
+        for id in touched - updated:  # killed during the update: all or nothing of it
+            seed, serial = id[1:].split("n")
+            assert ms.get(id).content in (f"token{seed}x{serial} cycle {seed}", f"updated {id}")
         ms.index.sync()
         assert len(ms.index) == len(stored)
-        for id in random.Random(7).sample(sorted(acknowledged - updated), 10):
+        for id in random.Random(7).sample(sorted(acknowledged - touched), 10):
             seed, serial = id[1:].split("n")
             assert ms.search(f"token{seed}x{serial}", k=1)[0].memory.id == id
         # Nothing half-written: log adds equal the records, vectors match, LSNs are 1..n.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Annotated
 
@@ -19,9 +20,23 @@ from memoryspace.cli.bench_common import (
     table_console,
 )
 from memoryspace.cli.common import errors
-from memoryspace.errors import InvalidInput
+from memoryspace.errors import BackendUnavailable, InvalidInput
 
 bench = typer.Typer(help="Benchmarks: each prints a table and can write CSV.", no_args_is_help=True)
+
+
+@bench.callback()
+def _needs_the_bench_extra() -> None:
+    """Fail before a long run, not at its plot: benchmarks chart with matplotlib and measure RSS
+    with psutil (the bench extra)."""
+    for name in ("matplotlib", "psutil"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            raise BackendUnavailable(
+                f"benchmarks need the bench extra ({name} is missing); "
+                "pip install 'memoryspace[bench]'"
+            ) from None
 
 
 @bench.command("locomo")

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from memoryspace.cli.bench_common import progress_bars, report
 from memoryspace.cli.common import DEFAULT_DB, Db, Embedder, Json, console, emit, opened, when
-from memoryspace.errors import InvalidInput
+from memoryspace.errors import BackendUnavailable, InvalidInput
 
 serving = typer.Typer()
 keys = typer.Typer(help="API keys of the REST server: create, list, revoke.", no_args_is_help=True)
@@ -29,9 +29,18 @@ def serve(
 
     Without API keys it listens on loopback addresses only.
     """
-    from memoryspace.server.run import serve as run
-
+    try:
+        from memoryspace.server.run import serve as run
+    except ImportError as exc:
+        raise _needs_the_server_extra(exc) from None
     run(db, host=host, port=port, embedder=embedder)
+
+
+def _needs_the_server_extra(exc: ImportError) -> BackendUnavailable:
+    return BackendUnavailable(
+        f"the REST server needs the server extra ({exc.name} is missing); "
+        "pip install 'memoryspace[server]'"
+    )
 
 
 def _expiry(value: str | None) -> float | None:
@@ -130,6 +139,11 @@ def bench_serve(
     """Load the REST server: add and search throughput and p50/p99 latency under concurrent
     clients, and the cost of embedding one query on its own."""
     from memoryspace.bench.serve import run
+
+    try:
+        import memoryspace.server.app  # noqa: F401  (the server it starts needs the extra)
+    except ImportError as exc:
+        raise _needs_the_server_extra(exc) from None
 
     with progress_bars(as_json) as progress:
         rows = run(records, clients, seconds, embedder=embedder, progress=progress)
