@@ -24,14 +24,21 @@ def serve(
     embedder: Embedder = "auto",
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    workers: Annotated[
+        int, typer.Option(help="Server processes sharing the port (each opens the database).")
+    ] = 1,
+    access_log: Annotated[
+        bool, typer.Option(help="Log every request (uvicorn's access log).")
+    ] = True,
 ) -> None:
     """Serve the database over HTTP (REST, change feed, /metrics; OpenAPI at /openapi.json).
 
-    Without API keys it listens on loopback addresses only.
+    Without API keys it listens on loopback addresses only. ``--workers N`` runs N processes
+    (a database file or PostgreSQL; each follows the log, so all see every write).
     """
     from memoryspace.server.run import serve as run
 
-    run(db, host=host, port=port, embedder=embedder)
+    run(db, host=host, port=port, embedder=embedder, workers=workers, access_log=access_log)
 
 
 def _expiry(value: str | None) -> float | None:
