@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -102,8 +103,12 @@ def _start_server(db: Path, port: int, embedder: str, workers: int) -> subproces
         *("--workers", str(workers), "--no-access-log"),
     ]
     env = {**os.environ, "MEMORYSPACE_EMBEDDER": embedder}
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    process = subprocess.Popen(  # its own process group: _stop ends the workers with it
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -115,7 +120,7 @@ def _start_server(db: Path, port: int, embedder: str, workers: int) -> subproces
         if process.poll() is not None:
             break
         time.sleep(0.2)
-    process.kill()
+    _stop(process)
     raise BackendUnavailable(
         "the benchmark server did not start; run `memoryspace serve` to see why"
     )
@@ -224,9 +229,18 @@ def _serve_and_drive(
             row["load_1m"] = round(os.getloadavg()[0], 2)
             rows.append(row)
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        _stop(server)
     return rows
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    """Stop the server and its workers: politely (each saves its index), then by force."""
+    server.terminate()
+    try:
+        server.wait(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=60)
 
 
 def run(
