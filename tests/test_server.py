@@ -152,10 +152,15 @@ def test_client_refuses_filters_a_listing_cannot_take(server: tuple[MemorySpace,
 def test_bench_serve_drives_a_real_server_process() -> None:
     from memoryspace.bench.serve import run
 
-    rows = run(records=50, clients=2, seconds=0.5)
-    assert [row["operation"] for row in rows[:2]] == ["search", "add"]
+    rows = run(records=50, clients=2, seconds=0.5, workers=2, baseline_records=None)
+    served = [(row["records"], row["workers"], row["operation"]) for row in rows[:3]]
+    assert served == [
+        (50, 1, "search"),
+        (50, 2, "search"),  # two worker processes over one database answer searches
+        (50, 2, "add"),
+    ]
     assert all(row["requests"] > 0 and row["errors"] == 0 for row in rows)
-    assert rows[2]["operation"].startswith("embed one query")
+    assert rows[3]["operation"].startswith("embed one query")
     with pytest.raises(InvalidInput, match="--clients"):
         run(records=50, clients=1_000, seconds=1)
 

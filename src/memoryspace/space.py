@@ -34,6 +34,7 @@ from memoryspace.context import ContextWindow
 from memoryspace.context.tokenizer import default_token_counter
 from memoryspace.conversation.pages import gc_roots as conversation_roots
 from memoryspace.embed.base import Embedder
+from memoryspace.embed.queries import QueryVectors
 from memoryspace.embed.resolve import resolve_embedder
 from memoryspace.errors import Conflict, InvalidInput
 from memoryspace.facade.erasure import ErasureMixin
@@ -131,7 +132,7 @@ class MemorySpace(
         return HybridRetriever(
             self.store,
             self.index,
-            self.embedder,
+            QueryVectors(self.embedder),  # repeated queries skip the embedder
             RetrievalConfig.from_settings(self.settings),
         )
 

@@ -1,17 +1,26 @@
 """Load benchmark of the REST server: throughput and latency of ``add`` and ``search`` under
 concurrent clients, with the query embedding cost measured apart.
 
-    memoryspace bench serve --records 100000 --clients 16 --seconds 60 --out results/
+    memoryspace bench serve --records 100000 --clients 16 --seconds 60 --workers 2 --out results/
 
-Fills a fresh database in a temporary folder with ``records`` synthetic memories, starts
-``memoryspace serve`` on it in a separate process on 127.0.0.1 (so the clients do not share its
-interpreter), then runs ``clients`` threads for ``seconds`` each of searching and of adding.
+For the baseline size (``--baseline-records``, 10,000) and then for ``records``: fills a
+database (a fresh one in a temporary folder, or the one at ``--db``, topped up to ``records``
+and kept, so a large fill is paid once), starts ``memoryspace serve`` on it in separate
+processes on 127.0.0.1 (so the clients do not share its interpreter), drives it with
+``clients`` threads for ``seconds`` of searches with one worker process and with ``workers``,
+then ``seconds`` of adds with ``workers``. Each row gives the server's CPU time per request
+(all its processes) and the load average, since the machine's other jobs share the cores.
+Queries are the first words of 2,000 synthetic sentences, so after the first pass a
+worker's query-vector cache holds them all: the searches measure the "query vectors cached"
+case; the last rows give the cost of embedding one query with the chosen embedder and with
+MiniLM when it is installed.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,6 +33,8 @@ from typing import Any
 import httpx
 
 from memoryspace.bench.metrics import percentile
+from memoryspace.embed.minilm import minilm_missing
+from memoryspace.embed.resolve import resolve_embedder
 from memoryspace.errors import BackendUnavailable, InvalidInput
 from memoryspace.space import MemorySpace
 
@@ -50,58 +61,83 @@ def _check(records: int, clients: int, seconds: float) -> None:
         raise InvalidInput(f"--seconds must be within 0..{MAX_SECONDS}")
 
 
-def _fill(db: Path, records: int, embedder: str, progress: Progress | None) -> float:
-    """Add ``records`` memories in batches; returns the embedding rate of the fill (per s)."""
+def _fill(db: Path, records: int, embedder: str, progress: Progress | None) -> int:
+    """Top the database up to ``records`` memories in batches; returns how many it holds."""
     texts = synthetic_texts(records)
-    started = time.perf_counter()
     with MemorySpace.open(db, embedder=embedder) as space:
-        for start in range(0, records, 1_000):
+        for start in range(space.count(), records, 1_000):
             batch = texts[start : start + 1_000]
             space.add_many([{"content": t, "user": f"u{i % 100}"} for i, t in enumerate(batch)])
             if progress is not None:
-                progress("fill", min(start + 1_000, records), records)
-    return records / (time.perf_counter() - started)
+                progress(f"fill {records:,}", min(start + 1_000, records), records)
+        return space.count()
 
 
 def _query_embedding(embedder: str, queries: list[str]) -> dict[str, Any]:
-    """Embedding one query at a time, as a search does: rate and median cost."""
-    with MemorySpace.open(":memory:", embedder=embedder) as space:
-        space.embedder.embed(queries[:2])  # load the model first
-        costs = []
-        for query in queries:
-            started = time.perf_counter()
-            space.embedder.embed([query])
-            costs.append(time.perf_counter() - started)
-        return {
-            "operation": f"embed one query ({space.embedder.model_id})",
-            "clients": 1,
-            "requests": len(costs),
-            "per_second": round(len(costs) / sum(costs), 1),
-            "p50_ms": round(percentile(costs, 50) * 1000, 3),
-            "p99_ms": round(percentile(costs, 99) * 1000, 3),
-            "errors": 0,
-        }
+    """Embedding one query at a time, as a search does (no cache): rate and median cost."""
+    inner = resolve_embedder(embedder)
+    model = getattr(inner, "inner", inner)  # MiniLM's persistent cache would answer instead
+    model.embed(queries[:2])  # load the model first
+    costs = []
+    for query in queries:
+        started = time.perf_counter()
+        model.embed([query])
+        costs.append(time.perf_counter() - started)
+    return {
+        "operation": f"embed one query ({model.model_id}, uncached)",
+        "workers": 0,
+        "clients": 1,
+        "requests": len(costs),
+        "per_second": round(len(costs) / sum(costs), 1),
+        "p50_ms": round(percentile(costs, 50) * 1000, 3),
+        "p99_ms": round(percentile(costs, 99) * 1000, 3),
+        "errors": 0,
+        "server_cpu_ms": None,
+        "load_1m": round(os.getloadavg()[0], 2),
+    }
 
 
-def _start_server(db: Path, port: int, embedder: str) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "memoryspace", "serve", "--db", str(db), "--port", str(port)]
+def _start_server(db: Path, port: int, embedder: str, workers: int) -> subprocess.Popen[bytes]:
+    command = [
+        *(sys.executable, "-m", "memoryspace", "serve", "--db", str(db), "--port", str(port)),
+        *("--workers", str(workers), "--no-access-log"),
+    ]
     env = {**os.environ, "MEMORYSPACE_EMBEDDER": embedder}
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    process = subprocess.Popen(  # its own process group: _stop ends the workers with it
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
                 return process
         except httpx.HTTPError:
-            time.sleep(0.1)
+            pass
         if process.poll() is not None:
             break
-    process.kill()
+        time.sleep(0.2)
+    _stop(process)
     raise BackendUnavailable(
         "the benchmark server did not start; run `memoryspace serve` to see why"
     )
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time of a process and its children (the server's workers), or None without psutil."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    try:
+        parent = psutil.Process(pid)
+        processes = [parent, *parent.children(recursive=True)]
+        return sum(sum(p.cpu_times()[:2]) for p in processes)
+    except psutil.Error:
+        return None
 
 
 def _drive(
@@ -161,36 +197,89 @@ def _drive(
     }
 
 
+def _serve_and_drive(
+    db: Path,
+    embedder: str,
+    workers: int,
+    operations: tuple[str, ...],
+    clients: int,
+    seconds: float,
+    texts: list[str],
+    progress: Progress | None,
+) -> list[dict[str, Any]]:
+    """Rows of ``operations`` driven against ``memoryspace serve --workers N`` on ``db``."""
+    from memoryspace.server.run import free_port
+
+    port = free_port()
+    server = _start_server(db, port, embedder, workers)
+    rows = []
+    try:
+        url = f"http://127.0.0.1:{port}"
+        # Warm up: every worker loads its index and fills its query-vector cache.
+        _drive(url, "search", clients, min(seconds, 10.0), texts, None)
+        for operation in operations:
+            cpu_before = _cpu_seconds(server.pid)
+            row = {"workers": workers, **_drive(url, operation, clients, seconds, texts, progress)}
+            cpu_after = _cpu_seconds(server.pid)
+            row["server_cpu_ms"] = (
+                None
+                if cpu_before is None or cpu_after is None or not row["requests"]
+                else round((cpu_after - cpu_before) / row["requests"] * 1000, 2)
+            )
+            row["load_1m"] = round(os.getloadavg()[0], 2)
+            rows.append(row)
+    finally:
+        _stop(server)
+    return rows
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    """Stop the server and its workers: politely (each saves its index), then by force."""
+    server.terminate()
+    try:
+        server.wait(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=60)
+
+
 def run(
     records: int,
     clients: int,
     seconds: float,
     *,
     embedder: str = "hashing",
+    workers: int = 2,
+    baseline_records: int | None = 10_000,
+    db: Path | None = None,
     progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per operation: search and add through the server, and query embedding alone.
+    """Rows per database size (``baseline_records``, then ``records``): search with one
+    worker process and with ``workers``, add with ``workers``; then query embedding alone.
 
     Raises:
-        InvalidInput: a count or duration out of bounds.
+        InvalidInput: a count, duration or worker count out of bounds.
         BackendUnavailable: the server did not start.
     """
-    from memoryspace.server.run import free_port
-
     _check(records, clients, seconds)
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 16:
+        raise InvalidInput("--workers must be within 1..16")
+    sizes = sorted({records, *([baseline_records] if baseline_records else [])})
+    for size in sizes:
+        _check(size, clients, seconds)
     texts = synthetic_texts(min(records, 2_000), seed=11)
+    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="memoryspace-bench-serve-") as folder:
-        db = Path(folder) / "bench.db"
-        _fill(db, records, embedder, progress)
-        port = free_port()
-        server = _start_server(db, port, embedder)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            rows = [_drive(url, op, clients, seconds, texts, progress) for op in ("search", "add")]
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-    rows.append(_query_embedding(embedder, [" ".join(t.split()[:4]) for t in texts[:200]]))
-    for row in rows:
-        row["records"] = records
+        for size in sizes:
+            path = db if db is not None and size == records else Path(folder) / f"{size}.db"
+            held = _fill(path, size, embedder, progress)
+            for count in sorted({1, workers}):
+                operations = ("search", "add") if count == workers else ("search",)
+                for row in _serve_and_drive(
+                    path, embedder, count, operations, clients, seconds, texts, progress
+                ):
+                    rows.append({"records": held, **row})
+    queries = [" ".join(t.split()[:4]) for t in texts[:200]]
+    names = [embedder] if embedder == "minilm" or minilm_missing() else [embedder, "minilm"]
+    rows.extend({"records": None, **_query_embedding(name, queries)} for name in names)
     return rows

@@ -24,16 +24,29 @@ def serve(
     embedder: Embedder = "auto",
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    workers: Annotated[
+        int, typer.Option(help="Server processes sharing the port (each opens the database).")
+    ] = 1,
+    access_log: Annotated[
+        bool, typer.Option(help="Log every request (uvicorn's access log).")
+    ] = True,
 ) -> None:
     """Serve the database over HTTP (REST, change feed, /metrics; OpenAPI at /openapi.json).
 
-    Without API keys it listens on loopback addresses only.
+    Without API keys it listens on loopback addresses only. ``--workers N`` runs N processes
+    (a database file or PostgreSQL; each follows the log, so all see every write).
     """
     try:
         from memoryspace.server.run import serve as run
     except ImportError as exc:
         raise _needs_the_server_extra(exc) from None
-    run(db, host=host, port=port, embedder=embedder)
+    run(db, host=host, port=port, embedder=embedder, workers=workers, access_log=access_log)
+
+
+def _load() -> str:
+    import os
+
+    return ", ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 def _needs_the_server_extra(exc: ImportError) -> BackendUnavailable:
@@ -133,11 +146,19 @@ def bench_serve(
     clients: Annotated[int, typer.Option(help="Concurrent client threads.")] = 8,
     seconds: Annotated[float, typer.Option(help="Seconds of load per operation.")] = 10.0,
     embedder: Annotated[str, typer.Option(help="hashing (default), minilm or auto.")] = "hashing",
+    workers: Annotated[int, typer.Option(help="Server processes (searches also run with 1).")] = 2,
+    baseline_records: Annotated[
+        int, typer.Option(help="A smaller database measured first (0: none).")
+    ] = 10_000,
+    db: Annotated[
+        Path | None,
+        typer.Option(help="Keep the filled database here (topped up to --records) and reuse it."),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Write bench_serve.csv here.")] = None,
     as_json: Json = False,
 ) -> None:
-    """Load the REST server: add and search throughput and p50/p99 latency under concurrent
-    clients, and the cost of embedding one query on its own."""
+    """Load the REST server: add and search throughput, p50/p99 latency and server CPU per
+    request under concurrent clients, and the cost of embedding one query on its own."""
     from memoryspace.bench.serve import run
 
     try:
@@ -146,12 +167,21 @@ def bench_serve(
         raise _needs_the_server_extra(exc) from None
 
     with progress_bars(as_json) as progress:
-        rows = run(records, clients, seconds, embedder=embedder, progress=progress)
+        rows = run(
+            records,
+            clients,
+            seconds,
+            embedder=embedder,
+            workers=workers,
+            baseline_records=baseline_records or None,
+            db=db,
+            progress=progress,
+        )
     report(
         {"bench": "serve", "rows": rows},
         rows,
         name="bench_serve",
-        title=f"REST server under load ({records:,} memories, {clients} clients)",
+        title=f"REST server under load ({clients} clients, load average {_load()})",
         out=out,
         as_json=as_json,
     )

@@ -8,12 +8,15 @@ from typing import Any, TypeVar
 
 import httpx
 
-from memoryspace.client import calls
+from memoryspace.api.structures import ReadingOut, ReflectionOut
+from memoryspace.client import calls, structures
 from memoryspace.client.calls import Call
+from memoryspace.client.structures import RemoteNotes, RemotePast
 from memoryspace.context import AssembledContext
 from memoryspace.errors import BackendUnavailable
 from memoryspace.gc import GCEvent
 from memoryspace.models import Change, Checkpoint, Memory, SearchHit
+from memoryspace.store.erasure import PurgeReport
 
 T = TypeVar("T")
 
@@ -190,3 +193,47 @@ class MemoryClient:
         self, collector: str = "generational", *, dry_run: bool = False, **options: Any
     ) -> GCEvent:
         return self._run(calls.gc(collector, dry_run, options))
+
+    # -- agent structures and erasure (see memoryspace.client.structures)
+
+    def as_of(self, lsn: int) -> RemotePast:
+        """The server's space as it was right after ``lsn``: ``get`` and ``search``."""
+        return RemotePast(self._run, lsn)
+
+    def notes(self, *, user: str | None = None, agent: str | None = None) -> RemoteNotes:
+        """The linked notes of a scope on the server."""
+        return RemoteNotes(self._run, user, agent)
+
+    def reflect(
+        self, *, user: str | None = None, agent: str | None = None, dry_run: bool = False
+    ) -> ReflectionOut:
+        return self._run(structures.reflect(user, agent, dry_run))
+
+    def read(
+        self,
+        source: str,
+        question: str | None = None,
+        *,
+        chunk_tokens: int = 2048,
+        memory_tokens: int = 1024,
+        store: bool = False,
+        store_kind: str = "working",
+        **scope: Any,
+    ) -> ReadingOut:
+        """Read a text through a fixed-size memory on the server (its offline policy)."""
+        call = structures.read(
+            source, question, chunk_tokens, memory_tokens, store, store_kind, scope
+        )
+        return self._run(call)
+
+    def purge(
+        self,
+        ids: str | Sequence[str] | None = None,
+        *,
+        user: str | None = None,
+        agent: str | None = None,
+        session: str | None = None,
+        dry_run: bool = False,
+    ) -> PurgeReport:
+        """Erase memories everywhere (the admin right); see ``MemorySpace.purge``."""
+        return self._run(structures.purge(ids, user, agent, session, dry_run))

@@ -80,13 +80,17 @@ def mcp_http_app(
     resolve: AccessResolver | None = None,
     path: str = "/mcp",
     host: str = "127.0.0.1",
+    stateless: bool = False,
 ) -> Starlette:
     """The MCP streamable-HTTP endpoint at ``path`` over ``space``, as a Starlette app.
 
     ``resolve`` maps bearer tokens to ``Access`` (``None``: no tokens, full access). ``host`` is
     where it is served: on a loopback address the SDK's DNS-rebinding protection is on.
+    ``stateless`` keeps no session between requests (each is answered on its own), which is
+    what several server processes behind one port need: a client's next request may reach
+    another process, which would not know its session.
     """
     server = build_mcp_server(space, access=Access.nothing())
-    app = server.streamable_http_app(streamable_http_path=path, host=host)
+    app = server.streamable_http_app(streamable_http_path=path, host=host, stateless_http=stateless)
     app.add_middleware(BearerAccess, resolve=resolve)
     return app

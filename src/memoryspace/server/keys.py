@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from memoryspace.access import Access
@@ -109,17 +110,22 @@ class KeyRing:
     def __init__(self, store: SettingsStore, *, clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._clock = clock
+        self._parsed: tuple[str, Mapping[str, ApiKey]] = ("", MappingProxyType({}))
 
-    def _load(self) -> dict[str, ApiKey]:
-        raw = self._store.get_setting(SETTING)
-        if not raw:
-            return {}
+    def _load(self) -> Mapping[str, ApiKey]:
+        """The stored keys, read on every call (so a revocation by another process counts at
+        once) but parsed only when the stored text changed since the last call."""
+        raw = self._store.get_setting(SETTING) or ""
+        parsed = self._parsed
+        if parsed[0] == raw:
+            return parsed[1]
         out = {}
-        for key_id, fields in json.loads(raw).items():
+        for key_id, fields in (json.loads(raw) if raw else {}).items():
             fields["namespaces"] = tuple(fields["namespaces"])
             fields["rights"] = tuple(fields["rights"])
             out[key_id] = ApiKey(**fields)
-        return out
+        self._parsed = (raw, MappingProxyType(out))  # one assignment: threads see either
+        return self._parsed[1]
 
     def _save(self, keys: Mapping[str, ApiKey]) -> None:
         self._store.set_setting(SETTING, json.dumps({k: asdict(v) for k, v in keys.items()}))
@@ -151,7 +157,7 @@ class KeyRing:
         key_id, secret = os.urandom(6).hex(), _urlsafe_secret()
         key = ApiKey(key_id, _digest(secret), spaces, granted, now, expires_at, None, note)
         with self._store.transaction():  # read-modify-write of one setting, atomically
-            keys = self._load()
+            keys = dict(self._load())
             keys[key_id] = key
             self._save(keys)
         return key, f"ms_{key_id}_{secret}"
@@ -167,7 +173,7 @@ class KeyRing:
             NotFound: no key has that id.
         """
         with self._store.transaction():
-            keys = self._load()
+            keys = dict(self._load())
             if key_id not in keys:
                 raise NotFound(f"no API key with id {key_id!r}; `memoryspace keys list` shows ids")
             revoked = keys[key_id] = _revoked(keys[key_id], self._clock())

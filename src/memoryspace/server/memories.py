@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from memoryspace.access import Right
 from memoryspace.api import (
@@ -25,6 +25,7 @@ from memoryspace.api import (
 )
 from memoryspace.api.requests import MAX_LIST
 from memoryspace.server.deps import Scoped
+from memoryspace.server.encode import json_answer
 from memoryspace.server.errors import ERROR_RESPONSES
 
 router = APIRouter(responses=ERROR_RESPONSES)
@@ -64,10 +65,13 @@ def list_filters(
 ListFilters = Annotated[dict[str, Any], Depends(list_filters)]
 
 
-@router.post("/memories", status_code=status.HTTP_201_CREATED, tags=["memories"])
-def add(body: AddIn, scoped: Scoped) -> MemoryOut:
+@router.post(
+    "/memories", status_code=status.HTTP_201_CREATED, tags=["memories"], response_model=MemoryOut
+)
+def add(body: AddIn, scoped: Scoped) -> Response:
     """Store one memory (in the caller's namespace when it names no user or agent)."""
-    return MemoryOut.of(scoped.add_many([body.item()])[0])
+    added = scoped.add_many([body.item()])[0]
+    return json_answer(MemoryOut, added.to_dict(), status_code=status.HTTP_201_CREATED)
 
 
 @router.post("/memories/batch", status_code=status.HTTP_201_CREATED, tags=["memories"])
@@ -100,10 +104,10 @@ def count(scoped: Scoped, given: ListFilters) -> CountOut:
     return CountOut(count=0 if filters is None else scoped.count(**filters))
 
 
-@router.get("/memories/{id}", tags=["memories"])
-def get(id: str, scoped: Scoped) -> MemoryOut:
+@router.get("/memories/{id}", tags=["memories"], response_model=MemoryOut)
+def get(id: str, scoped: Scoped) -> Response:
     """One memory by id."""
-    return MemoryOut.of(scoped.get(id))
+    return json_answer(MemoryOut, scoped.get(id).to_dict())
 
 
 @router.patch("/memories/{id}", tags=["memories"])
@@ -161,14 +165,14 @@ def forget(body: ForgetIn, scoped: Scoped) -> ForgetOut:
     return ForgetOut(deleted=ids)
 
 
-@router.post("/search", tags=["search"])
-def search(body: SearchIn, scoped: Scoped) -> list[SearchHitOut]:
+@router.post("/search", tags=["search"], response_model=list[SearchHitOut])
+def search(body: SearchIn, scoped: Scoped) -> Response:
     """Hybrid search (dense + BM25): the best hits with their scores in [0, 1] and parts."""
     filters = scoped.visible_filters(Right.READ, body.filters())
     if filters is None:
-        return []
+        return json_answer(list[SearchHitOut], [])
     hits = scoped.search(body.query, k=body.k, min_score=body.min_score, **filters)
-    return [SearchHitOut.of(hit) for hit in hits]
+    return json_answer(list[SearchHitOut], [hit.to_dict() for hit in hits])
 
 
 @router.post("/context", tags=["search"])

@@ -62,9 +62,10 @@ def memory_from_row(row: tuple[Any, ...]) -> tuple[int, Memory]:
         agent=row[4],
         session=row[5],
         content=row[6],
-        meta=json.loads(row[7]),
-        tags=tuple(json.loads(row[8])),
-        links=tuple(parse_link(value, kind=kind) for value in json.loads(row[9])),
+        # Most records have no meta, tags or links: skip the JSON parser for those.
+        meta={} if row[7] == "{}" else json.loads(row[7]),
+        tags=() if row[8] == "[]" else tuple(json.loads(row[8])),
+        links=() if row[9] == "[]" else tuple(parse_link(v, kind=kind) for v in json.loads(row[9])),
         tokens=row[10],
         importance=row[11],
         pinned=bool(row[12]),
