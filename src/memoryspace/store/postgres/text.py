@@ -8,7 +8,9 @@ per query lexeme ``idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))``,
 the weighted count of the lexeme's positions (1, 0.5, 0.3 for A, B, C), ``dl`` the number of
 distinct lexemes of the memory, and ``idf`` and ``avgdl`` counted among the live memories of
 the filter's scope (every row when it names none), so one tenant's memories never change how
-another's rank. Candidates come from the GIN index; the statistics scan the scope.
+another's rank. Candidates come from the GIN index; a scope's statistics are counted over its
+rows, and the whole table's are read from the totals the schema's triggers keep
+(``schema._TEXT_STATS``), so an unscoped search scans nothing for them.
 """
 
 from __future__ import annotations
@@ -43,8 +45,11 @@ def _stats(
     conn: Conn, words: Sequence[str], flt: Filter, with_context: bool
 ) -> tuple[float, float, dict[str, int]]:
     """(documents, their average length, documents holding each lexeme) in the BM25 scope,
-    counted in one statement."""
+    counted in one statement; with no scope, read from the statistics the schema's triggers
+    keep (``text_totals``, ``lexeme_documents``) rather than counted over every row."""
     scope, params = scope_clause(flt)
+    if not params:
+        return _table_stats(conn, words, with_context)
     holding = ", ".join("count(*) FILTER (WHERE m.tsv @@ %s::tsquery)" for _ in words)
     row = conn.execute(
         f"SELECT count(*), COALESCE(avg(length(m.tsv)), 0), {holding} FROM memories m "
@@ -53,6 +58,22 @@ def _stats(
     ).fetchone()
     assert row is not None
     return float(row[0]), float(row[1]), {w: int(n) for w, n in zip(words, row[2:], strict=True)}
+
+
+def _table_stats(
+    conn: Conn, words: Sequence[str], with_context: bool
+) -> tuple[float, float, dict[str, int]]:
+    holding = "documents" if with_context else "in_content"
+    rows = conn.execute(
+        f"SELECT NULL, t.documents, t.lexemes FROM text_totals t UNION ALL "
+        f"SELECT lexeme, {holding}, NULL FROM lexeme_documents WHERE lexeme = ANY(%s)",
+        (list(words),),
+    ).fetchall()
+    totals = [row for row in rows if row[0] is None]
+    documents, lexemes = (float(totals[0][1]), float(totals[0][2])) if totals else (0.0, 0.0)
+    counts = {str(row[0]): int(row[1]) for row in rows if row[0] is not None}
+    average = lexemes / documents if documents else 0.0
+    return documents, average, {w: counts.get(w, 0) for w in words}
 
 
 def idf(documents: float, matching: int) -> float:
