@@ -103,7 +103,9 @@ def nearest(
     if allowed is not None:
         where += " AND key = ANY(%(allowed)s)"
         params["allowed"] = [int(x) for x in allowed]
-    with conn.transaction():
+    # One pipeline: the settings and the search reach the server together, in one round trip
+    # rather than four (BEGIN, two settings, the search, COMMIT each waiting for the last).
+    with conn.pipeline(), conn.transaction():
         conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(ef_search),))
         if allowed is not None and len(allowed) > EXACT_UP_TO:
             conn.execute("SELECT set_config('hnsw.iterative_scan', 'strict_order', true)")
