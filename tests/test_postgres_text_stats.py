@@ -166,3 +166,29 @@ def test_unscoped_search_ranks_as_counting_every_row_would(pg_url: str, with_con
         )
         assert everyone and [k for k, _ in everyone] == [k for k, _ in scoped]
         assert [round(s, 9) for _, s in everyone] == [round(s, 9) for _, s in scoped]
+
+
+def test_a_word_in_most_memories_is_skipped_without_changing_the_ranking(pg_url: str) -> None:
+    """ "common" is in every memory (the floor idf); "rare" in 250 of 600, enough to fill the
+    list alone, so the search skips "common" and ranks exactly as "rare" alone does."""
+    with PostgresStore(pg_url) as store:
+        store.insert(
+            [
+                (
+                    make_memory(
+                        f"m{i}",
+                        f"common words {i} " + ("rare " * (1 + i % 4) if i % 12 < 5 else "other"),
+                    ),
+                    None,
+                )
+                for i in range(600)
+            ]
+        )
+        both = store.text_index.search(["common", "rare"], 20, Filter(), None)
+        alone = store.text_index.search(["rare"], 20, Filter(), None)
+        assert [k for k, _ in both] == [k for k, _ in alone]
+        np_both = [round(s, 9) for _, s in both]
+        assert np_both == [round(s, 9) for _, s in alone]
+        # Below the list size the floor word still counts: every "common" memory is found.
+        few = store.text_index.search(["common"], 5, Filter(), None)
+        assert len(few) == 5

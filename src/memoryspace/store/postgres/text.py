@@ -24,6 +24,7 @@ from memoryspace.store.postgres.connections import Conn, Connections
 from memoryspace.store.postgres.sql import scope_clause, where_clause
 
 B = 0.75  # FTS5's bm25() constant b
+IDF_FLOOR = 1e-6  # FTS5's idf for a term in more than half the documents
 
 _LEXEMES = """
 SELECT DISTINCT l.lexeme FROM unnest(%s::text[]) AS t(term),
@@ -79,7 +80,7 @@ def _table_stats(
 def idf(documents: float, matching: int) -> float:
     """FTS5's BM25 idf, with its floor for terms in more than half the documents."""
     value = math.log((documents - matching + 0.5) / (matching + 0.5))
-    return value if value > 0 else 1e-6
+    return value if value > 0 else IDF_FLOOR
 
 
 def search(
@@ -99,6 +100,12 @@ def search(
         return []
     documents, average, holding = _stats(conn, words, flt, with_context)
     weights = {w: idf(documents, n) for w, n in holding.items() if n > 0}
+    # As on SQLite (``store.fts``): a lexeme in more than half the scope has the floor idf and
+    # cannot move a ranking, yet makes most rows candidates; skip it when a rarer lexeme alone
+    # matches enough memories to fill the list.
+    wanted = max(k, 200)
+    if any(holding[w] >= wanted and weight > IDF_FLOOR for w, weight in weights.items()):
+        weights = {w: weight for w, weight in weights.items() if weight > IDF_FLOOR}
     if not weights:
         return []
     where, params = where_clause(flt, now)
