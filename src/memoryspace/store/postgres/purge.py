@@ -2,9 +2,10 @@
 
 One write transaction deletes the live rows (records, vectors and their pgvector embeddings,
 access counts; the full text lives in the records' rows, and a word no memory holds any more
-leaves the BM25 statistics) and recomputes the neighbours' dialogue context, turns the records' log entries into tombstones and appends a ``purge`` entry
-per record (see ``memoryspace.store.erasure``). Checkpoints here are LSN tags, not copies, so
-there is nothing to rewrite. Then the touched tables are ``VACUUM``-ed.
+leaves the BM25 statistics) and recomputes the neighbours' dialogue context, turns the
+records' log entries into tombstones and appends a ``purge`` entry per record (see
+``memoryspace.store.erasure``). Checkpoints here are LSN tags, not copies, so there is nothing
+to rewrite. Then the touched tables are ``VACUUM``-ed.
 
 What PostgreSQL cannot guarantee: ``VACUUM`` marks the dead row versions' space free for reuse
 but does not overwrite it, so the bytes stay in the table files until new rows reuse the space

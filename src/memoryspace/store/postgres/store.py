@@ -45,6 +45,9 @@ from memoryspace.store.postgres.reads import PostgresReads
 from memoryspace.store.postgres.schema import migrate
 from memoryspace.store.postgres.sql import ASSIGNMENTS, COLUMNS, PLACEHOLDERS
 
+# Records per INSERT of a batch add: 21 parameters each, under PostgreSQL's 65,535 per statement.
+_ROWS_PER_STATEMENT = 2000
+
 
 class PostgresStore(PostgresReads, PostgresHistory):
     """A ``Store`` in a PostgreSQL database (with the pgvector extension) at ``url``."""
@@ -265,20 +268,24 @@ class PostgresStore(PostgresReads, PostgresHistory):
         trips each: consecutive LSNs (the write lock is held), the dialogue contexts refreshed
         once per session at the end."""
         first = log.next_lsn(conn)
-        with conn.cursor() as cursor:
-            cursor.executemany(
-                f"INSERT INTO memories ({COLUMNS}, version) VALUES ({PLACEHOLDERS}, %s) "
-                "RETURNING key",
-                [(*row_values(m), first + n) for n, (m, _) in enumerate(items)],
-                returning=True,
+        keys: list[int] = []
+        # One multi-row statement per chunk, so the statement triggers (text statistics) run
+        # once per chunk, not once per record; rows are matched back to their keys by id.
+        for at in range(0, len(items), _ROWS_PER_STATEMENT):
+            chunk = items[at : at + _ROWS_PER_STATEMENT]
+            values = ", ".join([f"({PLACEHOLDERS}, %s)"] * len(chunk))
+            params = [
+                value
+                for n, (memory, _) in enumerate(chunk, start=at)
+                for value in (*row_values(memory), first + n)
+            ]
+            found = dict(
+                conn.execute(
+                    f"INSERT INTO memories ({COLUMNS}, version) VALUES {values} RETURNING id, key",
+                    params,
+                ).fetchall()
             )
-            keys: list[int] = []
-            while True:
-                row = cursor.fetchone()
-                assert row is not None
-                keys.append(int(row[0]))
-                if not cursor.nextset():
-                    break
+            keys.extend(int(found[memory.id]) for memory, _ in chunk)
         pairs = [(key, v) for key, (_, v) in zip(keys, items, strict=True) if v is not None]
         if pairs:
             vectors.put_new(conn, pairs, self._hnsw_dimensions)
