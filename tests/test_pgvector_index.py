@@ -101,3 +101,33 @@ def test_pgvector_is_refused_on_sqlite(tmp_path: Path) -> None:
         )
     with pytest.raises(InvalidInput, match="vector_index"):
         Settings(vector_index="faiss")  # type: ignore[arg-type]
+
+
+def test_configure_vector_index_switches_the_open_handle_and_persists(pg_url: str) -> None:
+    with MemorySpace.open(pg_url, embedder=HashingEmbedder()) as ms:
+        _fill(ms, 32)
+        before = [h.memory.id for h in ms.search("cello lessons", k=5)]
+        ms.configure(vector_index="memory")
+        assert ms.index.kind != "pgvector-hnsw"  # this handle, at once
+        assert len(ms.index) == 32  # built from the store
+        ms.add("a cello bow in its case", id="later")
+        assert "later" in [h.memory.id for h in ms.search("cello bow case", k=3)]
+        assert [h.memory.id for h in ms.search("cello lessons", k=5)][:1] == before[:1]
+        ms.configure(vector_index="pgvector", pgvector_ef_search=40)
+        assert ms.index.kind == "pgvector-hnsw"
+        assert getattr(ms.index, "ef_search", None) == 40
+    with MemorySpace.open(pg_url, embedder=HashingEmbedder()) as ms:  # stored for every process
+        assert ms.settings.vector_index == "pgvector" and ms.index.kind == "pgvector-hnsw"
+        assert getattr(ms.index, "ef_search", None) == 40
+
+
+def test_configure_pgvector_on_sqlite_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    with MemorySpace.open(tmp_path / "a.db", embedder=HashingEmbedder()) as ms:
+        _fill(ms, 8)
+        index = ms.index
+        with pytest.raises(InvalidInput, match="needs a PostgreSQL database"):
+            ms.configure(vector_index="pgvector")
+        assert ms.index is index and ms.settings.vector_index == "auto"
+        assert ms.backing.get_setting("shared.vector_index") is None
+        ms.configure(vector_index="memory")  # the same provider here: kept, not rebuilt
+        assert ms.index is index

@@ -52,8 +52,9 @@ from memoryspace.gc.auto import make_trigger
 from memoryspace.gc.runner import gc_totals
 from memoryspace.maintenance.reembed import check_unfinished
 from memoryspace.profiler import MemoryProfiler
-from memoryspace.retrieval.dense import make_dense_index
+from memoryspace.retrieval.dense import DenseIndex, make_dense_index
 from memoryspace.retrieval.hybrid import HybridRetriever, RetrievalConfig
+from memoryspace.retrieval.pgvector import PgvectorIndex
 from memoryspace.settings import Settings, merge_stored, setting_key, shared_changes
 from memoryspace.store.base import Store
 from memoryspace.store.locate import open_store, vector_index_path
@@ -117,16 +118,22 @@ class MemorySpace(
         if self.tiered is not None:
             self.store = self.tiered  # everything above reads and writes through the tier
         self.auto_gc = self._make_auto_gc()
-        self.index = make_dense_index(
-            store,  # follows the log (or is the database): vectors never wait in the tier
-            choice=self.settings.vector_index,
-            dimension=embedder.dimension,
-            model_id=embedder.model_id,
-            ann_threshold=self.settings.ann_threshold,
-            ef_search=self.settings.pgvector_ef_search,
-            path=index_path,
-        )
+        self._index_path = index_path
+        self.index = self._make_index(self.settings)
         self._retriever = self._make_retriever()
+
+    def _make_index(self, settings: Settings) -> DenseIndex:
+        """The dense provider ``settings.vector_index`` names (raises ``InvalidInput`` for
+        ``"pgvector"`` on a database that is not PostgreSQL)."""
+        return make_dense_index(
+            self.backing,  # follows the log (or is the database): vectors never wait in the tier
+            choice=settings.vector_index,
+            dimension=self.embedder.dimension,
+            model_id=self.embedder.model_id,
+            ann_threshold=settings.ann_threshold,
+            ef_search=settings.pgvector_ef_search,
+            path=self._index_path,
+        )
 
     def _make_retriever(self) -> HybridRetriever:
         return HybridRetriever(
@@ -188,8 +195,9 @@ class MemorySpace(
     def configure(self, **changes: Any) -> Settings:
         """Change shared settings (``memoryspace.settings.SHARED_SETTINGS``: retrieval weights,
         ``min_score``, ``dedupe``, ``max_records``, the GC trigger...) in the database, so every
-        process that opens it from now on uses them; this handle uses them at once. Returns the
-        settings now in force.
+        process that opens it from now on uses them; this handle uses them at once (a new
+        ``vector_index`` replaces its dense index; one kept in memory is then built from the
+        store on first use). Returns the settings now in force.
 
         Raises:
             InvalidInput: a setting that is not shared, or a bad value; nothing changes.
@@ -198,10 +206,16 @@ class MemorySpace(
         self._writable()
         changed = shared_changes(self.settings, changes)
         _check_setting_names(changed)
+        index = self._make_index(changed) if "vector_index" in changes else None
         with self.store.transaction():
             for name in changes:
                 self.store.set_setting(setting_key(name), json.dumps(getattr(changed, name)))
         self.settings = changed
+        if index is not None and type(index) is not type(self.index):
+            old, self.index = self.index, index
+            old.cancel_build()
+        if isinstance(self.index, PgvectorIndex):
+            self.index.ef_search = changed.pgvector_ef_search
         self._retriever = self._make_retriever()
         self.auto_gc = self._make_auto_gc()
         return changed

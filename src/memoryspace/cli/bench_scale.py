@@ -4,7 +4,7 @@ beside the embedded stores users would pick instead (see ``memoryspace.bench.sca
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -54,11 +54,19 @@ def scale(
         str | None,
         typer.Option("--db", help="An empty database URL for MemorySpace (one size per run)."),
     ] = None,
+    backends: Annotated[
+        str | None,
+        typer.Option(
+            help="MemorySpace on each of these, side by side: sqlite and/or a postgresql:// "
+            "server URL (a new database per size, dropped after)."
+        ),
+    ] = None,
     out: Out = None,
     as_json: AsJson = False,
 ) -> None:
     """Add rate, search p50/p99, recall, rebuild time, disk and RSS by size, beside peers."""
     from memoryspace.bench.scale import runner
+    from memoryspace.bench.scale.backends import parse_backends
     from memoryspace.bench.scale.plot import plot_cost_curve
     from memoryspace.embed.minilm import MiniLMEmbedder, minilm_missing
 
@@ -77,6 +85,7 @@ def scale(
             queries=queries,
             batch=batch,
             db=db,
+            backends=None if backends is None else parse_backends(backends),
             minilm=minilm,
             progress=progress,
             on_row=lambda row: _scale_row_done(row, out, as_json),
@@ -86,12 +95,12 @@ def scale(
 
         out.mkdir(parents=True, exist_ok=True)
         (out / "scale.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
-    rows = [row for row in doc["rows"] if "add_per_s" in row]
+    rows = [{**row, "system": _name(row)} for row in doc["rows"] if "add_per_s" in row]
     columns = list(dict.fromkeys(key for row in doc["rows"] for key in row))
     table = [
-        {"metric": name, **{f"{r['system']} n={r['n']:,}": r.get(name) for r in doc["rows"]}}
+        {"metric": name, **{_column(r): r.get(name) for r in doc["rows"]}}
         for name in columns
-        if name not in ("system", "n")
+        if name not in ("system", "backend", "n")
     ]
     report(
         doc,
@@ -149,6 +158,16 @@ def vector_precision(
     )
 
 
+def _name(row: dict[str, Any]) -> str:
+    """The system, with its backend when the run compared backends."""
+    return f"{row['system']}/{row['backend']}" if "backend" in row else str(row["system"])
+
+
+def _column(row: dict[str, Any]) -> str:
+    """A table column's name: the system (and backend) and n."""
+    return f"{_name(row)} n={row['n']:,}"
+
+
 def _scale_row_done(row: dict[str, object], out: Path | None, quiet: bool) -> None:
     """Keep each row as it comes (``scale.rows.jsonl`` in ``out``), so a long run that is stopped
     keeps the sizes it finished, and say which is done."""
@@ -159,7 +178,7 @@ def _scale_row_done(row: dict[str, object], out: Path | None, quiet: bool) -> No
         with (out / "scale.rows.jsonl").open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
     if not quiet:
-        errors.print(f"done: {row['system']} at {row['n']:,} memories")
+        errors.print(f"done: {_column(row)}")
 
 
 def _scale_notes(doc: dict[str, object]) -> list[str]:

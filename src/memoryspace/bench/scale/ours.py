@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from memoryspace.bench.scale.backends import postgres_breakdown
 from memoryspace.bench.scale.disk import breakdown
 from memoryspace.bench.scale.inputs import SizeInputs
 from memoryspace.bench.scale.timing import exact_top, folder_bytes, peak_rss_mb, percentiles, recall
@@ -63,6 +64,17 @@ class LookupEmbedder:
         return self._vectors[rows].reshape(len(rows), self.dimension)
 
 
+def _disk(target: Path, folder: Path, db: str | None) -> tuple[dict[str, int] | None, int | None]:
+    """Where the bytes went and their total: the SQLite file's folder, or the PostgreSQL
+    database's tables (another URL scheme: unknown)."""
+    if db is None:
+        return breakdown(target), folder_bytes(folder)
+    if db.startswith(("postgresql://", "postgres://")):
+        parts = postgres_breakdown(db)
+        return parts, sum(parts.values())
+    return None, None
+
+
 def run_ours(inputs: SizeInputs, *, batch: int, db: str | None = None) -> dict[str, Any]:
     """Measure MemorySpace at ``inputs.n`` records; ``db`` is a database URL (default: a new
     SQLite file in a temporary folder)."""
@@ -86,8 +98,7 @@ def run_ours(inputs: SizeInputs, *, batch: int, db: str | None = None) -> dict[s
                 ms.add_many(items)
                 batch_ms.append((time.perf_counter() - t0) * 1000)
             add_s = time.perf_counter() - started
-        disk = breakdown(Path(target)) if db is None else None
-        disk_bytes = folder_bytes(Path(folder)) if db is None else None
+        disk, disk_bytes = _disk(Path(target), Path(folder), db)
         if db is None:
             for sidecar in Path(folder).glob("scale.db.vectors*"):
                 sidecar.unlink()  # no saved index: the next open rebuilds it from the store

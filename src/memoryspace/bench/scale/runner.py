@@ -13,12 +13,13 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from memoryspace.bench.scale.backends import measure_on
 from memoryspace.bench.scale.corpus import Corpus, load_corpus, text_digest
 from memoryspace.bench.scale.inputs import SizeInputs, write_inputs
 from memoryspace.bench.scale.peers import PEERS, RUNNERS, missing
@@ -67,6 +68,23 @@ def _in_child(system: str, inputs: SizeInputs, batch: int, db: str | None) -> di
     return row
 
 
+def _rows(
+    system: str,
+    inputs: SizeInputs,
+    batch: int,
+    db: str | None,
+    backends: list[str] | None,
+    skipped: dict[str, str],
+) -> Iterator[dict[str, Any]]:
+    """One system's rows at one size: one per backend for MemorySpace given ``backends``."""
+    if system in skipped:
+        yield {"system": system, "n": inputs.n, "note": f"skipped: {skipped[system]}"}
+    elif system == "memoryspace" and backends:
+        yield from measure_on(backends, inputs.n, lambda url: _in_child(system, inputs, batch, url))
+    else:
+        yield _in_child(system, inputs, batch, db)
+
+
 def vectors_for(n: int, mode: str, max_real: int) -> str:
     """Which vectors size ``n`` uses: ``"minilm"`` or ``"hashing"``.
 
@@ -107,17 +125,23 @@ def query_cost(minilm: Embedder, corpus: Corpus, samples: int = 50) -> dict[str,
 
 
 def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each peer row's add rate, dense p50, disk per memory and peak RSS over ours (same n)."""
-    ours = {row["n"]: row for row in rows if row["system"] == "memoryspace"}
+    """Each other row's add rate, search p50s, disk per memory and peak RSS over ours at the
+    same n (ours: MemorySpace's first row there, SQLite when ``--backends`` lists it first)."""
+    ours: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        if row["system"] == "memoryspace":
+            ours.setdefault(row["n"], row)
     out = []
     for row in rows:
         base = ours.get(row["n"])
-        if row["system"] == "memoryspace" or base is None or "add_per_s" not in row:
+        if row is base or base is None or "add_per_s" not in row:
             continue
-        entry: dict[str, Any] = {"system": row["system"], "n": row["n"]}
+        name = f"{row['system']}/{row['backend']}" if "backend" in row else row["system"]
+        entry: dict[str, Any] = {"system": name, "n": row["n"]}
         for metric in (
             "add_per_s",
             "dense_p50_ms",
+            "bm25_p50_ms",
             "hybrid_p50_ms",
             "disk_bytes_per_memory",
             "peak_rss_mb",
@@ -138,6 +162,7 @@ def run(
     queries: int = 200,
     batch: int = 1000,
     db: str | None = None,
+    backends: list[str] | None = None,
     minilm: Embedder | None = None,
     progress: Progress | None = None,
     work: Path | None = None,
@@ -152,6 +177,8 @@ def run(
     unknown = [s for s in systems if s not in SYSTEMS]
     if unknown:
         raise InvalidInput(f"unknown system {', '.join(unknown)}; choose from {', '.join(SYSTEMS)}")
+    if db is not None and backends:
+        raise InvalidInput("give --db or --backends, not both")
     if db is not None and len(sizes) > 1:
         raise InvalidInput("--db needs an empty database per size: give one size with --n")
     plan = {n: vectors_for(n, vectors, max_real) for n in sizes}
@@ -205,13 +232,10 @@ def run(
             )
             doc["sizes"][str(n)] = {"vectors": label, "cycled_copies": corpus.copies(n)}
             for system in systems:
-                if system in skipped:
-                    row = {"system": system, "n": n, "note": f"skipped: {skipped[system]}"}
-                else:
-                    row = _in_child(system, inputs, batch, db)
-                doc["rows"].append(row)
-                if on_row is not None:
-                    on_row(row)
+                for row in _rows(system, inputs, batch, db, backends, skipped):
+                    doc["rows"].append(row)
+                    if on_row is not None:
+                        on_row(row)
             shutil.rmtree(inputs.folder, ignore_errors=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -66,6 +66,36 @@ def append(
     conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(lsn)))
 
 
+def append_adds(
+    conn: Conn,
+    first_lsn: int,
+    when: float,
+    added: Sequence[tuple[int, Memory, bool]],
+    actor: str | None,
+) -> None:
+    """Log a batch of adds (``(key, memory, has_vector)``) at LSNs ``first_lsn`` onwards in
+    one pipelined statement, and one ``NOTIFY`` with the last: it only wakes tailers, who read
+    every entry from the log."""
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO oplog({LOG_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (
+                    first_lsn + offset,
+                    when,
+                    str(Op.ADD),
+                    memory.id,
+                    key,
+                    *logformat.encode(Op.ADD, None, memory, None),
+                    VECTOR_REF if has_vector else None,
+                    actor,
+                )
+                for offset, (key, memory, has_vector) in enumerate(added)
+            ],
+        )
+    conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(first_lsn + len(added) - 1)))
+
+
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
 

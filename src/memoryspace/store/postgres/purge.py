@@ -1,10 +1,11 @@
 """Erasure on PostgreSQL.
 
 One write transaction deletes the live rows (records, vectors and their pgvector embeddings,
-access counts; the full text lives in the records' rows) and recomputes the neighbours'
-dialogue context, turns the records' log entries into tombstones and appends a ``purge`` entry
-per record (see ``memoryspace.store.erasure``). Checkpoints here are LSN tags, not copies, so
-there is nothing to rewrite. Then the touched tables are ``VACUUM``-ed.
+access counts; the full text lives in the records' rows, and a word no memory holds any more
+leaves the BM25 statistics) and recomputes the neighbours' dialogue context, turns the
+records' log entries into tombstones and appends a ``purge`` entry per record (see
+``memoryspace.store.erasure``). Checkpoints here are LSN tags, not copies, so there is nothing
+to rewrite. Then the touched tables are ``VACUUM``-ed.
 
 What PostgreSQL cannot guarantee: ``VACUUM`` marks the dead row versions' space free for reuse
 but does not overwrite it, so the bytes stay in the table files until new rows reuse the space
@@ -101,7 +102,7 @@ def purge(store: PostgresStore, ids: Sequence[str], *, actor: str | None) -> Pur
             conn.execute("SELECT pg_notify(%s, %s)", (log.CHANNEL, str(last)))
             erased.append(id)
     with store._reading("vacuuming after a purge") as conn:
-        conn.execute("VACUUM memories, vectors, access, oplog")
+        conn.execute("VACUUM memories, vectors, access, oplog, lexeme_documents")
     return PurgeReport(
         ids=tuple(erased), records=records, log_entries=tombstoned, lsn=last, notes=NOTES
     )

@@ -143,7 +143,74 @@ DO $$ BEGIN
 END $$;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _COMPACT_LOG, _V2)
+# BM25 statistics over the whole table, kept by statement triggers in the writing transaction
+# (so they commit with the change and every snapshot sees them agree with the rows): the number
+# of memories and of their lexemes, and per lexeme the memories holding it anywhere and in the
+# content or tags (weights A, B). An unscoped full-text search reads them instead of scanning
+# every row. Writers already commit one at a time (the write lock); the upsert goes in lexeme
+# order so that two writers outside it could not deadlock either. A word no memory holds any
+# more is deleted, so an erased memory's words do not outlive it here.
+_TEXT_STATS = """
+CREATE TABLE IF NOT EXISTS text_totals (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    documents BIGINT NOT NULL,
+    lexemes BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lexeme_documents (
+    lexeme TEXT PRIMARY KEY,
+    documents BIGINT NOT NULL,
+    in_content BIGINT NOT NULL
+);
+CREATE OR REPLACE FUNCTION memoryspace_text_stats() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    delta TEXT := CASE TG_OP
+        WHEN 'INSERT' THEN 'SELECT 1 AS sign, tsv FROM new_rows'
+        WHEN 'DELETE' THEN 'SELECT -1 AS sign, tsv FROM old_rows'
+        ELSE 'SELECT x.sign, CASE x.sign WHEN 1 THEN n.tsv ELSE o.tsv END AS tsv '
+             'FROM new_rows n JOIN old_rows o USING (key), (VALUES (1), (-1)) x(sign) '
+             'WHERE n.tsv IS DISTINCT FROM o.tsv'
+    END;
+BEGIN
+    EXECUTE 'WITH d AS (' || delta || '), totals AS ('
+        'UPDATE text_totals s SET documents = s.documents + t.documents, '
+        'lexemes = s.lexemes + t.lexemes FROM (SELECT COALESCE(sum(sign), 0) AS documents, '
+        'COALESCE(sum(sign * length(tsv)), 0) AS lexemes FROM d) t '
+        'WHERE t.documents <> 0 OR t.lexemes <> 0 RETURNING 1) '
+        'INSERT INTO lexeme_documents AS l (lexeme, documents, in_content) '
+        'SELECT u.lexeme, sum(d.sign), sum(d.sign * (u.weights && ''{A,B}''::text[])::int) '
+        'FROM d, unnest(d.tsv) u GROUP BY u.lexeme '
+        'HAVING sum(d.sign) <> 0 '
+        'OR sum(d.sign * (u.weights && ''{A,B}''::text[])::int) <> 0 '
+        'ORDER BY u.lexeme '
+        'ON CONFLICT (lexeme) DO UPDATE SET documents = l.documents + EXCLUDED.documents, '
+        'in_content = l.in_content + EXCLUDED.in_content';
+    IF TG_OP <> 'INSERT' THEN  -- a word no memory holds any more is not kept (erasure)
+        DELETE FROM lexeme_documents WHERE documents <= 0
+            AND lexeme IN (SELECT u.lexeme FROM old_rows o, unnest(o.tsv) u);
+    END IF;
+    RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS memories_text_stats_insert ON memories;
+CREATE TRIGGER memories_text_stats_insert AFTER INSERT ON memories
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION memoryspace_text_stats();
+DROP TRIGGER IF EXISTS memories_text_stats_update ON memories;
+CREATE TRIGGER memories_text_stats_update AFTER UPDATE ON memories
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION memoryspace_text_stats();
+DROP TRIGGER IF EXISTS memories_text_stats_delete ON memories;
+CREATE TRIGGER memories_text_stats_delete AFTER DELETE ON memories
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION memoryspace_text_stats();
+DELETE FROM text_totals;
+INSERT INTO text_totals SELECT 1, count(*), COALESCE(sum(length(tsv)), 0) FROM memories;
+DELETE FROM lexeme_documents;
+INSERT INTO lexeme_documents
+SELECT u.lexeme, count(*), count(*) FILTER (WHERE u.weights && '{A,B}'::text[])
+FROM memories m, unnest(m.tsv) u GROUP BY u.lexeme;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _COMPACT_LOG, _V2, _TEXT_STATS)
 SCHEMA_VERSION = len(MIGRATIONS)
 # Advisory lock keys (any constants; they only have to differ from each other).
 MIGRATION_LOCK = 0x6D656D_01

@@ -8,7 +8,9 @@ per query lexeme ``idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))``,
 the weighted count of the lexeme's positions (1, 0.5, 0.3 for A, B, C), ``dl`` the number of
 distinct lexemes of the memory, and ``idf`` and ``avgdl`` counted among the live memories of
 the filter's scope (every row when it names none), so one tenant's memories never change how
-another's rank. Candidates come from the GIN index; the statistics scan the scope.
+another's rank. Candidates come from the GIN index; a scope's statistics are counted over its
+rows, and the whole table's are read from the totals the schema's triggers keep
+(``schema._TEXT_STATS``), so an unscoped search scans nothing for them.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from memoryspace.store.postgres.connections import Conn, Connections
 from memoryspace.store.postgres.sql import scope_clause, where_clause
 
 B = 0.75  # FTS5's bm25() constant b
+IDF_FLOOR = 1e-6  # FTS5's idf for a term in more than half the documents
 
 _LEXEMES = """
 SELECT DISTINCT l.lexeme FROM unnest(%s::text[]) AS t(term),
@@ -43,8 +46,11 @@ def _stats(
     conn: Conn, words: Sequence[str], flt: Filter, with_context: bool
 ) -> tuple[float, float, dict[str, int]]:
     """(documents, their average length, documents holding each lexeme) in the BM25 scope,
-    counted in one statement."""
+    counted in one statement; with no scope, read from the statistics the schema's triggers
+    keep (``text_totals``, ``lexeme_documents``) rather than counted over every row."""
     scope, params = scope_clause(flt)
+    if not params:
+        return _table_stats(conn, words, with_context)
     holding = ", ".join("count(*) FILTER (WHERE m.tsv @@ %s::tsquery)" for _ in words)
     row = conn.execute(
         f"SELECT count(*), COALESCE(avg(length(m.tsv)), 0), {holding} FROM memories m "
@@ -55,10 +61,26 @@ def _stats(
     return float(row[0]), float(row[1]), {w: int(n) for w, n in zip(words, row[2:], strict=True)}
 
 
+def _table_stats(
+    conn: Conn, words: Sequence[str], with_context: bool
+) -> tuple[float, float, dict[str, int]]:
+    holding = "documents" if with_context else "in_content"
+    rows = conn.execute(
+        f"SELECT NULL, t.documents, t.lexemes FROM text_totals t UNION ALL "
+        f"SELECT lexeme, {holding}, NULL FROM lexeme_documents WHERE lexeme = ANY(%s)",
+        (list(words),),
+    ).fetchall()
+    totals = [row for row in rows if row[0] is None]
+    documents, lexemes = (float(totals[0][1]), float(totals[0][2])) if totals else (0.0, 0.0)
+    counts = {str(row[0]): int(row[1]) for row in rows if row[0] is not None}
+    average = lexemes / documents if documents else 0.0
+    return documents, average, {w: counts.get(w, 0) for w in words}
+
+
 def idf(documents: float, matching: int) -> float:
     """FTS5's BM25 idf, with its floor for terms in more than half the documents."""
     value = math.log((documents - matching + 0.5) / (matching + 0.5))
-    return value if value > 0 else 1e-6
+    return value if value > 0 else IDF_FLOOR
 
 
 def search(
@@ -78,6 +100,12 @@ def search(
         return []
     documents, average, holding = _stats(conn, words, flt, with_context)
     weights = {w: idf(documents, n) for w, n in holding.items() if n > 0}
+    # As on SQLite (``store.fts``): a lexeme in more than half the scope has the floor idf and
+    # cannot move a ranking, yet makes most rows candidates; skip it when a rarer lexeme alone
+    # matches enough memories to fill the list.
+    wanted = max(k, 200)
+    if any(holding[w] >= wanted and weight > IDF_FLOOR for w, weight in weights.items()):
+        weights = {w: weight for w, weight in weights.items() if weight > IDF_FLOOR}
     if not weights:
         return []
     where, params = where_clause(flt, now)

@@ -31,12 +31,30 @@ def put(conn: Conn, key: int, vector: Vector, indexed: set[int]) -> None:
         (key, vector_blob(vector), vector_text(vector)),
     )
     if dimension not in indexed and 0 < dimension <= HNSW_MAX_DIMENSIONS:
-        conn.execute(
-            f"CREATE INDEX IF NOT EXISTS vectors_hnsw_{dimension} ON vectors USING hnsw "
-            f"((embedding::vector({dimension})) vector_cosine_ops) "
-            f"WHERE vector_dims(embedding) = {dimension}"
-        )
+        _create_index(conn, dimension)
         indexed.add(dimension)
+
+
+def put_new(conn: Conn, pairs: Sequence[tuple[int, Vector]], indexed: set[int]) -> None:
+    """Store the vectors of new keys in one pipelined statement (``put`` for each, faster),
+    then create the HNSW index of any dimension not in ``indexed``."""
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO vectors(key, vector, embedding) VALUES (%s, %s, %s::vector)",
+            [(key, vector_blob(vector), vector_text(vector)) for key, vector in pairs],
+        )
+    for dimension in sorted({int(vector.shape[0]) for _, vector in pairs} - indexed):
+        if 0 < dimension <= HNSW_MAX_DIMENSIONS:
+            _create_index(conn, dimension)
+            indexed.add(dimension)
+
+
+def _create_index(conn: Conn, dimension: int) -> None:
+    conn.execute(
+        f"CREATE INDEX IF NOT EXISTS vectors_hnsw_{dimension} ON vectors USING hnsw "
+        f"((embedding::vector({dimension})) vector_cosine_ops) "
+        f"WHERE vector_dims(embedding) = {dimension}"
+    )
 
 
 def of_keys(conn: Conn, keys: Sequence[int]) -> Mapping[int, Vector]:
@@ -85,7 +103,9 @@ def nearest(
     if allowed is not None:
         where += " AND key = ANY(%(allowed)s)"
         params["allowed"] = [int(x) for x in allowed]
-    with conn.transaction():
+    # One pipeline: the settings and the search reach the server together, in one round trip
+    # rather than four (BEGIN, two settings, the search, COMMIT each waiting for the last).
+    with conn.pipeline(), conn.transaction():
         conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(ef_search),))
         if allowed is not None and len(allowed) > EXACT_UP_TO:
             conn.execute("SELECT set_config('hnsw.iterative_scan', 'strict_order', true)")
