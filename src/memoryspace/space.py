@@ -124,6 +124,7 @@ class MemorySpace(
             ann_threshold=self.settings.ann_threshold,
             ef_search=self.settings.pgvector_ef_search,
             path=index_path,
+            precision=self.settings.vector_precision,
         )
         self._retriever = self._make_retriever()
 
