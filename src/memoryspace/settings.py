@@ -69,6 +69,10 @@ class Settings:
     ``"memory"`` (an index in each process, following the log), ``"pgvector"`` (PostgreSQL's
     HNSW index answers, with ``hnsw.ef_search = pgvector_ef_search``) or ``"auto"`` (pgvector
     on PostgreSQL, in memory elsewhere).
+    ``vector_precision`` is how the in-memory HNSW graph stores vectors: ``"float32"`` or
+    ``"float16"`` (half the index's memory and file; recall@10 against exact search 0.983 vs
+    0.984 on real MiniLM vectors, see ``memoryspace.index.hnsw``). Stored in the database; a
+    change takes effect when the space is next opened (the saved graph is rebuilt once).
 
     Raises:
         InvalidInput: a value of the wrong type or out of range (``durability`` is ``"normal"``
@@ -111,6 +115,7 @@ class Settings:
     # Dense search: "auto" (pgvector on PostgreSQL, in memory elsewhere), "memory", "pgvector".
     vector_index: Literal["auto", "memory", "pgvector"] = "auto"
     pgvector_ef_search: int = 100
+    vector_precision: Literal["float32", "float16"] = "float32"
 
     def __post_init__(self) -> None:
         if not isinstance(self.durability, str) or self.durability not in ("normal", "full"):
@@ -119,6 +124,14 @@ class Settings:
             raise InvalidInput(
                 "Settings.vector_index is 'auto', 'memory' or 'pgvector', "
                 f"not {self.vector_index!r}"
+            )
+        if not isinstance(self.vector_precision, str) or self.vector_precision not in (
+            "float32",
+            "float16",
+        ):
+            raise InvalidInput(
+                "Settings.vector_precision is 'float32' or 'float16' (int8 is not offered: "
+                f"recall@10 0.94 on MiniLM vectors), not {self.vector_precision!r}"
             )
         if self.dedupe not in ("exact", "off"):
             raise InvalidInput(f"Settings.dedupe is 'exact' or 'off', not {self.dedupe!r}")
@@ -195,6 +208,7 @@ SHARED_SETTINGS = (
     "reflect_every",
     "vector_index",
     "pgvector_ef_search",
+    "vector_precision",
 )
 _PREFIX = "shared."
 _DEFAULTS = Settings()

@@ -133,6 +133,7 @@ class MemorySpace(
             ann_threshold=settings.ann_threshold,
             ef_search=settings.pgvector_ef_search,
             path=self._index_path,
+            precision=settings.vector_precision,
         )
 
     def _make_retriever(self) -> HybridRetriever:

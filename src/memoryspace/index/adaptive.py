@@ -38,7 +38,13 @@ import numpy as np
 from memoryspace.errors import InvalidInput
 from memoryspace.index.base import Keys, Scores, Vectors
 from memoryspace.index.exact import ExactIndex, as_keys
-from memoryspace.index.hnsw import HNSWIndex, check_hnsw_options, check_not_reserved
+from memoryspace.index.hnsw import (
+    DEFAULT_PRECISION,
+    HNSWIndex,
+    check_hnsw_options,
+    check_not_reserved,
+    check_precision,
+)
 
 DEFAULT_ANN_THRESHOLD = 20_000
 _HNSW_OPTIONS = frozenset({"connectivity", "expansion_add", "expansion_search"})
@@ -55,7 +61,8 @@ _Change = tuple[Keys, Vectors | None]
 class AdaptiveIndex:
     """The ``VectorIndex`` MemorySpace uses: ``ExactIndex`` up to ``ann_threshold`` vectors, then
     ``HNSWIndex`` built with ``hnsw_options`` (``connectivity``, ``expansion_add``,
-    ``expansion_search``).
+    ``expansion_search``) storing its vectors at ``precision`` (``"float32"`` or ``"float16"``;
+    the exact index always holds float32).
 
     Thread-safe: one lock serialises every call, so a search never sees a half-done switch. The
     switch is built in a background thread (see the module docstring); ``background=False``
@@ -64,7 +71,7 @@ class AdaptiveIndex:
     never fail on it.
 
     Raises:
-        InvalidInput: a bad dimension, threshold or HNSW option.
+        InvalidInput: a bad dimension, threshold, HNSW option or precision.
     """
 
     def __init__(
@@ -73,9 +80,10 @@ class AdaptiveIndex:
         *,
         ann_threshold: int = DEFAULT_ANN_THRESHOLD,
         background: bool = True,
+        precision: str = DEFAULT_PRECISION,
         **hnsw_options: int,
     ) -> None:
-        self._init(ExactIndex(dimension), ann_threshold, hnsw_options, background)
+        self._init(ExactIndex(dimension), ann_threshold, hnsw_options, background, precision)
 
     @classmethod
     def wrap(
@@ -84,23 +92,24 @@ class AdaptiveIndex:
         *,
         ann_threshold: int = DEFAULT_ANN_THRESHOLD,
         background: bool = True,
+        precision: str = DEFAULT_PRECISION,
         **hnsw_options: int,
     ) -> AdaptiveIndex:
         """An adaptive index over an existing exact or HNSW index (e.g. one loaded from disk).
 
-        An HNSW ``backend`` keeps its own options. An exact one over the threshold starts its
-        switch to HNSW now (in the background unless ``background=False``).
+        An HNSW ``backend`` keeps its own options and precision. An exact one over the threshold
+        starts its switch to HNSW now (in the background unless ``background=False``).
 
         Raises:
-            InvalidInput: a bad threshold or HNSW option, or an exact ``backend`` holding key -1,
-                which could never switch to HNSW.
+            InvalidInput: a bad threshold, HNSW option or precision, or an exact ``backend``
+                holding key -1, which could never switch to HNSW.
         """
         if isinstance(backend, ExactIndex) and -1 in backend:
             raise InvalidInput("key -1 is reserved by the HNSW index (usearch); use another key")
         index = cls.__new__(cls)
         if isinstance(backend, HNSWIndex):
-            hnsw_options = backend.options
-        index._init(backend, ann_threshold, hnsw_options, background)
+            hnsw_options, precision = backend.options, backend.precision
+        index._init(backend, ann_threshold, hnsw_options, background, precision)
         with index._lock:
             index._maybe_switch()
         return index
@@ -111,6 +120,7 @@ class AdaptiveIndex:
         ann_threshold: int,
         hnsw_options: dict[str, int],
         background: bool,
+        precision: str = DEFAULT_PRECISION,
     ) -> None:
         if type(ann_threshold) is not int or ann_threshold < 0:
             raise InvalidInput(f"ann_threshold must be an integer ≥ 0, got {ann_threshold!r}")
@@ -120,6 +130,7 @@ class AdaptiveIndex:
                 f"unknown HNSW options {sorted(unknown)}; expected some of {sorted(_HNSW_OPTIONS)}"
             )
         check_hnsw_options(**hnsw_options)  # fail now on a bad value, not at the switch
+        self._precision = check_precision(precision)
         self._backend = backend
         self._ann_threshold = ann_threshold
         self._hnsw_options = dict(hnsw_options)
@@ -148,6 +159,11 @@ class AdaptiveIndex:
     @property
     def hnsw_options(self) -> dict[str, int]:
         return dict(self._hnsw_options)
+
+    @property
+    def precision(self) -> str:
+        """How the HNSW graph stores (or will store) its vectors: float32 or float16."""
+        return self._precision
 
     def __len__(self) -> int:
         with self._lock:
@@ -237,7 +253,7 @@ class AdaptiveIndex:
         ):
             return
         if not self._background:
-            hnsw = HNSWIndex(backend.dimension, **self._hnsw_options)
+            hnsw = HNSWIndex(backend.dimension, precision=self._precision, **self._hnsw_options)
             hnsw.add(*backend.export())
             self._backend = hnsw
             self.builds += 1
@@ -253,7 +269,7 @@ class AdaptiveIndex:
     def _build(self, keys: Keys, vectors: Vectors) -> None:
         """The background builder: snapshot, then tail until it is short, then swap."""
         try:
-            hnsw = HNSWIndex(self.dimension, **self._hnsw_options)
+            hnsw = HNSWIndex(self.dimension, precision=self._precision, **self._hnsw_options)
             for at in range(0, len(keys), _BUILD_CHUNK):
                 if self._cancel.is_set():
                     break

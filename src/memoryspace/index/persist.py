@@ -6,7 +6,8 @@ truncated, checksum mismatch), and the caller rebuilds from the store, then repl
 log from the LSN the saved index was stamped with.
 
 On disk, ``path`` (e.g. ``memory.db.vectors``) is a small JSON manifest: format version, kind,
-dimension, model id, database id, count, LSN, HNSW options, and the name, size and SHA-256 of
+dimension, model id, database id, count, LSN, HNSW options and precision (float32 when a
+manifest predates the field), and the name, size and SHA-256 of
 the payload file beside it, ``<name>.<16 hex>.<kind>``. Exact payloads are the int64 keys then
 the float32 matrix, little-endian; HNSW payloads are usearch's own file.
 
@@ -43,7 +44,12 @@ import numpy as np
 from memoryspace.errors import InvalidInput
 from memoryspace.index.adaptive import DEFAULT_ANN_THRESHOLD, AdaptiveIndex
 from memoryspace.index.exact import ExactIndex
-from memoryspace.index.hnsw import HNSWIndex, check_hnsw_options
+from memoryspace.index.hnsw import (
+    DEFAULT_PRECISION,
+    HNSWIndex,
+    check_hnsw_options,
+    check_precision,
+)
 
 FORMAT = "memoryspace.vector-index"
 FORMAT_VERSION = 1
@@ -123,6 +129,7 @@ def load_index(
     model_id: str,
     database_id: str | None = None,
     ann_threshold: int = DEFAULT_ANN_THRESHOLD,
+    precision: str = DEFAULT_PRECISION,
     **hnsw_options: int,
 ) -> tuple[AdaptiveIndex, int] | None:
     """The index saved at ``path`` and the LSN it reflects, or ``None`` if it cannot be trusted.
@@ -130,19 +137,27 @@ def load_index(
     ``None`` when the files are missing, written for another model, dimension or format version,
     built from another database than ``database_id`` (when given; logged as a warning),
     truncated, or fail the checksum: rebuild from the store then; a bad file never raises. A loaded
-    exact index switches to HNSW (built with ``hnsw_options``) past ``ann_threshold``; a loaded HNSW
-    index keeps the options it was built with.
+    exact index switches to HNSW (built with ``hnsw_options`` at ``precision``) past
+    ``ann_threshold``; a loaded HNSW index keeps the options it was built with, but one stored at
+    another ``precision`` is stale (``None``: the setting changed, so the graph is rebuilt).
 
     Raises:
-        InvalidInput: a bad ``ann_threshold`` or HNSW option (a caller's bug, not the file's).
+        InvalidInput: a bad ``ann_threshold``, HNSW option or precision (a caller's bug, not
+            the file's).
     """
     # check the settings first
-    AdaptiveIndex(1, ann_threshold=ann_threshold, background=True, **hnsw_options)
+    AdaptiveIndex(
+        1, ann_threshold=ann_threshold, background=True, precision=precision, **hnsw_options
+    )
     target = Path(path)
     try:
-        backend, lsn = _load(target, dimension, model_id, database_id)
+        backend, lsn = _load(target, dimension, model_id, database_id, precision)
         index = AdaptiveIndex.wrap(
-            backend, ann_threshold=ann_threshold, background=True, **hnsw_options
+            backend,
+            ann_threshold=ann_threshold,
+            background=True,
+            precision=precision,
+            **hnsw_options,
         )
         return index, lsn
     except FileNotFoundError:
@@ -178,6 +193,7 @@ def _write_payload(backend: ExactIndex | HNSWIndex, target: Path) -> dict[str, A
             backend.save(temporary)
             checksum = _sha256_of(temporary, fsync=True)
             manifest["hnsw_options"] = backend.options
+            manifest["precision"] = backend.precision
         manifest.update(
             payload=payload.name, payload_bytes=temporary.stat().st_size, sha256=checksum
         )
@@ -189,7 +205,11 @@ def _write_payload(backend: ExactIndex | HNSWIndex, target: Path) -> dict[str, A
 
 
 def _load(
-    target: Path, dimension: int, model_id: str, database_id: str | None
+    target: Path,
+    dimension: int,
+    model_id: str,
+    database_id: str | None,
+    precision: str = DEFAULT_PRECISION,
 ) -> tuple[ExactIndex | HNSWIndex, int]:
     if target.stat().st_size > _MAX_MANIFEST_BYTES:
         raise ValueError("manifest is implausibly large")
@@ -209,6 +229,9 @@ def _load(
             f"from another database (id {manifest['database_id']!r}, not {database_id!r})"
         )
     kind = _field(manifest, "kind", str)
+    stored_precision = manifest.get("precision", DEFAULT_PRECISION)
+    if kind == "hnsw" and stored_precision != precision:
+        raise _Stale(f"vectors stored as {stored_precision!r}, the setting is {precision!r}")
     count, lsn = _field(manifest, "count", int), _field(manifest, "lsn", int)
     if count < 0 or lsn < 0:
         raise ValueError(f"manifest has a negative count ({count}) or LSN ({lsn})")
@@ -228,7 +251,9 @@ def _load(
         if _sha256_of(payload) != _field(manifest, "sha256", str):
             raise ValueError("payload fails its checksum")
         options = check_hnsw_options(**_field(manifest, "hnsw_options", dict))
-        backend = HNSWIndex.load(payload, dimension, **options)
+        backend = HNSWIndex.load(
+            payload, dimension, precision=check_precision(stored_precision), **options
+        )
     if len(backend) != count:
         raise ValueError(f"payload holds {len(backend)} vectors, manifest says {count}")
     return backend, lsn

@@ -63,6 +63,7 @@ def make_dense_index(
     ann_threshold: int,
     ef_search: int,
     path: str | Path | None,
+    precision: str = "float32",
 ) -> DenseIndex:
     """The dense provider ``choice`` names for ``store``.
 
@@ -81,5 +82,10 @@ def make_dense_index(
 
         return PgvectorIndex(store, dimension=dimension, ef_search=ef_search)
     return SyncedIndex(
-        store, dimension=dimension, model_id=model_id, ann_threshold=ann_threshold, path=path
+        store,
+        dimension=dimension,
+        model_id=model_id,
+        ann_threshold=ann_threshold,
+        path=path,
+        precision=precision,
     )

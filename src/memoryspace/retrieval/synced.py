@@ -31,11 +31,13 @@ class SyncedIndex:
         model_id: str,
         ann_threshold: int,
         path: str | Path | None,
+        precision: str = "float32",
     ) -> None:
         self._store = store
         self._dimension = dimension
         self._model_id = model_id
         self._ann_threshold = ann_threshold
+        self._precision = precision
         self._path = None if path is None else Path(path)
         self._lock = threading.RLock()
         self.rebuilt = False
@@ -49,6 +51,7 @@ class SyncedIndex:
                 model_id=model_id,
                 database_id=self._database_id,
                 ann_threshold=ann_threshold,
+                precision=precision,
             )
         )
         if loaded is not None and loaded[1] <= store.last_lsn():
@@ -67,7 +70,9 @@ class SyncedIndex:
         exact = ExactIndex(self._dimension)
         for keys, vectors in self._store.iter_vectors():
             exact.add(keys, vectors)
-        self._index = AdaptiveIndex.wrap(exact, ann_threshold=self._ann_threshold)
+        self._index = AdaptiveIndex.wrap(
+            exact, ann_threshold=self._ann_threshold, precision=self._precision
+        )
         self.rebuilt = True
 
     def rebind(self, *, dimension: int, model_id: str) -> None:
@@ -155,6 +160,11 @@ class SyncedIndex:
     @property
     def kind(self) -> str:
         return self._index.kind
+
+    @property
+    def precision(self) -> str:
+        """How the HNSW graph stores vectors (``Settings.vector_precision``)."""
+        return self._index.precision
 
     @property
     def building(self) -> bool:
