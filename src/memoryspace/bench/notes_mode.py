@@ -1,10 +1,10 @@
 """The ``notes`` and ``reflect`` benchmark modes.
 
-    memoryspace bench locomo --data locomo10.json --modes memoryspace,notes
+    memoryspace bench locomo --data locomo10.json --modes memoryspace,notes:expand=1,notes:expand=0
 
 ``notes``: each record is added as an A-MEM note (``MemorySpace.notes``: keywords, tags and a
 context, an embedding of all four, links to its ``k`` nearest notes, neighbours evolved), and
-``rank`` is the notes' own search (``Notes.search``) with its default link expansion;
+``rank`` is the notes' own search (``Notes.search``) with its default link expansion (none);
 ``notes:expand=0`` and ``notes:expand=1`` set it (a linked hit scores at most 0.8 of the hit
 linking it and at most its own relevance). Offline (the default) the notes' embedding texts
 (content, keywords, tags, context: a function of the content alone) are embedded before the
