@@ -214,7 +214,13 @@ async def exercise_structure_tools(client: Client, db: Path) -> None:
     hits = payload(
         await client.call_tool(
             "search_notes",
-            {"query": "long runs every Sunday", "user": "alice", "k": 2, "min_score": 0.3},
+            {
+                "query": "long runs every Sunday",
+                "user": "alice",
+                "k": 2,
+                "expand": 1,
+                "min_score": 0.3,
+            },
         )
     )["hits"]
     assert [hit["id"] for hit in hits[:1]] == [second["id"]]

@@ -148,6 +148,8 @@ def test_search_expands_one_hop_and_says_from_which_note(ms: MemorySpace, clock:
     notes.link(trip.id, bread.id, "related")
     flat = notes.search("cherry Kyoto blossoms trip", k=5, expand=0)
     assert [h.memory.id for h in flat] == [trip.id]
+    by_default = notes.search("cherry Kyoto blossoms trip", k=5)  # SEARCH_EXPAND: no hops
+    assert [h.memory.id for h in by_default] == [trip.id]
     hits = notes.search("cherry Kyoto blossoms trip", k=5, expand=1)
     assert [h.memory.id for h in hits] == [trip.id, bread.id]
     direct, linked = hits

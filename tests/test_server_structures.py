@@ -52,7 +52,8 @@ def test_notes_link_search_show_and_history(keyed: tuple[MemorySpace, str, Keys]
         ).json()
         assert first["id"] in [link["id"] for link in second["links"]]
         hits = alice.post(
-            "/notes/search", json={"query": "water twice a day", "k": 2, "min_score": 0.3}
+            "/notes/search",
+            json={"query": "water twice a day", "k": 2, "expand": 1, "min_score": 0.3},
         ).json()
         assert hits[0]["memory"]["id"] == second["id"]
         via = {hit["memory"]["id"]: hit["parts"]["via"] for hit in hits}

@@ -25,7 +25,7 @@ from memoryspace.access.namespaces import Access, Right
 from memoryspace.conversation import Conversation
 from memoryspace.errors import InvalidInput
 from memoryspace.models import Change, Link, Memory, SearchHit
-from memoryspace.notes.notes import NoteView
+from memoryspace.notes.notes import SEARCH_EXPAND, NoteView
 from memoryspace.reader.reading import Reading
 from memoryspace.reflect.job import Reflection
 from memoryspace.space import MemorySpace
@@ -129,7 +129,7 @@ class ScopedStructures:
         user: str | None,
         agent: str | None,
         k: int = 10,
-        expand: int = 1,
+        expand: int = SEARCH_EXPAND,
         min_score: float | None = None,
     ) -> list[SearchHit]:
         """The best notes of the scope, with the notes their links reach ``expand`` hops away

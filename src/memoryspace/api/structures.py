@@ -10,7 +10,7 @@ from pydantic import Field
 from memoryspace.api.requests import Content, LinkIn, Name, Query, Request, Score
 from memoryspace.api.responses import ChangeOut, MemoryOut, Response
 from memoryspace.maintenance.plan import EditGroup
-from memoryspace.notes.notes import NoteView
+from memoryspace.notes.notes import SEARCH_EXPAND, NoteView
 from memoryspace.reader.reading import Reading
 from memoryspace.reflect.job import Reflection
 
@@ -56,7 +56,7 @@ class NoteSearchIn(Request):
     user: Name | None = None
     agent: Name | None = None
     k: Annotated[int, Field(ge=1, le=100)] = 10
-    expand: Annotated[int, Field(ge=0, le=3)] = 1
+    expand: Annotated[int, Field(ge=0, le=3)] = SEARCH_EXPAND
     min_score: Score | None = None
 
 

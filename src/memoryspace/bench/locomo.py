@@ -159,7 +159,8 @@ def run(
 
 
 def _with_llm_calls(mode: RetrievalMode, summary: dict[str, Any]) -> dict[str, Any]:
-    """Add ``llm_calls_per_turn`` for modes that count their LLM calls (``memoryos``)."""
+    """Add ``llm_calls_per_turn`` for modes that count their LLM calls (``memoryos``,
+    ``notes``)."""
     calls = getattr(mode, "llm_calls_per_turn", None)
     return summary if calls is None else {**summary, "llm_calls_per_turn": calls}
 
@@ -180,6 +181,7 @@ def _run_mode(
     done = 0
     for conversation in conversations:
         batch = records[conversation.sample_id]
+        mode.prepare(batch)
         started = time.perf_counter()
         mode.ingest(batch)
         scores.ingest_s += time.perf_counter() - started

@@ -140,6 +140,8 @@ class Scores:
     latencies_ms: list[float] = field(default_factory=list)
     ingested: int = 0
     ingest_s: float = 0.0
+    llm_calls: int = 0
+    counts_llm_calls: bool = False
 
     def add(self, metric: str, groups: Sequence[str], value: float) -> None:
         for group in groups:
@@ -155,6 +157,11 @@ class Scores:
         for q in (50, 95):
             out[f"query_ms_p{q}"] = (
                 round(percentile(self.latencies_ms, q), 3) if self.latencies_ms else None
+            )
+        if self.counts_llm_calls:
+            out["llm_calls"] = self.llm_calls
+            out["llm_calls_per_turn"] = (
+                round(self.llm_calls / self.ingested, 4) if self.ingested else 0.0
             )
         return out
 
@@ -229,6 +236,7 @@ def _run_mode(
         batch = records[haystack.id]
         mode = make_mode(name, ref_key="ref", embedder=embedder, capacity=max(1, len(batch)))
         try:
+            mode.prepare(batch)
             started = time.perf_counter()
             mode.ingest(batch)
             scores.ingest_s += time.perf_counter() - started
@@ -240,6 +248,10 @@ def _run_mode(
                 done += 1
                 if progress:
                     progress(name, done, total)
+            calls = getattr(mode, "llm_calls_per_turn", None)
+            if calls is not None:
+                scores.llm_calls += round(calls * len(batch))
+                scores.counts_llm_calls = True
         finally:
             mode.close()
     return scores
@@ -304,11 +316,11 @@ def tables(doc: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
     speed = []
     for mode, result in doc["modes"].items():
         row: dict[str, Any] = {"mode": mode}
-        for key in ("ingest_turns_per_s", "query_ms_p50", "query_ms_p95"):
+        for key in ("ingest_turns_per_s", "query_ms_p50", "query_ms_p95", "llm_calls_per_turn"):
             row[key.replace("_", " ")] = _cell(result.get(key))
         row["status"] = f"unavailable: {result['unavailable']}" if "unavailable" in result else "ok"
         speed.append(row)
-    out.append(("Speed (embeddings cached before timing)", speed))
+    out.append(("Speed and cost (embeddings cached before timing)", speed))
     return out
 
 

@@ -15,8 +15,8 @@ Records arrive in time order.
 * ``dense``: exact cosine similarity with the same embedder alone.
 * ``mem0``: the ``mem0ai`` package, see ``memoryspace.bench.mem0_mode``.
 * ``memoryos``: the MemoryOS-style ``Conversation``, see ``memoryspace.bench.memoryos_mode``.
-* ``notes``: A-MEM linked notes; ``reflect``: ``memoryspace`` after a reflection (see
-  ``memoryspace.bench.notes_mode``).
+* ``notes``: A-MEM linked notes (``notes:expand=0`` ranks without link expansion);
+  ``reflect``: ``memoryspace`` after a reflection (see ``memoryspace.bench.notes_mode``).
 
 ``memoryspace.bench.mode_factory`` builds a mode by name (``make_mode``).
 """
@@ -65,6 +65,10 @@ class RetrievalMode(ABC):
 
     def __init__(self, ref_key: str) -> None:
         self.ref_key = ref_key
+
+    def prepare(self, records: Sequence[Record]) -> None:  # noqa: B027 - an optional hook
+        """Do, before ``ingest`` is timed, the work the benchmark keeps off the clock (e.g.
+        embed texts the mode derives from ``records`` into the embedding cache)."""
 
     @abstractmethod
     def ingest(self, records: Sequence[Record]) -> None:

@@ -1,12 +1,15 @@
 """The ``notes`` and ``reflect`` benchmark modes.
 
-    memoryspace bench locomo --data locomo10.json --modes memoryspace,notes
+    memoryspace bench locomo --data locomo10.json --modes memoryspace,notes:expand=1,notes:expand=0
 
 ``notes``: each record is added as an A-MEM note (``MemorySpace.notes``: keywords, tags and a
 context, an embedding of all four, links to its ``k`` nearest notes, neighbours evolved), and
-``rank`` is the notes' own search with ``expand=1`` (hits reached through a link rank after the
-hit linking them, at 0.8 of its score). Offline (the default) ``llm_calls_per_turn`` is 0;
-with ``MEMORYSPACE_LLM_URL`` set the model's calls are counted.
+``rank`` is the notes' own search (``Notes.search``) with its default link expansion (none);
+``notes:expand=0`` and ``notes:expand=1`` set it (a linked hit scores at most 0.8 of the hit
+linking it and at most its own relevance). Offline (the default) the notes' embedding texts
+(content, keywords, tags, context: a function of the content alone) are embedded before the
+clock starts, as every mode's texts are, and ``llm_calls_per_turn`` is 0; with
+``MEMORYSPACE_LLM_URL`` set the model's calls are counted.
 
 ``reflect``: ``memoryspace`` plus one ``reflect()`` per scope after ingesting it, so memories
 a newer one superseded are closed and no longer retrieved (see ``memoryspace.reflect``).
@@ -19,30 +22,53 @@ from typing import Any
 
 from memoryspace.bench.modes import MemorySpaceMode, Record, RetrievalMode, record_ref
 from memoryspace.embed.base import Embedder
+from memoryspace.embed.cache import CachedEmbedder
 from memoryspace.notes import LLMEnricher, Notes
+from memoryspace.notes.notes import embedding_text
 from memoryspace.space import MemorySpace
 
 _NOTE_FIELDS = ("session", "timestamp", "meta")
+_WARM_BATCH = 256
 
 
 class NotesMode(RetrievalMode):
-    """A-MEM notes in an in-memory space, one ``Notes`` per scope."""
+    """A-MEM notes in an in-memory space, one ``Notes`` per scope; ``expand`` is the link
+    expansion of ``rank`` (``None``: ``Notes.search``'s default)."""
 
     name = "notes"
 
-    def __init__(self, ref_key: str, embedder: Embedder, *, expand: int = 1) -> None:
+    def __init__(self, ref_key: str, embedder: Embedder, *, expand: int | None = None) -> None:
         super().__init__(ref_key)
         self.space = MemorySpace.open(":memory:", embedder=embedder)
         self.expand = expand
         self.notes: dict[str, Notes] = {}
         self.added = 0
 
+    def _notes_of(self, scope: str) -> Notes:
+        notes = self.notes.get(scope)
+        if notes is None:
+            notes = self.notes[scope] = self.space.notes(user=scope)
+        return notes
+
+    def prepare(self, records: Sequence[Record]) -> None:
+        """Embed each note's embedding text into the embedding cache (offline enricher and a
+        caching embedder only: a model's descriptions are part of what ingest costs)."""
+        if not isinstance(self.space.embedder, CachedEmbedder):
+            return
+        texts: list[str] = []
+        for record in records:
+            enricher = self._notes_of(str(record.get("user") or "")).enricher
+            if isinstance(enricher, LLMEnricher):
+                return
+            content = str(record["content"])
+            texts.append(embedding_text(content, enricher.describe(content)))
+        unique = list(dict.fromkeys(texts))
+        for at in range(0, len(unique), _WARM_BATCH):
+            self.space.embedder.embed(unique[at : at + _WARM_BATCH])
+
     def ingest(self, records: Sequence[Record]) -> None:
         for record in records:
-            scope = str(record.get("user") or "")
-            notes = self.notes.get(scope)
-            if notes is None:
-                notes = self.notes[scope] = self.space.notes(user=scope)
+            notes = self._notes_of(str(record.get("user") or ""))
             fields: dict[str, Any] = {f: record[f] for f in _NOTE_FIELDS if f in record}
             record_ref(record, self.ref_key)  # every record must name its item
             notes.add(str(record["content"]), **fields)
@@ -52,7 +78,10 @@ class NotesMode(RetrievalMode):
         notes = self.notes.get(scope)
         if notes is None:
             return []
-        hits = notes.search(question, k=k, expand=self.expand, min_score=0.0)
+        if self.expand is None:
+            hits = notes.search(question, k=k, min_score=0.0)
+        else:
+            hits = notes.search(question, k=k, expand=self.expand, min_score=0.0)
         return [str(hit.memory.meta[self.ref_key]) for hit in hits]
 
     @property

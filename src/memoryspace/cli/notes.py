@@ -36,7 +36,7 @@ from memoryspace.cli.common import (
     when,
 )
 from memoryspace.errors import InvalidInput
-from memoryspace.notes import NoteView
+from memoryspace.notes import SEARCH_EXPAND, NoteView
 from memoryspace.reflect import Reflection
 
 notes = typer.Typer(help="A-MEM linked notes: keywords, tags, context, typed links.")
@@ -125,7 +125,9 @@ def unlink_notes(
 def search_notes(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     k: Annotated[int, typer.Option("-k", help="How many notes.")] = 10,
-    expand: Annotated[int, typer.Option("--expand", help="Link hops to follow.")] = 1,
+    expand: Annotated[
+        int, typer.Option("--expand", help="Link hops to follow (0-3; 1 adds linked notes).")
+    ] = SEARCH_EXPAND,
     min_score: MinScore = None,
     user: User = None,
     agent: Agent = None,

@@ -24,6 +24,7 @@ from memoryspace.mcp.schema import (
     tool_errors,
 )
 from memoryspace.models import SearchHit
+from memoryspace.notes.notes import SEARCH_EXPAND
 
 STRUCTURE_TOOLS = (
     "add_note",
@@ -93,17 +94,22 @@ def add_structure_tools(tool: ToolDecorator, scoped: Callable[[Context], ScopedM
         k: Annotated[int, Field(strict=True, ge=1, le=100, description="Best notes (1-100).")] = 10,
         expand: Annotated[
             int,
-            Field(strict=True, ge=0, le=3, description="Link hops to follow from them (0-3)."),
-        ] = 1,
+            Field(
+                strict=True,
+                ge=0,
+                le=3,
+                description="Link hops to follow from them (0-3); 1 adds the notes they link.",
+            ),
+        ] = SEARCH_EXPAND,
         min_score: Annotated[
             float | None,
             Field(strict=True, ge=0, le=1, description="Relevance 0..1 a hit needs."),
         ] = None,
     ) -> dict[str, Any]:
-        """Search the user's notes (those stored with add_note) and follow their links: the
-        best notes plus the notes linked to them, best first, each with a score in [0, 1];
-        a linked note names the note it was reached from in "via". Use search_memory for
-        memories stored with add_memory or add_turn."""
+        """Search the user's notes (those stored with add_note): the best notes, best first,
+        each with a score in [0, 1]; with expand=1 also the notes linked to them, each naming
+        the note it was reached from in "via" (use it to explore around a topic). Use
+        search_memory for memories stored with add_memory or add_turn."""
         with tool_errors():
             hits = scoped(ctx).search_notes(
                 query, user=user, agent=agent, k=k, expand=expand, min_score=min_score

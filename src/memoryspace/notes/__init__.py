@@ -10,9 +10,10 @@ from memoryspace.notes.enrich import (
     OfflineEnricher,
     make_enricher,
 )
-from memoryspace.notes.notes import Notes, NoteView
+from memoryspace.notes.notes import SEARCH_EXPAND, Notes, NoteView
 
 __all__ = [
+    "SEARCH_EXPAND",
     "Enricher",
     "LLMEnricher",
     "NoteFacets",

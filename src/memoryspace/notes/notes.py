@@ -30,6 +30,10 @@ from memoryspace.validate import Vector
 
 NOTE = "note"
 ACTOR = "notes"
+SEARCH_EXPAND = 0
+"""Link hops ``Notes.search`` (and the notes route, tool and command) follow by default. Zero:
+on LoCoMo and LongMemEval a linked note ranked in the top 10 pushed out a direct hit more often
+than it brought evidence (see the README, "Notes and reflection"); ``expand=1`` opts in."""
 MAX_LINKS = 12
 """Evolution stops adding links back to a note that has this many: a popular note would
 otherwise collect one per later neighbour, and every read of it would pay for them all."""
@@ -253,10 +257,16 @@ class Notes:
         return self._space.history(id)
 
     def search(
-        self, query: str, *, k: int = 10, expand: int = 1, min_score: float | None = None
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        expand: int = SEARCH_EXPAND,
+        min_score: float | None = None,
     ) -> list[SearchHit]:
         """The ``k`` best notes of this scope for ``query``; ``expand`` follows their links
-        that many hops (a hit found by a link says so in ``parts.via`` / ``via_link``)."""
+        that many hops (a hit found by a link says so in ``parts.via`` / ``via_link``); none
+        by default (``SEARCH_EXPAND``)."""
         return self._space.search(
             query,
             k=k,
