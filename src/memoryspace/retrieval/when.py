@@ -175,17 +175,26 @@ def memory_dates(text: str, timestamp: float) -> list[CalendarTime]:
     against it. Dates with a year in the text are left out: BM25 already matches their words,
     and boosting them again ranked distractors that merely mention a year (HotpotQA).
 
-    Parsed once per distinct (text, timestamp) and cached (``DATES_CACHED`` of them), so a
-    memory that is a candidate of many searches is read once, not per query."""
+    Parsed once per distinct (text, timestamp) and cached (``DATES_CACHED`` of them, texts of
+    up to ``CACHED_CHARS`` characters: a few tens of MB at most), so a memory that is a
+    candidate of many searches is read once, not per query."""
     return list(_memory_dates(text, timestamp))
 
 
-DATES_CACHED = 65_536
-"""How many memories' dates ``memory_dates`` keeps (a few MB at most)."""
+DATES_CACHED = 16_384
+"""How many memories' dates ``memory_dates`` keeps."""
+CACHED_CHARS = 2_000
+"""Longer texts (rare in chat, up to ``Settings.max_content_chars``) are parsed each time, so
+the cache never holds more than ``DATES_CACHED * CACHED_CHARS`` characters."""
 
 
-@lru_cache(maxsize=DATES_CACHED)
 def _memory_dates(text: str, timestamp: float) -> tuple[CalendarTime, ...]:
+    if len(text) <= CACHED_CHARS:
+        return _cached_dates(text, timestamp)
+    return _parse_dates(text, timestamp)
+
+
+def _parse_dates(text: str, timestamp: float) -> tuple[CalendarTime, ...]:
     written = datetime.fromtimestamp(timestamp, UTC).date()
     dates = [_of(written, "day")]
     if not _HINT.search(text):  # most texts name no time: one cheap test rules them out
@@ -196,6 +205,9 @@ def _memory_dates(text: str, timestamp: float) -> tuple[CalendarTime, ...]:
     for match in _RELATIVE.finditer(text):
         dates.append(_resolve(match, written))
     return tuple(dates)
+
+
+_cached_dates = lru_cache(maxsize=DATES_CACHED)(_parse_dates)
 
 
 def _resolve(match: re.Match[str], written: date) -> CalendarTime:
