@@ -26,17 +26,18 @@ def test_names_are_capitalised_runs_but_not_sentence_openers(text: str, expected
     assert names(text) == expected
 
 
-def test_a_bridge_name_boosts_only_the_best_memory_about_it() -> None:
+def test_a_bridge_name_boosts_the_two_best_memories_about_it_the_second_by_half() -> None:
     contents = [
         "Final: the winner was Pete Sampras.",  # the seed (best score)
-        "Pete Sampras: He was nicknamed Pistol Pete.",  # about him, better scored
-        "Pete Sampras: He is right-handed.",  # about him, worse scored
+        "Pete Sampras: He was nicknamed Pistol Pete.",  # about him, best scored
+        "Pete Sampras: He is right-handed.",  # about him, second
+        "Pete Sampras: He has two children.",  # about him, third: not pulled in
         "Coach: Some say Pete Sampras trained hard.",  # names him, but is not about him
-        *(f"Weather: it rained on day {n}." for n in range(16)),
+        *(f"Weather: it rained on day {n}." for n in range(20)),
     ]
-    scores = np.array([3.0, 0.5, 0.4, 0.9, *([0.0] * 16)])
+    scores = np.array([3.0, 0.5, 0.4, 0.3, 0.9, *([0.0] * 20)])
     boosts = hop_boosts("Who won the final?", contents, scores, weight=1.5)
-    assert boosts.tolist() == [0.0, 1.5, *([0.0] * 18)]
+    assert boosts.tolist() == [0.0, 1.5, 0.75, *([0.0] * 22)]
     # nothing to bridge: the query already names him, or he is a known name (a speaker)
     assert not hop_boosts("Did Pete Sampras win?", contents, scores, weight=1.5).any()
     assert not hop_boosts("Who won?", contents, scores, weight=1.5, known={"Pete Sampras"}).any()

@@ -58,6 +58,37 @@ def test_a_memorys_dates_are_its_day_and_its_expressions_resolved_against_it() -
     assert memory_dates("We met in May 2019.", written) == [CalendarTime(2022, 1, 22)]
 
 
+def test_a_memorys_dates_are_parsed_once_and_then_read_from_the_cache() -> None:
+    from memoryspace.retrieval import when
+
+    text, written = "We hiked there two weeks ago and again yesterday.", _at(2023, 3, 9)
+    before = when._cached_dates.cache_info()
+    first = memory_dates(text, written)
+    second = memory_dates(text, written)
+    after = when._cached_dates.cache_info()
+    assert first == second == list(when._parse_dates(text, written))
+    assert after.hits - before.hits >= 1  # the second read parsed nothing
+    first.append(CalendarTime(1999))  # a caller's list is its own: the cache is untouched
+    assert memory_dates(text, written) == second
+    # another timestamp is another entry: "yesterday" is another day
+    assert memory_dates(text, _at(2023, 3, 10)) != second
+
+
+def test_a_long_text_is_parsed_each_time_and_never_cached() -> None:
+    from memoryspace.retrieval import when
+
+    text = "I moved house last month. " + "x" * when.CACHED_CHARS
+    before = when._cached_dates.cache_info()
+    dates = memory_dates(text, _at(2023, 3, 9))
+    assert dates == [CalendarTime(2023, 3, 9), CalendarTime(2023, 2)]
+    after = when._cached_dates.cache_info()
+    assert (after.hits, after.misses, after.currsize) == (
+        before.hits,
+        before.misses,
+        before.currsize,
+    )
+
+
 def test_a_constraint_is_met_only_by_a_date_at_least_as_precise() -> None:
     written = _at(2022, 1, 22)
     assert matches(CalendarTime(2022, 1), "I did it yesterday.", written)

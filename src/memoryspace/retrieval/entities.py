@@ -4,7 +4,8 @@ A question often names one thing and needs facts about another that only a first
 ("the nickname of the winner of the 1998 men's singles": the hit about the final names Pete
 Sampras, and the memory about his nickname never mentions the final). So after the first
 ranking, the names in the best hit that the query does not already hold are bridges; for each,
-the best-scored memory about that name gains ``weight`` (see ``hop_boosts``).
+the two best-scored memories about that name gain ``weight`` and half of it (see
+``hop_boosts``).
 
 Names are found by rule, offline: runs of capitalised words, joined by a few lower-case
 connectors ("Bank of England", "The Lord of the Rings"); a single capitalised word that is a
@@ -29,6 +30,8 @@ _NAME = re.compile(
 )
 SUBJECT_WORDS = 3  # a memory is about a name that starts within its first three words
 MAX_SHARE = 0.2  # a name more than this share of the candidates hold is no bridge
+HOLDERS = 2  # a bridge name pulls in this many memories about it, best first
+NEXT_HOLDER = 0.5  # each further one gains this share of the one before it
 _EXTRA_COMMON = frozenset(
     """also although another both however many may maybe much oh ok okay one please since
     thanks thank wow yeah yes hey hi hello sure well""".split()  # noqa: SIM905
@@ -79,8 +82,10 @@ def hop_boosts(
     ``contents`` and ``scores`` are aligned: the candidates' texts and first-round scores. The
     bridge names are the names of the best candidate (the seed) that neither the query nor
     ``known`` (e.g. the speakers, who are everywhere in their own chat) holds. A bridge name
-    pulls in the best-scored other candidate that is about it (names it within its first
-    ``SUBJECT_WORDS`` words, as "Title: sentence" chunks and sentences whose subject it is do),
+    pulls in the ``HOLDERS`` best-scored other candidates that are about it (name it within
+    their first ``SUBJECT_WORDS`` words, as "Title: sentence" chunks and sentences whose
+    subject it is do): the best gains ``weight``, the next ``NEXT_HOLDER`` times that (the
+    fact a bridge question needs is often not the best-scored sentence about the name),
     unless more than ``MAX_SHARE`` of the candidates hold it.
     """
     boosts = np.zeros(len(contents))
@@ -98,8 +103,9 @@ def hop_boosts(
         if len(holders) > limit:
             continue
         about = [j for j in holders if j != seed and _leads(name, contents[j], SUBJECT_WORDS)]
-        if about:
-            boosts[max(about, key=lambda j: (scores[j], -j))] = weight
+        about.sort(key=lambda j: (-scores[j], j))
+        for rank, j in enumerate(about[:HOLDERS]):
+            boosts[j] = max(boosts[j], weight * NEXT_HOLDER**rank)
     return boosts
 
 

@@ -12,8 +12,9 @@
    Phrase: when the query has at least ``phrase_min_words`` words, memories that contain all of
    them in order and next to each other (case and punctuation aside) gain ``phrase_boost``: an
    exact quote is stronger evidence than any mix of word and vector overlap.
-   Entity hop: the names in the best candidate that the query lacks pull in, each, the best
-   candidate about that name, which gains ``entity_boost`` (``memoryspace.retrieval.entities``).
+   Entity hop: the names in the best candidate that the query lacks pull in, each, the two best
+   candidates about that name, which gain ``entity_boost`` and half of it
+   (``memoryspace.retrieval.entities``).
    Time: when the query names a time ("in May 2023", "on 1 May, 2022"), memories with a date
    that meets it (their timestamp, or an expression such as "yesterday" resolved against it)
    gain ``time_boost``; a "when" question naming none favours memories that state a time by

@@ -22,6 +22,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -172,17 +173,41 @@ def memory_dates(text: str, timestamp: float) -> list[CalendarTime]:
     """The dates a memory written at ``timestamp`` (Unix seconds) is about: that day, plus the
     time expressions of ``text`` that need it ("yesterday", "last month", "in May"), resolved
     against it. Dates with a year in the text are left out: BM25 already matches their words,
-    and boosting them again ranked distractors that merely mention a year (HotpotQA)."""
+    and boosting them again ranked distractors that merely mention a year (HotpotQA).
+
+    Parsed once per distinct (text, timestamp) and cached (``DATES_CACHED`` of them, texts of
+    up to ``CACHED_CHARS`` characters: a few tens of MB at most), so a memory that is a
+    candidate of many searches is read once, not per query."""
+    return list(_memory_dates(text, timestamp))
+
+
+DATES_CACHED = 16_384
+"""How many memories' dates ``memory_dates`` keeps."""
+CACHED_CHARS = 2_000
+"""Longer texts (rare in chat, up to ``Settings.max_content_chars``) are parsed each time, so
+the cache never holds more than ``DATES_CACHED * CACHED_CHARS`` characters."""
+
+
+def _memory_dates(text: str, timestamp: float) -> tuple[CalendarTime, ...]:
+    if len(text) <= CACHED_CHARS:
+        return _cached_dates(text, timestamp)
+    return _parse_dates(text, timestamp)
+
+
+def _parse_dates(text: str, timestamp: float) -> tuple[CalendarTime, ...]:
     written = datetime.fromtimestamp(timestamp, UTC).date()
     dates = [_of(written, "day")]
     if not _HINT.search(text):  # most texts name no time: one cheap test rules them out
-        return dates
+        return tuple(dates)
     for time in _absolute(text):
         if time.year is None and time.month is not None:
             dates.append(CalendarTime(written.year, time.month, time.day))
     for match in _RELATIVE.finditer(text):
         dates.append(_resolve(match, written))
-    return dates
+    return tuple(dates)
+
+
+_cached_dates = lru_cache(maxsize=DATES_CACHED)(_parse_dates)
 
 
 def _resolve(match: re.Match[str], written: date) -> CalendarTime:
@@ -225,7 +250,7 @@ def _months_back(day: date, count: int) -> date:
 
 def matches(asked: CalendarTime, text: str, timestamp: float) -> bool:
     """Whether a memory written at ``timestamp`` with ``text`` has a date meeting ``asked``."""
-    return any(asked.met_by(d) for d in memory_dates(text, timestamp))
+    return any(asked.met_by(d) for d in _memory_dates(text, timestamp))
 
 
 _WHEN = re.compile(r"^\s*(?:when|what (?:year|month|day|date)|how long ago)\b", re.IGNORECASE)
@@ -245,6 +270,6 @@ def time_boosts(
         return boosts
     if when_weight and _WHEN.search(query):
         for i, memory in enumerate(memories):
-            if len(memory_dates(memory.content, memory.created_at)) > 1:
+            if len(_memory_dates(memory.content, memory.created_at)) > 1:
                 boosts[i] = when_weight
     return boosts
