@@ -70,3 +70,14 @@ def test_searches_reuse_the_query_vector() -> None:
         assert inner.texts[before:].count("dentist appointment") == 1
         assert [h.memory.id for h in first] == [h.memory.id for h in again]
         assert first[0].score == again[0].score
+
+
+def test_link_expansion_reuses_the_query_vector() -> None:
+    inner = Counting()
+    with MemorySpace.open(":memory:", embedder=inner) as space:
+        trip = space.add("a trip to Japan in April", user="ada", kind="fact")
+        space.add("the Kyoto hotel is booked", user="ada", kind="fact", links=[trip.id])
+        before = len(inner.texts)
+        hits = space.search("Kyoto hotel", user="ada", expand=1)
+        assert any(hit.parts.via for hit in hits)  # the trip came by the link: own relevance read
+        assert inner.texts[before:].count("Kyoto hotel") == 1

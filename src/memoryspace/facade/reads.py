@@ -116,7 +116,7 @@ class ReadsMixin(SpaceState):
         if not memories:
             return []
         vectors = self._facade.stored_vectors([m.id for m in memories])
-        query_vector = self.embedder.embed([query])[0].astype(np.float64)
+        query_vector = self._retriever.query_vector(query).astype(np.float64)
         cosines = np.array(
             [float(vectors[m.id] @ query_vector) if m.id in vectors else -1.0 for m in memories]
         )

@@ -60,7 +60,7 @@ from memoryspace.retrieval.entities import hop_boosts
 from memoryspace.retrieval.terms import query_terms
 from memoryspace.retrieval.when import time_boosts
 from memoryspace.settings import Settings
-from memoryspace.store.base import Store
+from memoryspace.store.base import Store, Vector
 from memoryspace.store.fts import K1
 
 Scores = npt.NDArray[np.float64]
@@ -190,10 +190,15 @@ class HybridRetriever:
         ]
         return hits, [keys[i] for i in order[: len(hits)]]
 
+    def query_vector(self, query: str) -> Vector:
+        """The vector ``search`` uses for ``query`` (from the query cache after a search)."""
+        vector: Vector = self._embedder.embed([query])[0]
+        return vector
+
     def candidates(self, query: str, k: int, flt: Filter, now: float) -> Candidates | None:
         """The union of both retrievers' candidates with both scores each (``None``: none)."""
         n = max(self._config.candidates, k)
-        vector = self._embedder.embed([query])[0]
+        vector = self.query_vector(query)
         allowed = None if _only_visibility(flt) else self._store.filter_keys(flt, now=now)
         dense_keys, dense_scores = self._index.search(vector, n, allowed=allowed)
         terms = query_terms(query)
