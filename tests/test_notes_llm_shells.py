@@ -1,11 +1,14 @@
 """Notes and reflection with a model, through the shells a user calls: the CLI (a real
-process) and the REST server (a real server on 127.0.0.1), both against the loopback chat
-server. The model tags notes and reads 'Japan: <month>' as the trip's time, which the offline
-rules do not, so a closing proves the model's claims were used."""
+process), the REST server (a real server on 127.0.0.1) and the MCP server (a real stdio
+process), all against the loopback chat server. The model tags notes and reads
+'Japan: <month>' as the trip's time, which the offline rules do not, so a closing proves the
+model's claims were used."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -84,3 +87,45 @@ def test_rest_notes_and_reflect_use_the_model(
             ).json()
             assert [hit["memory"]["id"] for hit in hits] == [second["id"]]  # current only
     assert len(api.requests) == 4
+
+
+def test_mcp_notes_and_reflect_use_the_model(tmp_path: Path) -> None:
+    pytest.importorskip("mcp", reason="the MCP server needs the 'server' extra")
+    import anyio
+    from mcp import Client, StdioServerParameters
+
+    from mcp_harness import payload
+
+    db = tmp_path / "mcp.db"
+    with serve_chat() as api:
+        api.respond = answer
+        params = StdioServerParameters(
+            command=sys.executable,
+            args=["-m", "memoryspace", "mcp", "--db", str(db), "--embedder", "hashing"],
+            env={
+                "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"),
+                "MEMORYSPACE_LLM_URL": api.url,
+                "MEMORYSPACE_LLM_MODEL": "test-model",
+            },
+        )
+
+        async def scenario() -> tuple[dict[str, Any], ...]:
+            async with Client(params) as client:
+                notes = [
+                    payload(await client.call_tool("add_note", {"content": c, "user": "maren"}))
+                    for c in (APRIL, OCTOBER)
+                ]
+                plan = payload(await client.call_tool("reflect", {"user": "maren"}))
+                applied = payload(
+                    await client.call_tool("reflect", {"user": "maren", "dry_run": False})
+                )
+                return (*notes, plan, applied)
+
+        first, second, plan, applied = anyio.run(scenario)
+        asked = len(api.requests)
+    assert first["tags"] == ["travel"]
+    assert plan["dry_run"] is True and plan["counts"] == {"supersede": 1}
+    assert applied["dry_run"] is False and applied["applied"] == 1
+    with MemorySpace.open(db, embedder="hashing") as ms:
+        assert ms.get(first["id"]).valid_to == ms.get(second["id"]).created_at
+    assert asked == 4  # two notes described, one claims batch per reflect call

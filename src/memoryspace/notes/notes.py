@@ -32,8 +32,8 @@ NOTE = "note"
 ACTOR = "notes"
 SEARCH_EXPAND = 0
 """Link hops ``Notes.search`` (and the notes route, tool and command) follow by default. Zero:
-on LoCoMo and LongMemEval a linked note ranked in the top 10 pushed out a direct hit more often
-than it brought evidence (see the README, "Notes and reflection"); ``expand=1`` opts in."""
+on LoCoMo a linked note ranked in the top 10 pushed out a direct hit more often than it brought
+evidence (see the README, "Notes and reflection"); ``expand=1`` opts in."""
 MAX_LINKS = 12
 """Evolution stops adding links back to a note that has this many: a popular note would
 otherwise collect one per later neighbour, and every read of it would pay for them all."""
