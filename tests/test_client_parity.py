@@ -15,8 +15,10 @@ pytest.importorskip("fastapi", reason="the REST server needs the 'server' extra"
 from memoryspace import MemorySpace
 from memoryspace.api.structures import NoteOut, ReadingOut, ReflectionOut
 from memoryspace.client import AsyncMemoryClient, MemoryClient
+from memoryspace.client.structures import AsyncRemoteNotes, RemoteNotes
 from memoryspace.errors import InvalidInput, NotFound
 from memoryspace.models import Memory, SearchHit
+from memoryspace.notes import Notes
 from memoryspace.store.erasure import PurgeReport
 from server_fixtures import served
 
@@ -77,6 +79,17 @@ def test_every_facade_call_has_a_client_counterpart() -> None:
             assert inspect.iscoroutinefunction(asynchronous) or inspect.isasyncgenfunction(
                 asynchronous
             ), f"AsyncMemoryClient.{name} is not awaited"
+
+
+def test_remote_notes_take_the_facade_notes_defaults() -> None:
+    for remote in (RemoteNotes, AsyncRemoteNotes):
+        for name in _public(remote) & _public(Notes):
+            if not inspect.isfunction(getattr(Notes, name)):
+                continue  # a property
+            here = inspect.signature(getattr(Notes, name)).parameters
+            there = inspect.signature(getattr(remote, name)).parameters
+            for param in set(here) & set(there):
+                assert here[param].default == there[param].default, f"{remote.__name__}.{name}"
 
 
 @pytest.fixture()

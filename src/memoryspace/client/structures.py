@@ -18,6 +18,7 @@ from memoryspace.api.structures import NoteOut, ReadingOut, ReflectionOut
 from memoryspace.client.calls import Call, _hits, _memory, _segment
 from memoryspace.errors import InvalidInput
 from memoryspace.models import Link, Memory, SearchHit
+from memoryspace.notes.notes import SEARCH_EXPAND
 from memoryspace.store.erasure import PurgeReport
 
 T = TypeVar("T")
@@ -225,7 +226,12 @@ class RemoteNotes:
         return result
 
     def search(
-        self, query: str, *, k: int = 10, expand: int = 1, min_score: float | None = None
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        expand: int = SEARCH_EXPAND,
+        min_score: float | None = None,
     ) -> list[SearchHit]:
         result: list[SearchHit] = self._run(search_notes(self._scope, query, k, expand, min_score))
         return result
@@ -270,7 +276,12 @@ class AsyncRemoteNotes:
         return result
 
     async def search(
-        self, query: str, *, k: int = 10, expand: int = 1, min_score: float | None = None
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        expand: int = SEARCH_EXPAND,
+        min_score: float | None = None,
     ) -> list[SearchHit]:
         result: list[SearchHit] = await self._run(
             search_notes(self._scope, query, k, expand, min_score)
