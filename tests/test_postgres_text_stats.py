@@ -135,7 +135,8 @@ def test_a_database_from_before_the_statistics_gets_them_on_open(pg_url: str) ->
         store.insert([(turn(f"m{i}", f"old memory {i} about pears", i), None) for i in range(9)])
     with psycopg.connect(pg_url, autocommit=True) as conn:  # back to schema v3: no statistics
         conn.execute("DROP TABLE text_totals, lexeme_documents")
-        conn.execute("DROP FUNCTION memoryspace_text_stats() CASCADE")
+        for event in ("insert", "update", "delete"):
+            conn.execute(f"DROP FUNCTION memoryspace_text_stats_{event}() CASCADE")
         conn.execute("UPDATE settings SET value = '3' WHERE key = 'schema.version'")
     with PostgresStore(pg_url) as store:
         assert kept(pg_url) == counted(pg_url)

@@ -150,7 +150,7 @@ END $$;
 # every row. Writers already commit one at a time (the write lock); the upsert goes in lexeme
 # order so that two writers outside it could not deadlock either. A word no memory holds any
 # more is deleted, so an erased memory's words do not outlive it here.
-_TEXT_STATS = """
+_TEXT_STATS_TABLES = """
 CREATE TABLE IF NOT EXISTS text_totals (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     documents BIGINT NOT NULL,
@@ -161,47 +161,7 @@ CREATE TABLE IF NOT EXISTS lexeme_documents (
     documents BIGINT NOT NULL,
     in_content BIGINT NOT NULL
 );
-CREATE OR REPLACE FUNCTION memoryspace_text_stats() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    delta TEXT := CASE TG_OP
-        WHEN 'INSERT' THEN 'SELECT 1 AS sign, tsv FROM new_rows'
-        WHEN 'DELETE' THEN 'SELECT -1 AS sign, tsv FROM old_rows'
-        ELSE 'SELECT x.sign, CASE x.sign WHEN 1 THEN n.tsv ELSE o.tsv END AS tsv '
-             'FROM new_rows n JOIN old_rows o USING (key), (VALUES (1), (-1)) x(sign) '
-             'WHERE n.tsv IS DISTINCT FROM o.tsv'
-    END;
-BEGIN
-    EXECUTE 'WITH d AS (' || delta || '), totals AS ('
-        'UPDATE text_totals s SET documents = s.documents + t.documents, '
-        'lexemes = s.lexemes + t.lexemes FROM (SELECT COALESCE(sum(sign), 0) AS documents, '
-        'COALESCE(sum(sign * length(tsv)), 0) AS lexemes FROM d) t '
-        'WHERE t.documents <> 0 OR t.lexemes <> 0 RETURNING 1) '
-        'INSERT INTO lexeme_documents AS l (lexeme, documents, in_content) '
-        'SELECT u.lexeme, sum(d.sign), sum(d.sign * (u.weights && ''{A,B}''::text[])::int) '
-        'FROM d, unnest(d.tsv) u GROUP BY u.lexeme '
-        'HAVING sum(d.sign) <> 0 '
-        'OR sum(d.sign * (u.weights && ''{A,B}''::text[])::int) <> 0 '
-        'ORDER BY u.lexeme '
-        'ON CONFLICT (lexeme) DO UPDATE SET documents = l.documents + EXCLUDED.documents, '
-        'in_content = l.in_content + EXCLUDED.in_content';
-    IF TG_OP <> 'INSERT' THEN  -- a word no memory holds any more is not kept (erasure)
-        DELETE FROM lexeme_documents WHERE documents <= 0
-            AND lexeme IN (SELECT u.lexeme FROM old_rows o, unnest(o.tsv) u);
-    END IF;
-    RETURN NULL;
-END $$;
-DROP TRIGGER IF EXISTS memories_text_stats_insert ON memories;
-CREATE TRIGGER memories_text_stats_insert AFTER INSERT ON memories
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION memoryspace_text_stats();
-DROP TRIGGER IF EXISTS memories_text_stats_update ON memories;
-CREATE TRIGGER memories_text_stats_update AFTER UPDATE ON memories
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION memoryspace_text_stats();
-DROP TRIGGER IF EXISTS memories_text_stats_delete ON memories;
-CREATE TRIGGER memories_text_stats_delete AFTER DELETE ON memories
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION memoryspace_text_stats();
+{triggers}
 DELETE FROM text_totals;
 INSERT INTO text_totals SELECT 1, count(*), COALESCE(sum(length(tsv)), 0) FROM memories;
 DELETE FROM lexeme_documents;
@@ -209,6 +169,59 @@ INSERT INTO lexeme_documents
 SELECT u.lexeme, count(*), count(*) FILTER (WHERE u.weights && '{A,B}'::text[])
 FROM memories m, unnest(m.tsv) u GROUP BY u.lexeme;
 """
+
+# Each event has its own function with static SQL (PL/pgSQL keeps its plans): the rows whose
+# words changed, counted +1 as they are now and -1 as they were.
+_DELTAS = {
+    "insert": ("NEW", "SELECT 1 AS sign, tsv FROM new_rows"),
+    "delete": ("OLD", "SELECT -1 AS sign, tsv FROM old_rows"),
+    "update": (
+        "OLD TABLE AS old_rows NEW",
+        "SELECT x.sign, CASE x.sign WHEN 1 THEN n.tsv ELSE o.tsv END AS tsv "
+        "FROM new_rows n JOIN old_rows o USING (key), (VALUES (1), (-1)) x(sign) "
+        "WHERE n.tsv IS DISTINCT FROM o.tsv",
+    ),
+}
+_APPLY = """
+    WITH d AS ({delta}), totals AS (
+        UPDATE text_totals s SET documents = s.documents + t.documents,
+            lexemes = s.lexemes + t.lexemes
+        FROM (SELECT COALESCE(sum(sign), 0) AS documents,
+              COALESCE(sum(sign * length(tsv)), 0) AS lexemes FROM d) t
+        WHERE t.documents <> 0 OR t.lexemes <> 0 RETURNING 1
+    ), counted AS (
+        INSERT INTO lexeme_documents AS l (lexeme, documents, in_content)
+        SELECT u.lexeme, sum(d.sign), sum(d.sign * (u.weights && '{{A,B}}'::text[])::int)
+        FROM d, unnest(d.tsv) u GROUP BY u.lexeme
+        HAVING sum(d.sign) <> 0 OR sum(d.sign * (u.weights && '{{A,B}}'::text[])::int) <> 0
+        ORDER BY u.lexeme
+        ON CONFLICT (lexeme) DO UPDATE SET documents = l.documents + EXCLUDED.documents,
+            in_content = l.in_content + EXCLUDED.in_content
+        RETURNING l.lexeme, l.documents
+    )
+    SELECT array_agg(lexeme) INTO emptied FROM counted WHERE documents <= 0;
+    IF emptied IS NOT NULL THEN  -- a word no memory holds any more is not kept (erasure)
+        DELETE FROM lexeme_documents WHERE lexeme = ANY(emptied) AND documents <= 0;
+    END IF;
+"""
+_TRIGGERS = "".join(
+    f"""
+CREATE OR REPLACE FUNCTION memoryspace_text_stats_{event}() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    emptied TEXT[];
+BEGIN
+{_APPLY.format(delta=delta)}
+    RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS memories_text_stats_{event} ON memories;
+CREATE TRIGGER memories_text_stats_{event} AFTER {event.upper()} ON memories
+    REFERENCING {tables} TABLE AS {"old_rows" if event == "delete" else "new_rows"}
+    FOR EACH STATEMENT EXECUTE FUNCTION memoryspace_text_stats_{event}();
+"""
+    for event, (tables, delta) in _DELTAS.items()
+)
+_TEXT_STATS = _TEXT_STATS_TABLES.replace("{triggers}", _TRIGGERS)
 
 MIGRATIONS: tuple[str, ...] = (_V1, _COMPACT_LOG, _V2, _TEXT_STATS)
 SCHEMA_VERSION = len(MIGRATIONS)
