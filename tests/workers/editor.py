@@ -20,6 +20,9 @@ from typing import Any
 from memoryspace import HashingEmbedder, MemorySpace
 
 path, mode, who, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+# Each loop edits for SECONDS and at least this many times, so the tests' "enough to race"
+# checks (over 100 edits in all) hold however loaded the machine is.
+OWN_EDITS, FIELD_EDITS = 60, 20
 print_lock = threading.Lock()
 
 
@@ -49,7 +52,7 @@ def edit_own(ms: MemorySpace, worker: str) -> None:
     rng = random.Random(worker)
     owned: list[str] = []
     deadline, n = time.monotonic() + seconds, 0
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline or n < OWN_EDITS:
         n += 1
         if not owned or rng.random() < 0.15:
             id = f"{worker}-r{len(owned)}"
@@ -67,7 +70,7 @@ def edit_own(ms: MemorySpace, worker: str) -> None:
 def edit_field(ms: MemorySpace, field: str) -> None:
     rng = random.Random(field)
     deadline, n = time.monotonic() + seconds, 0
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline or n < FIELD_EDITS:
         n += 1
         id = f"s{rng.randrange(10)}"
         value = value_for(field, rng, n, field)
