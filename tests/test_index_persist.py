@@ -332,3 +332,32 @@ def test_crash_mid_save_leaves_the_previous_index(tmp_path: Path, dies_before: s
 
     save_index(original, path, lsn=43, model_id=MODEL)  # the next save sweeps the leftovers
     assert len(index_files(tmp_path)) == 2
+
+
+def test_periodic_saves_grow_apart_as_the_index_grows(tmp_path: Path) -> None:
+    """A save writes the whole index, so a save every ``index_save_every`` entries would write
+    quadratically many bytes; saves wait until the unsaved entries reach half the index."""
+    import json
+
+    from memoryspace import HashingEmbedder, MemorySpace, Settings
+
+    db = tmp_path / "m.db"
+    manifest = Path(f"{db}.vectors")
+    saved_at: list[int] = []
+    with MemorySpace.open(
+        db, embedder=HashingEmbedder(), settings=Settings(index_save_every=10)
+    ) as ms:
+        for batch in range(200):
+            ms.add_many([f"note {batch} {i}" for i in range(11)])  # 11: each add passes the mark
+            if manifest.exists():
+                lsn = json.loads(manifest.read_text())["lsn"]
+                if not saved_at or lsn != saved_at[-1]:
+                    saved_at.append(lsn)
+        assert ms.index.lsn == ms.lsn  # every add still catches the index up
+    assert saved_at[0] <= 22  # the first save comes early
+    assert 5 <= len(saved_at) <= 20  # about log1.5(2,200 / 22) saves, not 200
+    before_last, last = saved_at[-2:]
+    assert last - before_last >= before_last // 2 - 11  # the last gap: half the index it followed
+    with MemorySpace.open(db, embedder=HashingEmbedder()) as again:  # the close saved the rest
+        assert not again.index.rebuilt
+        assert again.index.lsn == again.lsn == 2_200

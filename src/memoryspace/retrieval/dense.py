@@ -27,6 +27,10 @@ class DenseIndex(Protocol):
         """Built from the store at open (no usable saved copy)."""
 
     @property
+    def unsaved(self) -> int:
+        """Log entries the index holds that its saved copy lacks (0: nothing to save)."""
+
+    @property
     def kind(self) -> str: ...
 
     def __len__(self) -> int: ...

@@ -43,6 +43,10 @@ class PgvectorIndex:
     def sync(self) -> int:
         return 0  # nothing to follow
 
+    @property
+    def unsaved(self) -> int:
+        return 0  # the server's index is the table's
+
     def save(self) -> bool:
         return False  # nothing to save
 

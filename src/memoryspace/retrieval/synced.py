@@ -134,6 +134,13 @@ class SyncedIndex:
                 return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
             return self._index.search(query, k, allowed=allowed)
 
+    @property
+    def unsaved(self) -> int:
+        """Log entries applied since the last save (all of them when never saved)."""
+        if self._path is None:
+            return 0
+        return self.lsn - max(self._saved_lsn, 0)
+
     def save(self) -> bool:
         """Persist the index beside the database if it changed since the last save.
 
