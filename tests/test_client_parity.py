@@ -15,7 +15,10 @@ pytest.importorskip("fastapi", reason="the REST server needs the 'server' extra"
 from memoryspace import MemorySpace
 from memoryspace.api.structures import NoteOut, ReadingOut, ReflectionOut
 from memoryspace.client import AsyncMemoryClient, MemoryClient
+from memoryspace.client.conversation import AsyncRemoteConversation, RemoteConversation
 from memoryspace.client.structures import AsyncRemoteNotes, RemoteNotes
+from memoryspace.context import AssembledContext
+from memoryspace.conversation import Conversation
 from memoryspace.errors import InvalidInput, NotFound
 from memoryspace.models import Memory, SearchHit
 from memoryspace.notes import Notes
@@ -40,9 +43,6 @@ IN_PROCESS_ONLY = {
     "import_checkpoint": "reads a file on this machine",
     "export_records": "writes a file on this machine: `memoryspace export`",
     "import_records": "reads a file on this machine: `memoryspace import`",
-    # REST routes exist (/conversations/{user}/turns, /retrieve, /prompt, /persona), but no
-    # remote Conversation handle yet: call the routes with httpx meanwhile.
-    "conversation": "no remote handle yet (routes under /conversations)",
 }
 
 
@@ -75,18 +75,31 @@ def test_every_facade_call_has_a_client_counterpart() -> None:
     for name in remote:
         sync = inspect.getattr_static(MemoryClient, name)
         asynchronous = inspect.getattr_static(AsyncMemoryClient, name)
-        if inspect.isfunction(sync) and name not in {"notes", "as_of"}:
+        if inspect.isfunction(sync) and name not in {"notes", "as_of", "conversation"}:  # handles
             assert inspect.iscoroutinefunction(asynchronous) or inspect.isasyncgenfunction(
                 asynchronous
             ), f"AsyncMemoryClient.{name} is not awaited"
 
 
-def test_remote_notes_take_the_facade_notes_defaults() -> None:
-    for remote in (RemoteNotes, AsyncRemoteNotes):
-        for name in _public(remote) & _public(Notes):
-            if not inspect.isfunction(getattr(Notes, name)):
-                continue  # a property
-            here = inspect.signature(getattr(Notes, name)).parameters
+@pytest.mark.parametrize(
+    ("embedded", "remotes"),
+    [
+        (Notes, (RemoteNotes, AsyncRemoteNotes)),
+        (Conversation, (RemoteConversation, AsyncRemoteConversation)),
+    ],
+)
+def test_remote_handles_take_the_facade_handles_defaults(
+    embedded: type, remotes: tuple[type, ...]
+) -> None:
+    for remote in remotes:
+        shared = {
+            n
+            for n in _public(remote) & _public(embedded)
+            if inspect.isfunction(getattr(embedded, n))
+        }
+        assert shared, f"{remote.__name__} shares no method with {embedded.__name__}"
+        for name in shared:
+            here = inspect.signature(getattr(embedded, name)).parameters
             there = inspect.signature(getattr(remote, name)).parameters
             for param in set(here) & set(there):
                 assert here[param].default == there[param].default, f"{remote.__name__}.{name}"
@@ -161,3 +174,32 @@ def test_the_async_client_has_the_same_calls(server: tuple[MemorySpace, str]) ->
     assert report.ids == (note.id,)
     with pytest.raises(NotFound):
         space.get(note.id)
+
+
+def test_a_conversation_through_the_client_is_the_embedded_one(
+    server: tuple[MemorySpace, str],
+) -> None:
+    space, url = server
+    with MemoryClient(url) as client:
+        talk = client.conversation(user="ravi", agent="coach")
+        first = talk.add_turn("I run 5k every Sunday morning.", "Great habit!")
+        talk.add_turn("My knee hurts after long runs.", "Try shorter runs for a week.", 1.7e9)
+        assert space.get(first.page).user == "ravi" and first.stm >= 1
+        recalled = talk.retrieve("knee pain")
+        assert any("knee" in page.content for page in recalled.pages)
+        remote = talk.prompt("what does Ravi do on Sundays?", 500)
+        embedded = space.conversation(user="ravi", agent="coach")
+        local = embedded.prompt("what does Ravi do on Sundays?", 500)
+        assert isinstance(remote, AssembledContext)
+        assert remote.text == local.text and "5k" in remote.text
+        assert talk.persona().subject == embedded.persona().subject
+        with pytest.raises(InvalidInput):
+            client.conversation(user="")
+
+    async def asynchronous() -> AssembledContext:
+        async with AsyncMemoryClient(url) as aclient:
+            talk = aclient.conversation(user="ravi", agent="coach")
+            await talk.add_turn("I switched to trail running.")
+            return await talk.prompt("which running does Ravi do?", 500)
+
+    assert "trail" in asyncio.run(asynchronous()).text

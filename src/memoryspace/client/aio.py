@@ -10,6 +10,7 @@ import httpx
 from memoryspace.api.structures import ReadingOut, ReflectionOut
 from memoryspace.client import calls, structures
 from memoryspace.client.calls import Call
+from memoryspace.client.conversation import AsyncRemoteConversation
 from memoryspace.client.structures import AsyncRemoteNotes, AsyncRemotePast
 from memoryspace.context import AssembledContext
 from memoryspace.errors import BackendUnavailable
@@ -201,6 +202,10 @@ class AsyncMemoryClient:
         return await self._run(calls.gc(collector, dry_run, options))
 
     # -- agent structures and erasure (see memoryspace.client.structures)
+
+    def conversation(self, *, user: str, agent: str | None = None) -> AsyncRemoteConversation:
+        """``user``'s conversation memory with ``agent`` on the server (its methods are awaited)."""
+        return AsyncRemoteConversation(self._run, user, agent)
 
     def as_of(self, lsn: int) -> AsyncRemotePast:
         """The server's space as it was right after ``lsn``: ``get`` and ``search``."""

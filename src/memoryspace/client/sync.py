@@ -11,6 +11,7 @@ import httpx
 from memoryspace.api.structures import ReadingOut, ReflectionOut
 from memoryspace.client import calls, structures
 from memoryspace.client.calls import Call
+from memoryspace.client.conversation import RemoteConversation
 from memoryspace.client.structures import RemoteNotes, RemotePast
 from memoryspace.context import AssembledContext
 from memoryspace.errors import BackendUnavailable
@@ -195,6 +196,10 @@ class MemoryClient:
         return self._run(calls.gc(collector, dry_run, options))
 
     # -- agent structures and erasure (see memoryspace.client.structures)
+
+    def conversation(self, *, user: str, agent: str | None = None) -> RemoteConversation:
+        """``user``'s conversation memory with ``agent`` on the server."""
+        return RemoteConversation(self._run, user, agent)
 
     def as_of(self, lsn: int) -> RemotePast:
         """The server's space as it was right after ``lsn``: ``get`` and ``search``."""
