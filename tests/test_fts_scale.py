@@ -97,3 +97,44 @@ def _sqlite_varint(value: int) -> bytes:
         groups.append((value & 0x7F) | 0x80)
         value >>= 7
     return bytes(reversed(groups))
+
+
+def test_remembered_term_counts_follow_another_process_writes(tmp_path: Path) -> None:
+    """Counts a search remembered are dropped when anything is logged, also by another handle
+    on the file, so scores always equal those of a handle that remembers nothing."""
+    db = tmp_path / "m.db"
+    flt = Filter(user="alice")
+    with MemorySpace.open(db, embedder=HashingEmbedder()) as ms:
+        ms.add_many([{"content": sentence(i), "user": "alice"} for i in range(40)])
+        first = scored(ms, "violin harbour", flt)
+        assert scored(ms, "violin harbour", flt) == first
+        assert ms.store.text_index.stats.hits > 0  # the second search used remembered counts
+        with MemorySpace.open(db, embedder=HashingEmbedder()) as other:
+            other.add_many([{"content": "violin violin", "user": "alice"} for _ in range(30)])
+        after = scored(ms, "violin harbour", flt)
+        assert after != first
+        with MemorySpace.open(db, embedder=HashingEmbedder()) as fresh:
+            assert after == scored(fresh, "violin harbour", flt)
+        assert ms.store.text_bound(["violin"], flt) == fresh_bound(db, ["violin"], flt)
+
+
+def fresh_bound(db: Path, terms: list[str], flt: Filter) -> float:
+    with MemorySpace.open(db, embedder=HashingEmbedder()) as fresh:
+        return fresh.store.text_bound(terms, flt)
+
+
+def test_counts_inside_a_write_transaction_are_not_remembered(tmp_path: Path) -> None:
+    """A rolled-back transaction gives its log sequence numbers back; counts taken inside it
+    must not be served once a later write reaches the same number."""
+    flt = Filter(user="alice")
+    with MemorySpace.open(tmp_path / "m.db", embedder=HashingEmbedder()) as ms:
+        ms.add_many([{"content": sentence(i), "user": "alice"} for i in range(40)])
+        before = ms.store.text_bound(["falcon"], flt)
+        with pytest.raises(RuntimeError), ms.store.transaction():
+            ms.add("falcon falcon falcon", user="alice")
+            assert ms.store.text_bound(["falcon"], flt) != before
+            raise RuntimeError("roll back")
+        ms.add("a lantern by the meadow", user="alice")  # takes the rolled-back number
+        assert ms.store.text_bound(["falcon"], flt) == fresh_bound(
+            tmp_path / "m.db", ["falcon"], flt
+        )

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from memoryspace.models import Filter, Memory
@@ -115,16 +117,18 @@ def search(
     now: float | None,
     *,
     with_context: bool = True,
+    stats: TermStats | None = None,
 ) -> list[tuple[int, float]]:
     """Top ``k`` (key, BM25 score) for documents matching any of ``terms``, best first.
 
     When the filter names a scope (user, agent, session), document frequencies are counted
-    within it, so one tenant's memories never change how another's rank.
+    within it, so one tenant's memories never change how another's rank; ``stats`` remembers
+    those counts until the next write.
     """
     if not terms or k < 1:
         return []
     if (flt.user, flt.agent, flt.session) != (None, None, None):
-        return _scoped(db, terms, k, flt, now, with_context)
+        return _scoped(db, terms, k, flt, now, with_context, stats)
     return _bm25(db, match_expression(terms, with_context=with_context), k, flt, now)
 
 
@@ -166,6 +170,7 @@ def _scoped(
     flt: Filter,
     now: float | None,
     with_context: bool,
+    stats: TermStats | None = None,
 ) -> list[tuple[int, float]]:
     """BM25 with document frequencies counted inside the scope (user / agent / session).
 
@@ -177,7 +182,7 @@ def _scoped(
     span = _scope_keys(db, flt)
     if span is None:  # an empty scope
         return []
-    idfs = _idfs(db, terms, flt, with_context, span)
+    idfs = _idfs(db, terms, flt, with_context, span, stats)
     wanted = max(k, 200)
     # A term in more than half the scope's memories has FTS5's floor idf (1e-6): it cannot move
     # a ranking, but reading its long posting list costs most of the search. Skip it when a
@@ -194,7 +199,12 @@ def _scoped(
 
 
 def max_score(
-    db: Connections, terms: Sequence[str], flt: Filter, *, with_context: bool = True
+    db: Connections,
+    terms: Sequence[str],
+    flt: Filter,
+    *,
+    with_context: bool = True,
+    stats: TermStats | None = None,
 ) -> float:
     """The most BM25 that ``search`` could give any memory for ``terms``: the query's own bound.
 
@@ -206,7 +216,7 @@ def max_score(
     """
     return (K1 + 1.0) * sum(
         _idf(documents, max(matching, 1))
-        for matching, documents in _counts(db, terms, flt, with_context)
+        for matching, documents in _counts(db, terms, flt, with_context, stats=stats)
         if documents
     )
 
@@ -217,11 +227,24 @@ def _counts(
     flt: Filter,
     with_context: bool,
     span: tuple[int, int] | None = None,
+    stats: TermStats | None = None,
 ) -> list[tuple[int, int]]:
     """(documents holding the term, documents) per term, in the scope ``search`` counts in.
 
     ``span`` is the scope's (lowest, highest) key when the caller has it (``_scope_keys``).
     """
+    if stats is not None:
+        return stats.counts(db, terms, flt, with_context, span)
+    return _count(db, terms, flt, with_context, span)
+
+
+def _count(
+    db: Connections,
+    terms: Sequence[str],
+    flt: Filter,
+    with_context: bool,
+    span: tuple[int, int] | None,
+) -> list[tuple[int, int]]:
     scoped = _is_scoped(flt)
     where, params = where_clause(_scope_of(flt), None)
     out = []
@@ -260,17 +283,79 @@ def _idfs(
     flt: Filter,
     with_context: bool,
     span: tuple[int, int] | None = None,
+    stats: TermStats | None = None,
 ) -> list[tuple[int, float, float]]:
     """Per term: documents holding it in the scope, its idf there and over the whole table."""
     unscoped = Filter()
     return [
         (here, _idf(in_scope, here), _idf(total, everywhere))
         for (here, in_scope), (everywhere, total) in zip(
-            _counts(db, terms, flt, with_context, span),
-            _counts(db, terms, unscoped, with_context),
+            _counts(db, terms, flt, with_context, span, stats),
+            _counts(db, terms, unscoped, with_context, stats=stats),
             strict=True,
         )
     ]
+
+
+class TermStats:
+    """Document counts per (scope, term), remembered until the log moves.
+
+    A scoped search counts, per query term, the scope's memories holding it, and its bound
+    counts them again; the same words recur across queries. Every change to what the index
+    holds is logged, so the log's sequence number (``sqlite_sequence``: it only grows, also when
+    the log is compacted) says when the counts may have changed: all are dropped then. Counts
+    are filed under the sequence read before they were taken, so counts that saw a write landing
+    meanwhile (from any process) are filed under a sequence that is already past. Inside an open
+    write transaction nothing is remembered (it could roll back and its sequence be reused).
+    Thread-safe.
+    """
+
+    def __init__(self, size: int = 65_536) -> None:
+        self._size = size
+        self._version: int | None = None
+        self._entries: OrderedDict[tuple[object, ...], tuple[int, int]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def counts(
+        self,
+        db: Connections,
+        terms: Sequence[str],
+        flt: Filter,
+        with_context: bool,
+        span: tuple[int, int] | None,
+    ) -> list[tuple[int, int]]:
+        scope = (flt.user, flt.agent, flt.session, with_context)
+        version = _log_sequence(db)
+        if version is None:  # inside a write transaction: it may still roll back
+            return _count(db, terms, flt, with_context, span)
+        with self._lock:
+            if version != self._version:
+                self._entries.clear()
+                self._version = version
+            known = [self._entries.get((*scope, term)) for term in terms]
+            if all(found is not None for found in known):
+                self.hits += 1
+                return [found for found in known if found is not None]
+            self.misses += 1
+        counted = _count(db, terms, flt, with_context, span)
+        with self._lock:
+            if self._version == version:
+                for term, count in zip(terms, counted, strict=True):
+                    self._entries[(*scope, term)] = count
+                while len(self._entries) > self._size:
+                    self._entries.popitem(last=False)
+        return counted
+
+
+def _log_sequence(db: Connections) -> int | None:
+    """The op log's sequence number: the last LSN ever given (compaction does not lower it);
+    ``None`` inside an open write transaction, whose changes may still be rolled back."""
+    with db.reading() as conn:
+        if conn.in_transaction:
+            return None
+        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'oplog'").fetchone()
+    return 0 if row is None else int(row[0])
 
 
 class FTS5Index:
@@ -278,6 +363,7 @@ class FTS5Index:
 
     def __init__(self, db: Connections) -> None:
         self._db = db
+        self.stats = TermStats()
 
     def search(
         self,
@@ -288,10 +374,10 @@ class FTS5Index:
         *,
         with_context: bool = True,
     ) -> list[tuple[int, float]]:
-        return search(self._db, terms, k, flt, now, with_context=with_context)
+        return search(self._db, terms, k, flt, now, with_context=with_context, stats=self.stats)
 
     def bound(self, terms: Sequence[str], flt: Filter) -> float:
-        return max_score(self._db, terms, flt)
+        return max_score(self._db, terms, flt, stats=self.stats)
 
 
 def _idf(documents: int, matching: int) -> float:
