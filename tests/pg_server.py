@@ -11,14 +11,13 @@ silently not run there.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
+from memoryspace.store.postgres.databases import fresh_database
 
 URL_VARIABLE = "MEMORYSPACE_TEST_PG_URL"
 
@@ -27,12 +26,6 @@ def _unavailable(reason: str) -> None:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"PostgreSQL tests cannot run in CI: {reason}", pytrace=False)
     pytest.skip(f"no PostgreSQL server: {reason} (set {URL_VARIABLE} or install the dev extra)")
-
-
-def with_database(url: str, name: str) -> str:
-    """``url`` pointing at database ``name`` on the same server."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 @pytest.fixture(scope="session")
@@ -59,23 +52,8 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@contextmanager
-def fresh_database(server: str) -> Iterator[str]:
-    """The URL of a new, empty database on ``server``, dropped afterwards."""
-    import psycopg
-
-    name = f"memoryspace_test_{secrets.token_hex(6)}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield with_database(server, name)
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture
 def pg_url(postgres_server: str) -> Iterator[str]:
     """A fresh, empty database on the session's server, dropped after the test."""
-    with fresh_database(postgres_server) as url:
+    with fresh_database(postgres_server, "test") as url:
         yield url

@@ -268,8 +268,8 @@ def test_the_log_rebuilds_every_state_on_postgres(
     postgres_server: str, ops: list[Any], data: st.DataObject
 ) -> None:
     from memoryspace.store.postgres import PostgresStore
-    from pg_server import fresh_database
+    from memoryspace.store.postgres.databases import fresh_database
 
     clock = FakeClock(step=0.5)
-    with fresh_database(postgres_server) as url, PostgresStore(url, clock=clock) as store:
+    with fresh_database(postgres_server, "test") as url, PostgresStore(url, clock=clock) as store:
         run_sequence(store, clock, ops, data)

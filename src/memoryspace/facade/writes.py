@@ -173,7 +173,7 @@ class WritesMixin(SpaceState):
         """Every ``index_save_every`` log entries, catch the index up; save it once the entries
         its saved copy lacks also reach half its size. A save writes the whole file, so saves
         grow apart as the index grows and the bytes written stay linear in the records (a
-        save every 10,000 entries wrote n²/10,000 vectors in all: seconds per save at 100k)."""
+        save every 10,000 entries wrote n²/20,000 vectors in all: seconds per save at 100k)."""
         every = self.settings.index_save_every
         if self.index.lsn + every >= self.store.last_lsn():
             return

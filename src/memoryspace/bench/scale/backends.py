@@ -10,14 +10,12 @@ and indexes (``pg_total_relation_size``), split into the same parts as SQLite's.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from memoryspace.bench.scale.disk import PARTS, part_of
 from memoryspace.errors import InvalidInput
+from memoryspace.store.postgres.databases import fresh_database
 
 SQLITE = "sqlite"
 
@@ -45,26 +43,6 @@ def parse_backends(text: str) -> list[str]:
 def backend_name(backend: str) -> str:
     """``sqlite`` or ``postgresql`` (never the URL, which may hold a password)."""
     return SQLITE if backend == SQLITE else "postgresql"
-
-
-def with_database(url: str, name: str) -> str:
-    """``url`` pointing at database ``name`` on the same server."""
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-@contextmanager
-def fresh_database(server: str, n: int) -> Iterator[str]:
-    """The URL of a new, empty database on the PostgreSQL ``server``, dropped afterwards."""
-    import psycopg
-
-    name = f"memoryspace_scale_{n}_{secrets.token_hex(4)}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield with_database(server, name)
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def postgres_breakdown(url: str) -> dict[str, int]:
@@ -111,6 +89,6 @@ def measure_on(
         if backend == SQLITE:
             row = measure(None)
         else:
-            with fresh_database(backend, n) as url:
+            with fresh_database(backend, f"scale_{n}") as url:
                 row = measure(url)
         yield {"system": row["system"], "backend": backend_name(backend), **row}
