@@ -1,4 +1,5 @@
-"""Vector storage precision of the HNSW graph: float32 (default) or float16 (``Settings``)."""
+"""Vector storage precision of the HNSW graph: float32 (``HNSWIndex``'s default) or float16
+(``Settings``' default for new databases)."""
 
 from __future__ import annotations
 
@@ -117,21 +118,29 @@ def test_a_manifest_from_before_the_field_is_float32(
     assert load_index(path, dimension=DIM, model_id=MODEL, precision="float16") is None
 
 
-def test_the_setting_is_stored_and_used_by_the_space(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("given", "expected"), [(None, "float16"), ("float16", "float16"), ("float32", "float32")]
+)
+def test_the_setting_is_stored_and_used_by_the_space(
+    tmp_path: Path, given: str | None, expected: str
+) -> None:
     path = tmp_path / "a.db"
-    settings = Settings(vector_precision="float16", ann_threshold=50)
+    settings = Settings(ann_threshold=50)  # a new database: float16 unless told otherwise
+    if given is not None:
+        settings = Settings(vector_precision=given, ann_threshold=50)  # type: ignore[arg-type]
     with MemorySpace.open(path, embedder=HashingEmbedder(), settings=settings) as ms:
         ms.add_many([{"content": f"memory number {i} about topic {i % 7}"} for i in range(120)])
         assert isinstance(ms.index, SyncedIndex)
         ms.search("topic", k=1)  # the index follows the log when searched
         assert ms.index.wait_for_build(timeout=120)
-        assert (ms.index.kind, ms.index.precision) == ("hnsw", "float16")
-        assert ms.store.get_setting(setting_key("vector_precision")) == '"float16"'
+        assert (ms.index.kind, ms.index.precision) == ("hnsw", expected)
+        # stored even at the default, so a later default cannot change what the file holds
+        assert ms.store.get_setting(setting_key("vector_precision")) == json.dumps(expected)
     reopened = Settings(ann_threshold=50)  # not passed: the database's value holds
     with MemorySpace.open(path, embedder=HashingEmbedder(), settings=reopened) as ms:
-        assert ms.settings.vector_precision == "float16"
+        assert ms.settings.vector_precision == expected
         assert isinstance(ms.index, SyncedIndex)
-        assert ms.index.precision == "float16"
+        assert ms.index.precision == expected
         assert ms.search("memory number 3 about topic 3", k=1)[0].memory.content.startswith(
             "memory number 3"
         )

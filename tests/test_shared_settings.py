@@ -65,7 +65,9 @@ def test_configure_refuses_what_is_not_shared_or_not_valid(tmp_path: Path) -> No
         with pytest.raises(InvalidInput, match="unknown collector"):
             ms.configure(gc_collector="no-such-collector")
         for name in SHARED_SETTINGS:  # nothing was stored by the refused calls
-            assert ms.store.get_setting(setting_key(name)) is None
+            stored = ms.store.get_setting(setting_key(name))
+            # vector_precision is stored at open, even at its default (what the vectors are)
+            assert stored == ('"float16"' if name == "vector_precision" else None)
 
 
 def test_a_read_only_view_merges_but_never_writes(tmp_path: Path) -> None:
@@ -111,7 +113,10 @@ def test_the_cli_shows_and_sets_shared_settings(tmp_path: Path) -> None:
     done = cli("config", "set", "max_records", "500")
     assert done.returncode == 0, done.stderr
     shown = json.loads(cli("config", "show").stdout)
-    assert shown["settings"]["max_records"] == 500 and shown["stored"] == ["max_records"]
+    assert shown["settings"]["max_records"] == 500 and shown["stored"] == [
+        "max_records",
+        "vector_precision",
+    ]
     refused = cli("config", "set", "durability", "full")
     assert refused.returncode == 1
     assert json.loads(refused.stdout)["error"]["type"] == "InvalidInput"

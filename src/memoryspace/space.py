@@ -294,6 +294,7 @@ class MemorySpace(
             self.index.cancel_build()
         except Exception as exc:
             failure = exc
+        self.index.wait_for_save()  # a background save finishes before the files close
         try:
             self.store.close()
         except Exception as exc:

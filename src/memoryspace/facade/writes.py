@@ -173,13 +173,15 @@ class WritesMixin(SpaceState):
         """Every ``index_save_every`` log entries, catch the index up; save it once the entries
         its saved copy lacks also reach half its size. A save writes the whole file, so saves
         grow apart as the index grows and the bytes written stay linear in the records (a
-        save every 10,000 entries wrote n²/20,000 vectors in all: seconds per save at 100k)."""
+        save every 10,000 entries wrote n²/20,000 vectors in all: seconds per save at 100k).
+        The save runs in the background from a copy (``SyncedIndex.save_in_background``): the
+        add that crosses the mark waits only for the copy, never for the file."""
         every = self.settings.index_save_every
         if self.index.lsn + every >= self.store.last_lsn():
             return
         self._sync_index_quietly()
         if self.index.unsaved >= max(every, len(self.index) // 2):
-            self._save_index_quietly()
+            self.index.save_in_background()
 
     def _sync_index_quietly(self) -> None:
         try:

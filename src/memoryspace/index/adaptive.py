@@ -37,7 +37,7 @@ import numpy as np
 
 from memoryspace.errors import InvalidInput
 from memoryspace.index.base import Keys, Scores, Vectors
-from memoryspace.index.exact import ExactIndex, as_keys
+from memoryspace.index.exact import ExactIndex, ExactSnapshot, as_keys
 from memoryspace.index.hnsw import (
     DEFAULT_PRECISION,
     HNSWIndex,
@@ -242,6 +242,16 @@ class AdaptiveIndex:
         """Hold the index still and yield its current backend, e.g. to save it consistently."""
         with self._lock:
             yield self._backend
+
+    def frozen(self) -> ExactSnapshot | HNSWIndex:
+        """The current backend as it is now, which later writes never change, to be saved
+        without holding the index: an exact index's arrays shared copy on write (free until
+        the next write copies them), an HNSW graph copied in memory."""
+        with self._lock:
+            if isinstance(self._backend, ExactIndex):
+                keys, vectors = self._backend.snapshot()
+                return ExactSnapshot(keys, vectors)
+            return self._backend.copy()
 
     def _maybe_switch(self) -> None:
         """Start the switch to HNSW if the exact index is past the threshold (lock held)."""

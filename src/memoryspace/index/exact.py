@@ -7,6 +7,8 @@ tested against. The input checks and the top-k selection here are shared by the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 
@@ -106,6 +108,26 @@ def top_k(keys: Keys, scores: npt.NDArray[np.floating], k: int) -> tuple[Keys, S
         candidates = np.arange(len(scores))
     order = candidates[np.lexsort((keys[candidates], -scores[candidates]))]
     return keys[order].astype(np.int64), scores[order].astype(np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class ExactSnapshot:
+    """An exact index's keys and vectors at one moment, which later writes never change (the
+    arrays are shared copy on write, see ``ExactIndex.snapshot``): what a background save
+    writes while the index goes on taking writes."""
+
+    keys: Keys
+    vectors: Vectors
+
+    @property
+    def dimension(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def export(self) -> tuple[Keys, Vectors]:
+        return self.keys, self.vectors
 
 
 class ExactIndex:

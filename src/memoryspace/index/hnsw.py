@@ -260,6 +260,16 @@ class HNSWIndex:
             keys, scores = self._ann(vector, min(k, size), exact=True)
         return keys, scores
 
+    def copy(self) -> HNSWIndex:
+        """An independent copy of the graph and its vectors (what a background save writes
+        while this one goes on taking writes): a memory copy, about half the time of ``save``
+        to a file."""
+        twin = HNSWIndex.__new__(HNSWIndex)
+        twin._dimension, twin._options = self._dimension, dict(self._options)
+        twin._precision = self._precision
+        twin._index = self._index.copy()
+        return twin
+
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the graph and vectors to ``path`` in usearch's own format."""
         self._index.save(os.fspath(path))

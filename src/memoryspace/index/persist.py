@@ -43,7 +43,7 @@ import numpy as np
 
 from memoryspace.errors import InvalidInput
 from memoryspace.index.adaptive import DEFAULT_ANN_THRESHOLD, AdaptiveIndex
-from memoryspace.index.exact import ExactIndex
+from memoryspace.index.exact import ExactIndex, ExactSnapshot
 from memoryspace.index.hnsw import (
     DEFAULT_PRECISION,
     HNSWIndex,
@@ -67,7 +67,7 @@ class _Foreign(_Stale):
 
 
 def save_index(
-    index: AdaptiveIndex | ExactIndex | HNSWIndex,
+    index: AdaptiveIndex | ExactIndex | ExactSnapshot | HNSWIndex,
     path: str | os.PathLike[str],
     *,
     lsn: int,
@@ -77,7 +77,9 @@ def save_index(
     """Persist ``index`` at ``path``, stamped with the ``lsn`` it reflects, the embedding model
     and the id of the database it was built from.
 
-    An ``AdaptiveIndex`` is held still (its lock) while its payload is written.
+    An ``AdaptiveIndex`` is held still (its lock) while its payload is written; to save
+    without holding it, pass its ``frozen()`` copy (what ``SyncedIndex.save_in_background``
+    does).
 
     Raises:
         InvalidInput: ``lsn`` is negative or ``model_id`` is empty.
@@ -171,14 +173,14 @@ def load_index(
     return None
 
 
-def _write_payload(backend: ExactIndex | HNSWIndex, target: Path) -> dict[str, Any]:
+def _write_payload(backend: ExactIndex | ExactSnapshot | HNSWIndex, target: Path) -> dict[str, Any]:
     """Write ``backend`` durably to a new payload file beside ``target``; its manifest fields."""
-    kind = "exact" if isinstance(backend, ExactIndex) else "hnsw"
+    kind = "hnsw" if isinstance(backend, HNSWIndex) else "exact"
     payload = target.with_name(f"{target.name}.{secrets.token_hex(8)}.{kind}")
     temporary = _temporary_path(target)
     manifest: dict[str, Any] = {"kind": kind, "dimension": backend.dimension, "count": len(backend)}
     try:
-        if isinstance(backend, ExactIndex):
+        if not isinstance(backend, HNSWIndex):
             digest = hashlib.sha256()
             with open(temporary, "xb") as file:
                 for array in backend.export():

@@ -43,6 +43,14 @@ class DenseIndex(Protocol):
 
     def save(self) -> bool: ...
 
+    def save_in_background(self) -> bool:
+        """Start a save that no write waits for; ``False`` when none was started."""
+        ...
+
+    def wait_for_save(self) -> None:
+        """Wait for a background save, if one runs."""
+        ...
+
     def rebuild(self) -> None:
         """Rebuild from the store's vectors (compact), to be saved anew by the next ``save``."""
         ...

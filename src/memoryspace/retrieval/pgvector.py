@@ -50,6 +50,12 @@ class PgvectorIndex:
     def save(self) -> bool:
         return False  # nothing to save
 
+    def save_in_background(self) -> bool:
+        return False
+
+    def wait_for_save(self) -> None:
+        return None
+
     def rebuild(self) -> None:
         pass  # the server's index is the table's: nothing held here
 

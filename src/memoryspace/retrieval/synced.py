@@ -7,6 +7,7 @@ caught up from the log before each search, so writes by other threads and proces
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -14,10 +15,14 @@ import numpy as np
 
 from memoryspace.index import AdaptiveIndex, ExactIndex, load_index, save_index
 from memoryspace.index.base import Keys, Scores, Vectors
+from memoryspace.index.exact import ExactSnapshot
+from memoryspace.index.hnsw import HNSWIndex
 from memoryspace.models import Op
 from memoryspace.store.base import Store
 from memoryspace.store.failures import from_os
 from memoryspace.store.loghorizon import compacted_through
+
+_logger = logging.getLogger(__name__)
 
 
 class SyncedIndex:
@@ -40,6 +45,8 @@ class SyncedIndex:
         self._precision = precision
         self._path = None if path is None else Path(path)
         self._lock = threading.RLock()
+        self._saver: threading.Thread | None = None  # a background save (save_in_background)
+        self._generation = 0  # rebuilds so far: a save that began before one is not the index
         self.rebuilt = False
         self._database_id: str | None = getattr(store, "database_id", None)
         loaded = (
@@ -73,6 +80,7 @@ class SyncedIndex:
         self._index = AdaptiveIndex.wrap(
             exact, ann_threshold=self._ann_threshold, precision=self._precision
         )
+        self._generation += 1
         self.rebuilt = True
 
     def rebind(self, *, dimension: int, model_id: str) -> None:
@@ -142,27 +150,71 @@ class SyncedIndex:
         return self.lsn - max(self._saved_lsn, 0)
 
     def save(self) -> bool:
-        """Persist the index beside the database if it changed since the last save.
+        """Persist the index beside the database if it changed since the last save (after a
+        background save still running has finished).
 
         Raises:
             DiskFull, ReadOnly, InvalidInput, BackendUnavailable: the files could not be
                 written (the previous index, if any, is untouched; the store lost nothing).
         """
+        self.wait_for_save()
         with self._lock:
             if self._path is None or self.lsn == self._saved_lsn:
                 return False
-            try:
-                save_index(
-                    self._index,
-                    self._path,
-                    lsn=self.lsn,
-                    model_id=self._model_id,
-                    database_id=self._database_id,
-                )
-            except OSError as exc:
-                raise from_os(exc, str(self._path), "saving the vector index") from exc
+            self._write(self._index, self.lsn)
             self._saved_lsn = self.lsn
             return True
+
+    def save_in_background(self) -> bool:
+        """Start saving the index in a thread, from a copy taken under the lock (an exact
+        index's arrays shared copy on write; an HNSW graph copied in memory, about half the
+        time a file save takes), so that no write waits for the file. ``False`` when there is
+        nothing to save or a save is still running. A failure is logged, not raised: the index
+        is derived state, and the next open catches up from the last file that was saved.
+        """
+        with self._lock:
+            if self._path is None or self.lsn == self._saved_lsn:
+                return False
+            if self._saver is not None and self._saver.is_alive():
+                return False
+            self._saver = threading.Thread(
+                target=self._save_snapshot, name="memoryspace-index-save", daemon=True
+            )
+            self._saver.start()
+            return True
+
+    def wait_for_save(self) -> None:
+        """Wait for a background save (``save_in_background``) to finish, if one runs."""
+        saver = self._saver
+        if saver is not None:
+            saver.join()
+
+    def _save_snapshot(self) -> None:
+        """The background saver: a frozen copy and its LSN under the lock, the files without."""
+        try:
+            with self._lock:
+                frozen, lsn, generation = self._index.frozen(), self.lsn, self._generation
+            self._write(frozen, lsn)
+            with self._lock:
+                if generation == self._generation:  # not rebuilt meanwhile (that saves anew)
+                    self._saved_lsn = max(self._saved_lsn, lsn)
+        except Exception as exc:  # a thread has no caller to raise to
+            _logger.warning(
+                "the vector index was not saved (%s); it is caught up on next open", exc
+            )
+
+    def _write(self, index: AdaptiveIndex | ExactSnapshot | HNSWIndex, lsn: int) -> None:
+        assert self._path is not None
+        try:
+            save_index(
+                index,
+                self._path,
+                lsn=lsn,
+                model_id=self._model_id,
+                database_id=self._database_id,
+            )
+        except OSError as exc:
+            raise from_os(exc, str(self._path), "saving the vector index") from exc
 
     @property
     def kind(self) -> str:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from memoryspace.fingerprint import content_fingerprint
 from memoryspace.models import Filter, Kind, Memory, parse_link
@@ -95,16 +96,54 @@ def memory_from_state(text: str | None) -> Memory | None:
     return Memory.from_dict(json.loads(text))
 
 
-def vector_blob(vector: Vector | None) -> bytes | None:
+# Stored vectors (the ``vectors`` table and the op log's copies): float32 blobs are the raw
+# little-endian floats (a multiple of 4 bytes); float16 blobs are the raw half floats and one
+# marker byte, so their length is odd and every blob says how to read it, whatever the
+# database's setting says now (a database holds both after its precision was changed).
+# The precision new vectors get is the database's ``shared.vector_precision`` setting (JSON):
+# ``MemorySpace`` records it in every database it opens (float16 for a new one, see
+# ``Settings.vector_precision``), a schema migration gave "float32" to databases made before
+# the setting applied to stored vectors, and a store without the setting (one used without
+# ``MemorySpace``) keeps float32, exact.
+VECTOR_PRECISIONS = ("float32", "float16")
+PRECISION_SETTING = "shared.vector_precision"
+UNSET_PRECISION = "float32"
+_HALF_MARKER = b"\x10"
+
+
+def vector_blob(vector: Vector | None, precision: str = "float32") -> bytes | None:
+    """``vector`` as a stored blob at ``precision`` (``"float32"`` or ``"float16"``)."""
     if vector is None:
         return None
+    if precision == "float16":
+        return np.ascontiguousarray(vector, dtype="<f2").tobytes() + _HALF_MARKER
     return np.ascontiguousarray(vector, dtype="<f4").tobytes()
 
 
 def blob_vector(blob: bytes | None) -> Vector | None:
+    """The float32 vector a stored blob holds, whichever precision it was stored at."""
     if blob is None:
         return None
+    if len(blob) % 2:
+        return np.frombuffer(blob, dtype="<f2", count=len(blob) // 2).astype(np.float32)
     return np.frombuffer(blob, dtype="<f4").astype(np.float32)
+
+
+def blob_matrix(blobs: list[bytes]) -> npt.NDArray[np.float32]:
+    """Stored blobs of one dimension as a float32 matrix (one row each)."""
+    if blobs and all(len(blob) % 2 for blob in blobs):
+        size = len(blobs[0]) - 1
+        half = np.frombuffer(b"".join(blob[:-1] for blob in blobs), dtype="<f2")
+        return half.reshape(len(blobs), size // 2).astype(np.float32)
+    return np.vstack([np.asarray(blob_vector(blob)) for blob in blobs]).astype(np.float32)
+
+
+def stored_precision(raw: str | None) -> str:
+    """A database's vector precision from its raw ``PRECISION_SETTING`` value (or ``None``)."""
+    if raw is None:
+        return UNSET_PRECISION
+    value = json.loads(raw)
+    return value if value in VECTOR_PRECISIONS else "float32"
 
 
 SQLITE = Dialect(

@@ -35,7 +35,7 @@ from memoryspace.errors import Conflict, InvalidInput
 from memoryspace.models import Change, Filter, Memory
 from memoryspace.store import timetravel
 from memoryspace.store.base import Store, Vector
-from memoryspace.store.codec import state_json
+from memoryspace.store.codec import PRECISION_SETTING, state_json
 from memoryspace.store.failures import from_os
 from memoryspace.store.sqlite import SQLiteStore
 
@@ -166,7 +166,6 @@ def import_checkpoint(
         )
     past = SQLiteStore(":memory:")
     try:
-        past.insert(portable.records)
         who = actor or f"import:{portable.name}@{portable.lsn}"
         store.flush()
         changes: list[Change] = []
@@ -174,12 +173,23 @@ def import_checkpoint(
             for key, value in portable.settings.items():
                 if store.get_setting(key) != value:
                     store.set_setting(key, value)
+            # The file's vectors as the target will keep them, so that importing a file twice
+            # finds nothing to change (float32 vectors into a float16 database are rounded).
+            past.set_setting(PRECISION_SETTING, json.dumps(_kept_precision(store)))
+            past.insert(portable.records)
             live = {m.id for m in store.scan(_EVERYTHING)}
             for id in sorted(live | {m.id for m, _ in portable.records}):
                 changes.extend(timetravel.converge(store, past, id, who))
     finally:
         past.close()
     return changes
+
+
+def _kept_precision(store: Store) -> str:
+    """How ``store`` keeps vectors: a SQLite database (under its hot tier, if any) at its
+    ``shared.vector_precision``, any other backend as float32."""
+    database = getattr(store, "backing", store)
+    return database.vector_precision if isinstance(database, SQLiteStore) else "float32"
 
 
 def _records(view: Store) -> Iterator[tuple[Memory, Vector | None]]:

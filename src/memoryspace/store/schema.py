@@ -147,7 +147,24 @@ DROP TABLE update_chain;
 UPDATE oplog SET before = '{}' WHERE op = 'delete' AND before IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _CONTEXT_PER_SCOPE, _COMPACT_LOG)
+# Stored vectors follow ``shared.vector_precision`` (float16 for new databases, see
+# ``memoryspace.store.codec``): a database made before that keeps float32, the precision its
+# vectors and saved HNSW graph have (a database with any setting or log entry is not new).
+_OLD_DATABASES_KEEP_FLOAT32_VECTORS = """
+INSERT OR IGNORE INTO settings(key, value)
+SELECT 'shared.vector_precision', '"float32"'
+WHERE EXISTS (SELECT 1 FROM settings) OR EXISTS (SELECT 1 FROM oplog);
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _V1,
+    _V2,
+    _V3,
+    _V4,
+    _CONTEXT_PER_SCOPE,
+    _COMPACT_LOG,
+    _OLD_DATABASES_KEEP_FLOAT32_VECTORS,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

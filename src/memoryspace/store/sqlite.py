@@ -27,9 +27,11 @@ from memoryspace.store.access import AccessCounts
 from memoryspace.store.base import IndexDelta, Keys, Vector
 from memoryspace.store.codec import (
     COLUMNS,
+    PRECISION_SETTING,
     SELECT_MEMORY,
     memory_from_row,
     row_values,
+    stored_precision,
     vector_blob,
     where_clause,
 )
@@ -101,6 +103,7 @@ class SQLiteStore:
                 with self._db.writing() as conn:
                     conn.execute("DELETE FROM settings WHERE key LIKE 'checkpoint.%'")
             migrate(self._db.get())
+            self._vector_precision = stored_precision(self.get_setting(PRECISION_SETTING))
             if not read_only:
                 self._assign_id()
         except BaseException as exc:
@@ -192,6 +195,14 @@ class SQLiteStore:
     def set_setting(self, key: str, value: str) -> None:
         with self._writing() as conn:
             conn.execute("INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)", (key, value))
+        if key == PRECISION_SETTING:
+            self._vector_precision = stored_precision(value)
+
+    @property
+    def vector_precision(self) -> str:
+        """How this handle stores new vectors: ``"float32"`` or ``"float16"`` (the database's
+        ``shared.vector_precision``; a stored blob of either kind is always readable)."""
+        return self._vector_precision
 
     # -- writes
 
@@ -231,7 +242,8 @@ class SQLiteStore:
                 fts.add(conn, key, memory, tags_json(memory))
                 if vector is not None:
                     conn.execute(
-                        "INSERT INTO vectors(key, vector) VALUES (?, ?)", (key, vector_blob(vector))
+                        "INSERT INTO vectors(key, vector) VALUES (?, ?)",
+                        (key, vector_blob(vector, self._vector_precision)),
                     )
                 changes.append(self._log(conn, Op.ADD, key, None, memory, vector, actor))
         self._rows_written += len(changes)
@@ -265,7 +277,7 @@ class SQLiteStore:
             )
             fts.change(conn, key, before, after, tags_json(after))
             if vector is not None:
-                sqlite_log.put_vector(conn, key, vector_blob(vector) or b"")
+                sqlite_log.put_vector(conn, key, vector_blob(vector, self._vector_precision) or b"")
             change = self._log(conn, Op.UPDATE, key, before, after, vector, actor)
         self._rows_written += 1
         return change

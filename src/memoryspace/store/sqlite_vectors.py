@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from memoryspace.store.base import Keys, Vector
-from memoryspace.store.codec import blob_vector
+from memoryspace.store.codec import blob_matrix, blob_vector
 from memoryspace.store.connections import Connections
 
 
@@ -46,6 +46,6 @@ def iter_vectors(db: Connections, batch: int) -> Iterator[tuple[Keys, Vector]]:
         if not rows:
             return
         keys = np.array([r[0] for r in rows], dtype=np.int64)
-        matrix = np.vstack([np.frombuffer(r[1], dtype="<f4") for r in rows]).astype(np.float32)
+        matrix = blob_matrix([r[1] for r in rows])
         yield keys, matrix
         last = int(keys[-1])
