@@ -118,6 +118,7 @@ def test_a_failed_periodic_index_save_does_not_fail_the_committed_add(
     Path(f"{db}.vectors").mkdir()
     with caplog.at_level(logging.WARNING, logger="memoryspace"):
         added = ms.add_many([f"memory number {i}" for i in range(20)])
+        ms.index.wait_for_save()  # the periodic save runs in the background
     assert "vector index was not saved" in caplog.text
     assert ms.count() == len(added) == 20
     with pytest.raises(InvalidInput):

@@ -349,6 +349,7 @@ def test_periodic_saves_grow_apart_as_the_index_grows(tmp_path: Path) -> None:
     ) as ms:
         for batch in range(200):
             ms.add_many([f"note {batch} {i}" for i in range(11)])  # 11: each add passes the mark
+            ms.index.wait_for_save()  # saves run in the background
             if manifest.exists():
                 lsn = json.loads(manifest.read_text())["lsn"]
                 if not saved_at or lsn != saved_at[-1]:

@@ -45,10 +45,10 @@ def test_the_add_that_crosses_the_mark_does_not_wait_for_the_file(
     started, release = threading.Event(), threading.Event()
     write_payload = persist._write_payload
 
-    def slow_payload(backend: Any, target: Path) -> dict[str, Any]:
+    def slow_payload(*args: Any) -> dict[str, Any]:
         started.set()
         assert release.wait(60)  # the file write takes as long as the test wants
-        return write_payload(backend, target)
+        return write_payload(*args)
 
     monkeypatch.setattr(persist, "_write_payload", slow_payload)
     settings = Settings(index_save_every=100, ann_threshold=10_000)

@@ -4,6 +4,7 @@ float32 kept by databases made before, both readable in one database; portable c
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -130,3 +131,18 @@ def test_migrate_copies_blobs_of_either_precision(tmp_path: Path) -> None:
         source.close()
         copy.close()
     assert _blob_sizes(tmp_path / "copy.db") == _blob_sizes(old)
+
+
+def test_a_float16_database_saves_its_exact_index_at_half_size(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    with MemorySpace.open(path, embedder=HashingEmbedder()) as ms:
+        ms.add_many([f"saved memory {i} about the lake" for i in range(50)])
+        before = ms.search("saved memory 12 about the lake", k=3)
+    manifest = json.loads(Path(f"{path}.vectors").read_text())
+    assert (manifest["kind"], manifest["precision"]) == ("exact", "float16")
+    assert manifest["payload_bytes"] == 50 * (8 + 2 * DIM)  # keys, then half floats
+    with MemorySpace.open(path, embedder=HashingEmbedder()) as ms:
+        assert not ms.index.rebuilt and len(ms.index) == 50
+        after = ms.search("saved memory 12 about the lake", k=3)
+    # float16 values saved as float16: the loaded index scores exactly as before
+    assert [(h.memory.id, h.score) for h in after] == [(h.memory.id, h.score) for h in before]

@@ -9,7 +9,8 @@ On disk, ``path`` (e.g. ``memory.db.vectors``) is a small JSON manifest: format 
 dimension, model id, database id, count, LSN, HNSW options and precision (float32 when a
 manifest predates the field), and the name, size and SHA-256 of
 the payload file beside it, ``<name>.<16 hex>.<kind>``. Exact payloads are the int64 keys then
-the float32 matrix, little-endian; HNSW payloads are usearch's own file.
+the float32 or float16 matrix (the manifest's precision), little-endian, read back as float32;
+HNSW payloads are usearch's own file.
 
 A save is crash-safe: the payload goes to a new name and the manifest is replaced atomically
 (temp file in the same directory, fsync, ``os.replace``, fsync of the directory) only after the
@@ -55,6 +56,7 @@ FORMAT = "memoryspace.vector-index"
 FORMAT_VERSION = 1
 _MAX_MANIFEST_BYTES = 64 * 1024
 _CHUNK = 1 << 20
+_EXACT_DTYPES = {"float32": "<f4", "float16": "<f2"}  # an exact payload's vectors on disk
 _logger = logging.getLogger(__name__)
 
 
@@ -73,9 +75,13 @@ def save_index(
     lsn: int,
     model_id: str,
     database_id: str | None = None,
+    precision: str | None = None,
 ) -> None:
     """Persist ``index`` at ``path``, stamped with the ``lsn`` it reflects, the embedding model
-    and the id of the database it was built from.
+    and the id of the database it was built from. An exact index's vectors are written at
+    ``precision`` (an ``AdaptiveIndex``'s own when ``None``, else float32): float16 halves the
+    file and loses nothing when the vectors came from a float16 database (they are float16
+    values already); an HNSW graph keeps its own precision.
 
     An ``AdaptiveIndex`` is held still (its lock) while its payload is written; to save
     without holding it, pass its ``frozen()`` copy (what ``SyncedIndex.save_in_background``
@@ -89,13 +95,16 @@ def save_index(
         raise InvalidInput(f"lsn must be an integer ≥ 0, got {lsn!r}")
     if not isinstance(model_id, str) or not model_id:
         raise InvalidInput("model_id must be a non-empty string naming the embedding model")
+    if precision is None:
+        precision = index.precision if isinstance(index, AdaptiveIndex) else DEFAULT_PRECISION
+    precision = check_precision(precision)
     target = Path(path)
     with _exclusive(target):  # processes sharing a database save one at a time
         if isinstance(index, AdaptiveIndex):
             with index.locked() as backend:
-                manifest = _write_payload(backend, target)
+                manifest = _write_payload(backend, target, precision)
         else:
-            manifest = _write_payload(index, target)
+            manifest = _write_payload(index, target, precision)
         manifest.update(
             format=FORMAT,
             version=FORMAT_VERSION,
@@ -173,7 +182,9 @@ def load_index(
     return None
 
 
-def _write_payload(backend: ExactIndex | ExactSnapshot | HNSWIndex, target: Path) -> dict[str, Any]:
+def _write_payload(
+    backend: ExactIndex | ExactSnapshot | HNSWIndex, target: Path, precision: str
+) -> dict[str, Any]:
     """Write ``backend`` durably to a new payload file beside ``target``; its manifest fields."""
     kind = "hnsw" if isinstance(backend, HNSWIndex) else "exact"
     payload = target.with_name(f"{target.name}.{secrets.token_hex(8)}.{kind}")
@@ -182,8 +193,10 @@ def _write_payload(backend: ExactIndex | ExactSnapshot | HNSWIndex, target: Path
     try:
         if not isinstance(backend, HNSWIndex):
             digest = hashlib.sha256()
+            keys, vectors = backend.export()
+            stored = np.dtype(_EXACT_DTYPES[precision])
             with open(temporary, "xb") as file:
-                for array in backend.export():
+                for array in (keys, vectors.astype(stored, copy=False)):
                     little_endian = array.astype(array.dtype.newbyteorder("<"), copy=False)
                     raw = np.ascontiguousarray(little_endian).reshape(-1).view(np.uint8).data
                     digest.update(raw)
@@ -191,6 +204,7 @@ def _write_payload(backend: ExactIndex | ExactSnapshot | HNSWIndex, target: Path
                 file.flush()
                 os.fsync(file.fileno())
             checksum = digest.hexdigest()
+            manifest["precision"] = precision
         else:
             backend.save(temporary)
             checksum = _sha256_of(temporary, fsync=True)
@@ -248,7 +262,7 @@ def _load(
         data = payload.read_bytes()
         if hashlib.sha256(data).hexdigest() != _field(manifest, "sha256", str):
             raise ValueError("payload fails its checksum")
-        backend = _exact_from_bytes(data, count, dimension)
+        backend = _exact_from_bytes(data, count, dimension, check_precision(stored_precision))
     else:
         if _sha256_of(payload) != _field(manifest, "sha256", str):
             raise ValueError("payload fails its checksum")
@@ -261,13 +275,14 @@ def _load(
     return backend, lsn
 
 
-def _exact_from_bytes(data: bytes, count: int, dimension: int) -> ExactIndex:
-    if len(data) != count * (8 + 4 * dimension):
+def _exact_from_bytes(data: bytes, count: int, dimension: int, precision: str) -> ExactIndex:
+    stored = np.dtype(_EXACT_DTYPES[precision])
+    if len(data) != count * (8 + stored.itemsize * dimension):
         raise ValueError("exact payload size does not match its count and dimension")
     keys = np.frombuffer(data, dtype="<i8", count=count)
-    vectors = np.frombuffer(data, dtype="<f4", count=count * dimension, offset=8 * count)
+    vectors = np.frombuffer(data, dtype=stored, count=count * dimension, offset=8 * count)
     index = ExactIndex(dimension)
-    index.add(keys, vectors.reshape(count, dimension))
+    index.add(keys, vectors.reshape(count, dimension).astype(np.float32))
     return index
 
 

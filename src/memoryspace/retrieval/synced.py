@@ -212,6 +212,7 @@ class SyncedIndex:
                 lsn=lsn,
                 model_id=self._model_id,
                 database_id=self._database_id,
+                precision=self._precision,
             )
         except OSError as exc:
             raise from_os(exc, str(self._path), "saving the vector index") from exc
