@@ -147,7 +147,41 @@ DROP TABLE update_chain;
 UPDATE oplog SET before = '{}' WHERE op = 'delete' AND before IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _CONTEXT_PER_SCOPE, _COMPACT_LOG)
+# Full text without FTS5's own copy of it: the index becomes an external-content table whose
+# content is the view ``memories_fts_source`` (each memory's words and tags from ``memories``, its
+# dialogue context computed as ``fts.context_of`` does: the two memories before and after in
+# (created_at, key) order within its user, agent and session, joined by spaces; none outside a
+# session). The index itself (and so every BM25 score) is the same; only FTS5's stored copy of
+# content, tags and context (``memories_fts_content``, ~1.7 KB per memory) goes. The store
+# passes the old values to FTS5's 'delete' command on every write (``fts.reindex``); 'rebuild'
+# refills the index from the view, as here.
+_FTS_EXTERNAL_CONTENT = """
+DROP TABLE memories_fts;
+DROP VIEW IF EXISTS memories_fts_source;
+CREATE VIEW memories_fts_source AS
+SELECT key, content, tags, CASE WHEN session IS NULL THEN '' ELSE substr(
+    COALESCE(' ' || lag(content, 2) OVER scope, '') ||
+    COALESCE(' ' || lag(content, 1) OVER scope, '') ||
+    COALESCE(' ' || lead(content, 1) OVER scope, '') ||
+    COALESCE(' ' || lead(content, 2) OVER scope, ''), 2) END AS context
+FROM memories
+WINDOW scope AS (PARTITION BY user, agent, session ORDER BY created_at, key);
+CREATE VIRTUAL TABLE memories_fts USING fts5(
+    content, tags, context, content='memories_fts_source', content_rowid='key',
+    tokenize='porter unicode61 remove_diacritics 2'
+);
+INSERT INTO memories_fts(memories_fts) VALUES ('rebuild');
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _V1,
+    _V2,
+    _V3,
+    _V4,
+    _CONTEXT_PER_SCOPE,
+    _COMPACT_LOG,
+    _FTS_EXTERNAL_CONTENT,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

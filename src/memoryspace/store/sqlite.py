@@ -42,7 +42,7 @@ from memoryspace.store.oplog import (
     logged_change,
 )
 from memoryspace.store.schema import migrate
-from memoryspace.store.sqlite_log import ASSIGNMENTS, PLACEHOLDERS, tags_json
+from memoryspace.store.sqlite_log import ASSIGNMENTS, PLACEHOLDERS
 from memoryspace.store.sqlite_vectors import chunks
 
 
@@ -228,7 +228,7 @@ class SQLiteStore:
                         f"a memory with id {memory.id!r} exists; update it or choose another id"
                     ) from None
                 key = int(cursor.lastrowid or 0)
-                fts.add(conn, key, memory, tags_json(memory))
+                fts.add(conn, key, memory)
                 if vector is not None:
                     conn.execute(
                         "INSERT INTO vectors(key, vector) VALUES (?, ?)", (key, vector_blob(vector))
@@ -263,7 +263,7 @@ class SQLiteStore:
             conn.execute(
                 f"UPDATE memories SET {ASSIGNMENTS} WHERE key = ?", (*row_values(after), key)
             )
-            fts.change(conn, key, before, after, tags_json(after))
+            fts.change(conn, key, before, after)
             if vector is not None:
                 sqlite_log.put_vector(conn, key, vector_blob(vector) or b"")
             change = self._log(conn, Op.UPDATE, key, before, after, vector, actor)
