@@ -173,6 +173,14 @@ CREATE VIRTUAL TABLE memories_fts USING fts5(
 INSERT INTO memories_fts(memories_fts) VALUES ('rebuild');
 """
 
+# FTS5's segment merges out of the writes: automerge off, so no write merges inside its own
+# transaction; the store runs a bounded 'merge' step after each write commits instead
+# (``fts.merge_step``). crisismerge (a level reaching 16 segments is merged inside the write)
+# stays as FTS5's backstop should the steps fall behind.
+_FTS_MERGES_BETWEEN_WRITES = """
+INSERT INTO memories_fts(memories_fts, rank) VALUES ('automerge', 0);
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1,
     _V2,
@@ -181,6 +189,7 @@ MIGRATIONS: tuple[str, ...] = (
     _CONTEXT_PER_SCOPE,
     _COMPACT_LOG,
     _FTS_EXTERNAL_CONTENT,
+    _FTS_MERGES_BETWEEN_WRITES,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -176,11 +176,18 @@ class SQLiteStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _writing(self) -> Any:
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """The store's write transaction; after the outermost one commits, one bounded step
+        of full-text segment merging in its own transaction (``fts.merge_step``)."""
         if self._read_only:
             at = f" at LSN {self.as_of_lsn}" if self.as_of_lsn is not None else ""
             raise ReadOnly(f"this is a read-only view{at}; restore it to make it current")
-        return self._db.writing()
+        outermost = not self._db.get().in_transaction
+        with self._db.writing() as conn:
+            yield conn
+        if outermost:
+            fts.merge_step(self._db)
 
     # -- settings
 
