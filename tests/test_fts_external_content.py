@@ -187,29 +187,41 @@ def test_a_database_with_the_old_index_migrates_with_the_same_scores(tmp_path: P
         check(conn)
 
 
-def _segments(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT count(DISTINCT segid) FROM memories_fts_idx").fetchone()[0])
+def _transactions(statements: list[str]) -> list[list[str]]:
+    """Traced statements cut at each ``BEGIN`` (FTS5's own statements, ``-- ...``, included)."""
+    out: list[list[str]] = []
+    for statement in statements:
+        if statement.startswith("BEGIN") or not out:
+            out.append([])
+        out[-1].append(statement)
+    return out
 
 
 def test_segments_are_merged_between_writes_not_inside_them(tmp_path: Path) -> None:
     with SQLiteStore(tmp_path / "space.db") as store:
         conn = store.connections.get()
-        automerge = conn.execute("SELECT v FROM memories_fts_config WHERE k = 'automerge'")
-        assert automerge.fetchone()[0] == 0
+        config = dict(conn.execute("SELECT k, v FROM memories_fts_config"))
+        assert (config["automerge"], config["usermerge"], config["crisismerge"]) == (0, 16, 32)
         statements: list[str] = []
         conn.set_trace_callback(statements.append)
         for i in range(300):
             words = f"{WORDS[i % 6]} {WORDS[(i * 5) % 6]} turn{i}"
             store.insert([(Memory(id=f"m{i}", content=words, session=f"s{i // 20}"), None)])
         conn.set_trace_callback(None)
-        # Each write's merge step comes after its COMMIT, in a transaction of its own.
-        statements = [s for s in statements if not s.startswith("--")]  # FTS5's own reads
-        merges = [i for i, s in enumerate(statements) if "'merge'" in s]
-        assert len(merges) == 300
-        for at in merges:
-            assert statements[at - 1].startswith("BEGIN IMMEDIATE")
-            assert statements[at - 2] == "COMMIT"
-        # One segment per write, merged four at a time: a handful stay, not hundreds.
-        assert _segments(conn) <= 12, _segments(conn)
+        transactions = _transactions(statements)
+        steps = [
+            t
+            for t in transactions
+            if any(
+                s.startswith("INSERT INTO memories_fts(memories_fts, rank) VALUES ('merge'")
+                for s in t
+            )
+        ]
+        adds = [t for t in transactions if any(s.startswith("INSERT INTO memories ") for s in t)]
+        assert len(steps) == len(adds) == 300  # one step after each write, on its own
+        # FTS5 drops merged segments' pages with a range delete: only ever in a step.
+        dropped = "-- DELETE FROM 'main'.'memories_fts_data' WHERE id>=? AND id<=?"
+        assert not any(dropped in t for t in adds)
+        assert sum(dropped in t for t in steps) >= 10
         check(conn)
         assert store.text_search(["turn7"], 10)[0][0] == store.key_of("m7")

@@ -193,10 +193,11 @@ def merge_step(db: Connections) -> bool:
     write that crosses its threshold (a 100k-memory database stalled one ``add`` 347 ms writing
     1.28 MB). The index has automerge off (``schema._FTS_MERGES_BETWEEN_WRITES``) and the store
     calls this after each committed write instead: FTS5 merges only a level holding at least
-    ``usermerge`` (4) segments, and continues a merge it left unfinished, so segments stay few
-    and each step's cost is bounded. Returns whether it merged anything. A failure (the lock
-    held by another writer, a full disk) is left to the next write's step: the write it
-    follows has committed already.
+    ``usermerge`` (16) segments, and continues a merge it left unfinished, so segments stay few
+    and each step writes about ``MERGE_PAGES`` pages (FTS5 stops at a term's end, so a common
+    term's long posting list is written whole). Returns whether it merged anything. A failure
+    (the lock held by another writer, a full disk) is left to the next write's step: the write
+    it follows has committed already.
     """
     try:
         with db.writing() as conn:

