@@ -83,7 +83,7 @@ def test_sigkill_never_loses_an_acknowledged_write(tmp_path: Path) -> None:
 
     conn = sqlite3.connect(path)
     try:
-        conn.execute("INSERT INTO memories_fts(memories_fts) VALUES ('integrity-check')")
+        conn.execute("INSERT INTO memories_fts(memories_fts, rank) VALUES ('integrity-check', 1)")
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         vectors = conn.execute("SELECT count(*) FROM vectors").fetchone()[0]
         assert vectors == len(stored)
@@ -197,7 +197,9 @@ def test_sigkill_during_any_operation_keeps_every_acknowledged_change(tmp_path: 
             assert len(ms.index) == ms.count(include_archived=True, include_expired=True)
         conn = sqlite3.connect(path)
         try:
-            conn.execute("INSERT INTO memories_fts(memories_fts) VALUES ('integrity-check')")
+            conn.execute(
+                "INSERT INTO memories_fts(memories_fts, rank) VALUES ('integrity-check', 1)"
+            )
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         finally:
             conn.close()

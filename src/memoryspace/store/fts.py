@@ -5,18 +5,30 @@ session, ordered by time. Only memories of the same user, agent and session coun
 who share a session id never see each other's words through the index. A question's words
 often sit in the turn before or after the one that answers it ("Where did you go?" /
 "Sweden!"), so the context column lets BM25 find the answer turn through its neighbours, at a
-lower weight than its own words. Every write refreshes the
-context of the memories around the ones it touched, in the same transaction.
+lower weight than its own words.
+
+FTS5 keeps only its index (``content='memories_fts_source'``, an external-content table): the
+words are read from ``memories`` and the context computed by the view ``memories_fts_source``
+(see ``memoryspace.store.schema``), so the text is stored once. An external-content index is
+told what to forget: every write passes the values it had indexed for a row (FTS5's ``'delete'``
+command) and then the new ones, in the same transaction. ``reindex`` computes both from
+``memories`` as it is after the write plus the record as it was, so a wrong ``'delete'`` cannot
+come from a stale copy; ``INSERT INTO memories_fts(memories_fts) VALUES ('rebuild')`` rebuilds
+the index from the view (the migration does), and ``'integrity-check'`` compares the two.
 """
 
 from __future__ import annotations
 
+import bisect
+import json
+import logging
 import math
 import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from memoryspace.errors import MemorySpaceError
 from memoryspace.models import Filter, Memory
 from memoryspace.store.codec import where_clause
 from memoryspace.store.connections import Connections
@@ -25,36 +37,44 @@ RADIUS = 2
 WEIGHTS = {"content": 1.0, "tags": 0.5, "context": 0.3}
 K1 = 1.2  # FTS5's bm25() constants
 _IDF_FLOOR = 1e-6  # FTS5's idf for a term in more than half the documents
+# Memories read on each side of a place: the contexts of those within RADIUS + 1 of it (one
+# more, as the changed memory's arrival or departure shifts them) read RADIUS further.
+_REACH = 2 * RADIUS + 2
+
+# Pages one ``merge_step`` may write (FTS5 pages: 4 KB).
+MERGE_PAGES = 32
+
+_FORGET = (
+    "INSERT INTO memories_fts(memories_fts, rowid, content, tags, context) "
+    "VALUES ('delete', ?, ?, ?, ?)"
+)
+_INDEX = "INSERT INTO memories_fts(rowid, content, tags, context) VALUES (?, ?, ?, ?)"
+
+_logger = logging.getLogger(__name__)
+
+Indexed = tuple[str, str, str]  # (content, tags, context) as FTS5 indexed a row
+_Entry = tuple[float, int, str, str]  # (created_at, key, content, tags) in a dialogue
 
 
-def add(conn: sqlite3.Connection, key: int, memory: Memory, tags_json: str) -> None:
-    """Index a new memory and refresh the contexts around it."""
-    conn.execute(
-        "INSERT INTO memories_fts(rowid, content, tags, context) VALUES (?, ?, ?, '')",
-        (key, memory.content, tags_json),
-    )
-    refresh_around(conn, memory, key)
+def indexed_tags(memory: Memory) -> str:
+    """The tags column's text, as ``memories.tags`` stores it and the index reads it."""
+    return json.dumps(list(memory.tags), ensure_ascii=False)
 
 
-def change(
-    conn: sqlite3.Connection, key: int, before: Memory, after: Memory, tags_json: str
-) -> None:
-    """Re-index a changed memory; contexts around its old and new place follow."""
-    conn.execute(
-        "UPDATE memories_fts SET content = ?, tags = ? WHERE rowid = ?",
-        (after.content, tags_json, key),
-    )
-    moved = _place(before) != _place(after)
-    if moved:
-        refresh_around(conn, before, key)
-    if moved or before.content != after.content:
-        refresh_around(conn, after, key)
+def add(conn: sqlite3.Connection, key: int, memory: Memory) -> None:
+    """Index a new memory (already in ``memories``) and refresh the contexts around it."""
+    reindex(conn, key, None, memory)
+
+
+def change(conn: sqlite3.Connection, key: int, before: Memory, after: Memory) -> None:
+    """Re-index a changed memory (``memories`` holds ``after``); contexts around its old and
+    new place follow."""
+    reindex(conn, key, before, after)
 
 
 def remove(conn: sqlite3.Connection, key: int, before: Memory) -> None:
     """Drop a deleted memory (already gone from ``memories``); its neighbours close ranks."""
-    conn.execute("DELETE FROM memories_fts WHERE rowid = ?", (key,))
-    refresh_around(conn, before, key)
+    reindex(conn, key, before, None)
 
 
 def _place(memory: Memory) -> tuple[str | None, str | None, str | None, float]:
@@ -62,45 +82,133 @@ def _place(memory: Memory) -> tuple[str | None, str | None, str | None, float]:
     return memory.user, memory.agent, memory.session, memory.created_at
 
 
-def refresh_around(conn: sqlite3.Connection, place: Memory, key: int) -> None:
-    """Recompute the context of the memories within ``RADIUS`` of ``place`` (the memory with
-    ``key``, as it is or was) among the memories of its user, agent and session."""
+def reindex(
+    conn: sqlite3.Connection, key: int, before: Memory | None, after: Memory | None
+) -> None:
+    """Bring the index from the memory ``key`` being ``before`` to it being ``after`` (``None``:
+    absent), with ``memories`` already holding ``after``: each row whose indexed values differ
+    (the memory's own, its neighbours' contexts at its old and new place) is forgotten with the
+    values it had and indexed with its new ones."""
+    if (
+        before is not None
+        and after is not None
+        and _place(before) == _place(after)
+        and before.content == after.content
+        and before.tags == after.tags
+    ):
+        return  # nothing the index holds changed
+    was: dict[int, Indexed] = {}
+    now: dict[int, Indexed] = {}
+    for place in _places(before, after):
+        _compare_around(conn, key, place, before, after, was, now)
+    for memory, world in ((before, was), (after, now)):
+        if memory is not None and memory.session is None:
+            world[key] = (memory.content, indexed_tags(memory), "")
+    forget = [(k, *was[k]) for k in was if now.get(k) != was[k]]
+    index = [(k, *now[k]) for k in now if was.get(k) != now[k]]
+    conn.executemany(_FORGET, forget)
+    conn.executemany(_INDEX, index)
+
+
+def _places(before: Memory | None, after: Memory | None) -> list[Memory]:
+    """The distinct places in a dialogue the memory leaves and takes."""
+    places = [m for m in (before, after) if m is not None and m.session is not None]
+    if len(places) == 2 and _place(places[0]) == _place(places[1]):
+        return places[1:]
+    return places
+
+
+def _compare_around(
+    conn: sqlite3.Connection,
+    key: int,
+    place: Memory,
+    before: Memory | None,
+    after: Memory | None,
+    was: dict[int, Indexed],
+    now: dict[int, Indexed],
+) -> None:
+    """Fill ``was`` and ``now`` with the indexed values, before and after the change, of the
+    memories within ``RADIUS + 1`` of ``place`` (the memory ``key`` itself where it is there)."""
+    window = _window(conn, key, place)
+    point = (place.created_at, key)
+    sequences = [_with(window, key, memory, place) for memory in (before, after)]
+    near: set[int] = set()
+    for sequence in sequences:
+        centre = bisect.bisect_left([(e[0], e[1]) for e in sequence], point)
+        low, high = max(0, centre - RADIUS - 1), min(len(sequence), centre + RADIUS + 2)
+        near.update(sequence[i][1] for i in range(low, high))
+    for sequence, memory, world in zip(sequences, (before, after), (was, now), strict=True):
+        for position, (_, k, content, tags) in enumerate(sequence):
+            if k == key and (memory is None or _place(memory) != _place(place)):
+                continue  # the memory's own values are taken at its own place
+            if k in near:
+                world[k] = (content, tags, context_of_entries(sequence, position))
+
+
+def _window(conn: sqlite3.Connection, key: int, place: Memory) -> list[_Entry]:
+    """The memories other than ``key`` within ``_REACH`` of ``place`` in its dialogue, in
+    (created_at, key) order."""
     user, agent, session, created_at = _place(place)
-    if session is None:
-        if conn.execute("SELECT 1 FROM memories WHERE key = ?", (key,)).fetchone():
-            conn.execute("UPDATE memories_fts SET context = '' WHERE rowid = ?", (key,))
-        return
-    reach = 2 * RADIUS
-    same = "session = ? AND user IS ? AND agent IS ?"
-    before = conn.execute(
-        f"SELECT key, content FROM memories WHERE {same} AND "
+    same = "session = ? AND user IS ? AND agent IS ? AND key != ?"
+    scope = (session, user, agent, key)
+    earlier = conn.execute(
+        f"SELECT created_at, key, content, tags FROM memories WHERE {same} AND "
         "(created_at < ? OR (created_at = ? AND key < ?)) "
         "ORDER BY created_at DESC, key DESC LIMIT ?",
-        (session, user, agent, created_at, created_at, key, reach),
-    ).fetchall()[::-1]
-    me = conn.execute(
-        f"SELECT key, content FROM memories WHERE key = ? AND {same}",
-        (key, session, user, agent),
+        (*scope, created_at, created_at, key, _REACH),
     ).fetchall()
-    after = conn.execute(
-        f"SELECT key, content FROM memories WHERE {same} AND "
+    later = conn.execute(
+        f"SELECT created_at, key, content, tags FROM memories WHERE {same} AND "
         "(created_at > ? OR (created_at = ? AND key > ?)) ORDER BY created_at, key LIMIT ?",
-        (session, user, agent, created_at, created_at, key, reach),
+        (*scope, created_at, created_at, key, _REACH),
     ).fetchall()
-    sequence: Sequence[tuple[int, str]] = before + me + after
-    centre = len(before)
-    first = max(0, centre - RADIUS)
-    last = min(len(sequence), centre + len(me) + RADIUS)
-    conn.executemany(
-        "UPDATE memories_fts SET context = ? WHERE rowid = ?",
-        [(context_of(sequence, i), sequence[i][0]) for i in range(first, last)],
-    )
+    return [(float(t), int(k), str(c), str(g)) for t, k, c, g in earlier[::-1] + later]
+
+
+def _with(window: list[_Entry], key: int, memory: Memory | None, place: Memory) -> list[_Entry]:
+    """``window`` with the memory ``key`` as ``memory`` where it is in the same dialogue (a
+    place beyond a full window lands at its end, where no context read here sees it)."""
+    if memory is None or _place(memory)[:3] != _place(place)[:3]:
+        return window
+    entry = (memory.created_at, key, memory.content, indexed_tags(memory))
+    position = bisect.bisect_left([(e[0], e[1]) for e in window], (entry[0], entry[1]))
+    return [*window[:position], entry, *window[position:]]
+
+
+def context_of_entries(sequence: Sequence[_Entry], position: int) -> str:
+    """The text of the neighbours of ``sequence[position]`` within ``RADIUS``."""
+    return context_of([(e[1], e[2]) for e in sequence], position)
 
 
 def context_of(sequence: Sequence[tuple[int, str]], position: int) -> str:
     """The text of the neighbours of ``sequence[position]`` within ``RADIUS``."""
     low, high = max(0, position - RADIUS), min(len(sequence), position + RADIUS + 1)
     return " ".join(sequence[j][1] for j in range(low, high) if j != position)
+
+
+def merge_step(db: Connections) -> bool:
+    """Merge FTS5's segments by at most ``MERGE_PAGES`` pages, in a short transaction of its own.
+
+    FTS5 adds one segment per write transaction; its automerge would merge them inside the
+    write that crosses its threshold (a 100k-memory database stalled one ``add`` 347 ms writing
+    1.28 MB). The index has automerge off (``schema._FTS_MERGES_BETWEEN_WRITES``) and the store
+    calls this after each committed write instead: FTS5 merges only a level holding at least
+    ``usermerge`` (16) segments, and continues a merge it left unfinished, so segments stay few
+    and each step writes about ``MERGE_PAGES`` pages (FTS5 stops at a term's end, so a common
+    term's long posting list is written whole). Returns whether it merged anything. A failure
+    (the lock held by another writer, a full disk) is left to the next write's step: the write
+    it follows has committed already.
+    """
+    try:
+        with db.writing() as conn:
+            changes = conn.total_changes
+            conn.execute(
+                "INSERT INTO memories_fts(memories_fts, rank) VALUES ('merge', ?)", (MERGE_PAGES,)
+            )
+            return conn.total_changes - changes >= 2  # FTS5's sign that it did some work
+    except (MemorySpaceError, sqlite3.Error) as exc:
+        _logger.debug("full-text merge step skipped: %s", exc)
+        return False
 
 
 def match_expression(terms: Sequence[str], *, with_context: bool) -> str:

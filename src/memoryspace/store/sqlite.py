@@ -44,7 +44,7 @@ from memoryspace.store.oplog import (
     logged_change,
 )
 from memoryspace.store.schema import migrate
-from memoryspace.store.sqlite_log import ASSIGNMENTS, PLACEHOLDERS, tags_json
+from memoryspace.store.sqlite_log import ASSIGNMENTS, PLACEHOLDERS
 from memoryspace.store.sqlite_vectors import chunks
 
 
@@ -179,11 +179,18 @@ class SQLiteStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _writing(self) -> Any:
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """The store's write transaction; after the outermost one commits, one bounded step
+        of full-text segment merging in its own transaction (``fts.merge_step``)."""
         if self._read_only:
             at = f" at LSN {self.as_of_lsn}" if self.as_of_lsn is not None else ""
             raise ReadOnly(f"this is a read-only view{at}; restore it to make it current")
-        return self._db.writing()
+        outermost = not self._db.get().in_transaction
+        with self._db.writing() as conn:
+            yield conn
+        if outermost:
+            fts.merge_step(self._db)
 
     # -- settings
 
@@ -239,7 +246,7 @@ class SQLiteStore:
                         f"a memory with id {memory.id!r} exists; update it or choose another id"
                     ) from None
                 key = int(cursor.lastrowid or 0)
-                fts.add(conn, key, memory, tags_json(memory))
+                fts.add(conn, key, memory)
                 if vector is not None:
                     conn.execute(
                         "INSERT INTO vectors(key, vector) VALUES (?, ?)",
@@ -275,7 +282,7 @@ class SQLiteStore:
             conn.execute(
                 f"UPDATE memories SET {ASSIGNMENTS} WHERE key = ?", (*row_values(after), key)
             )
-            fts.change(conn, key, before, after, tags_json(after))
+            fts.change(conn, key, before, after)
             if vector is not None:
                 sqlite_log.put_vector(conn, key, vector_blob(vector, self._vector_precision) or b"")
             change = self._log(conn, Op.UPDATE, key, before, after, vector, actor)

@@ -7,7 +7,6 @@ The entries themselves are described in ``memoryspace.store.oplog``.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 
@@ -29,11 +28,6 @@ from memoryspace.store.oplog import CHANGE_COLUMNS, LOG_COLUMNS, LogRow
 
 PLACEHOLDERS = ", ".join("?" * len(COLUMNS.split(",")))
 ASSIGNMENTS = ", ".join(f"{c.strip()} = ?" for c in COLUMNS.split(","))
-
-
-def tags_json(memory: Memory) -> str:
-    """The tags column's text, as the full-text index stores it."""
-    return json.dumps(list(memory.tags), ensure_ascii=False)
 
 
 def append(
@@ -103,7 +97,7 @@ def replay(conn: sqlite3.Connection, rows: Sequence[LogRow]) -> None:
                 f"INSERT INTO memories (key, {COLUMNS}) VALUES (?, {PLACEHOLDERS})",
                 (key, *row_values(after)),
             )
-            fts.add(conn, key, after, tags_json(after))
+            fts.add(conn, key, after)
         elif op == Op.DELETE:
             assert before is not None
             for table in ("memories", "vectors", "access"):
@@ -114,7 +108,7 @@ def replay(conn: sqlite3.Connection, rows: Sequence[LogRow]) -> None:
             conn.execute(
                 f"UPDATE memories SET {ASSIGNMENTS} WHERE key = ?", (*row_values(after), key)
             )
-            fts.change(conn, key, before, after, tags_json(after))
+            fts.change(conn, key, before, after)
         if blob is not None and op != Op.DELETE:
             put_vector(conn, key, blob)
             row = (*row[:7], VECTOR_REF, row[8])

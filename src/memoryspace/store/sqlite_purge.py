@@ -24,8 +24,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from memoryspace.models import Memory, Op
-from memoryspace.store import fts, snapshots
+from memoryspace.models import Op
+from memoryspace.store import fts, schema, snapshots
+from memoryspace.store.codec import SELECT_MEMORY, memory_from_row
 from memoryspace.store.erasure import PurgeReport, scope_condition
 from memoryspace.store.failures import from_sqlite, translate
 
@@ -75,16 +76,12 @@ def erase_rows(
     records = tombstoned = last = 0
     erased: list[str] = []
     for id in ids:
-        row = conn.execute(
-            "SELECT key, user, agent, session, created_at FROM memories WHERE id = ?", (id,)
-        ).fetchone()
+        row = conn.execute(f"{SELECT_MEMORY} WHERE m.id = ?", (id,)).fetchone()
         if row is not None:
-            key = int(row[0])
-            place = Memory(id=id, content="", user=row[1], agent=row[2], session=row[3])
-            place = place.evolve(created_at=row[4])
+            key, before = memory_from_row(row)
             for table in ("memories", "vectors", "access"):
                 conn.execute(f"DELETE FROM {table} WHERE key = ?", (key,))
-            fts.remove(conn, key, place)
+            fts.remove(conn, key, before)  # the index forgets exactly what it held
             records += 1
         else:
             found = conn.execute(
@@ -221,6 +218,7 @@ def _rewrite(path: Path, ids: Sequence[str], texts: Sequence[str]) -> str | None
         conn = sqlite3.connect(path, isolation_level=None)
         try:
             conn.execute("PRAGMA secure_delete = ON")
+            schema.migrate(conn)  # a checkpoint taken by an older version has its old index
             conn.execute("BEGIN IMMEDIATE")
             try:
                 erase_rows(conn, ids, now=0.0, actor=None, log_purge=False)
