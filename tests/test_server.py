@@ -155,8 +155,8 @@ def test_bench_serve_drives_a_real_server_process() -> None:
     rows = run(records=50, clients=2, seconds=0.5, workers=2, baseline_records=None)
     served = [(row["records"], row["workers"], row["operation"]) for row in rows[:3]]
     assert served == [
-        (50, 1, "search"),
-        (50, 2, "search"),  # two worker processes over one database answer searches
+        (50, 1, "search (one user)"),  # each client searches one user's memories
+        (50, 2, "search (one user)"),  # two worker processes over one database answer
         (50, 2, "add"),
     ]
     assert all(row["requests"] > 0 and row["errors"] == 0 for row in rows)

@@ -179,7 +179,7 @@ def _scoped(
     rescaled by ``idf within the scope / idf over the table`` and summed.
     """
     scores: dict[int, float] = {}
-    span = _scope_keys(db, flt)
+    span = stats.span(db, flt) if stats is not None else _scope_keys(db, flt)
     if span is None:  # an empty scope
         return []
     idfs = _idfs(db, terms, flt, with_context, span, stats)
@@ -298,10 +298,13 @@ def _idfs(
 
 
 class TermStats:
-    """Document counts per (scope, term), remembered until the log moves.
+    """Document counts per (scope, term) and each scope's key range, remembered until the log
+    moves.
 
     A scoped search counts, per query term, the scope's memories holding it, and its bound
-    counts them again; the same words recur across queries. Every change to what the index
+    counts them again; the same words recur across queries. It also reads the scope's lowest
+    and highest key (``span``) from the scope index, visiting every index entry of the scope
+    (about 1 ms per 1,000 memories): the same scopes recur across searches too. Every change to what the index
     holds is logged, so the log's sequence number (``sqlite_sequence``: it only grows, also when
     the log is compacted) says when the counts may have changed: all are dropped then. Counts
     are filed under the sequence read before they were taken, so counts that saw a write landing
@@ -314,8 +317,38 @@ class TermStats:
         self._size = size
         self._version: int | None = None
         self._entries: OrderedDict[tuple[object, ...], tuple[int, int]] = OrderedDict()
+        self._spans: OrderedDict[tuple[object, ...], tuple[int, int] | None] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
+        self.span_hits = self.span_misses = 0
+
+    def _at(self, version: int) -> None:
+        """Forget everything counted under another log sequence (call holding the lock)."""
+        if version != self._version:
+            self._entries.clear()
+            self._spans.clear()
+            self._version = version
+
+    def span(self, db: Connections, flt: Filter) -> tuple[int, int] | None:
+        """The scope's lowest and highest key (``None``: the scope is empty), as
+        ``_scope_keys`` reads it."""
+        scope = (flt.user, flt.agent, flt.session)
+        version = _log_sequence(db)
+        if version is None:  # inside a write transaction: it may still roll back
+            return _scope_keys(db, flt)
+        with self._lock:
+            self._at(version)
+            if scope in self._spans:
+                self.span_hits += 1
+                return self._spans[scope]
+            self.span_misses += 1
+        found = _scope_keys(db, flt)
+        with self._lock:
+            if self._version == version:
+                self._spans[scope] = found
+                while len(self._spans) > self._size:
+                    self._spans.popitem(last=False)
+        return found
 
     def counts(
         self,
@@ -330,9 +363,7 @@ class TermStats:
         if version is None:  # inside a write transaction: it may still roll back
             return _count(db, terms, flt, with_context, span)
         with self._lock:
-            if version != self._version:
-                self._entries.clear()
-                self._version = version
+            self._at(version)
             known = [self._entries.get((*scope, term)) for term in terms]
             if all(found is not None for found in known):
                 self.hits += 1
