@@ -304,13 +304,13 @@ class TermStats:
     A scoped search counts, per query term, the scope's memories holding it, and its bound
     counts them again; the same words recur across queries. It also reads the scope's lowest
     and highest key (``span``) from the scope index, visiting every index entry of the scope
-    (about 1 ms per 1,000 memories): the same scopes recur across searches too. Every change to what the index
-    holds is logged, so the log's sequence number (``sqlite_sequence``: it only grows, also when
-    the log is compacted) says when the counts may have changed: all are dropped then. Counts
-    are filed under the sequence read before they were taken, so counts that saw a write landing
-    meanwhile (from any process) are filed under a sequence that is already past. Inside an open
-    write transaction nothing is remembered (it could roll back and its sequence be reused).
-    Thread-safe.
+    (about 1 ms per 1,000 memories): the same scopes recur across searches too. Every change to
+    what the index holds is logged, so the log's sequence number (``sqlite_sequence``: it only
+    grows, also when the log is compacted) says when the counts may have changed: all are
+    dropped then. Counts are filed under the sequence read before they were taken, so counts
+    that saw a write landing meanwhile (from any process) are filed under a sequence that is
+    already past. Inside an open write transaction nothing is remembered (it could roll back and
+    its sequence be reused). Thread-safe.
     """
 
     def __init__(self, size: int = 65_536) -> None:
