@@ -333,7 +333,7 @@ class TermStats:
         """The scope's lowest and highest key (``None``: the scope is empty), as
         ``_scope_keys`` reads it."""
         scope = (flt.user, flt.agent, flt.session)
-        version = _log_sequence(db)
+        version = log_sequence(db)
         if version is None:  # inside a write transaction: it may still roll back
             return _scope_keys(db, flt)
         with self._lock:
@@ -359,7 +359,7 @@ class TermStats:
         span: tuple[int, int] | None,
     ) -> list[tuple[int, int]]:
         scope = (flt.user, flt.agent, flt.session, with_context)
-        version = _log_sequence(db)
+        version = log_sequence(db)
         if version is None:  # inside a write transaction: it may still roll back
             return _count(db, terms, flt, with_context, span)
         with self._lock:
@@ -379,7 +379,7 @@ class TermStats:
         return counted
 
 
-def _log_sequence(db: Connections) -> int | None:
+def log_sequence(db: Connections) -> int | None:
     """The op log's sequence number: the last LSN ever given (compaction does not lower it);
     ``None`` inside an open write transaction, whose changes may still be rolled back."""
     with db.reading() as conn:
