@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ pytest.importorskip("fastapi", reason="the REST server needs the 'server' extra"
 
 import httpx
 
+from loopback import serve_http
 from memoryspace import MemorySpace
 from memoryspace.client import AsyncMemoryClient, MemoryClient
 from memoryspace.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -187,3 +189,24 @@ def test_cli_json_and_http_bodies_have_one_shape(server: tuple[MemorySpace, str]
     assert isinstance(cli_hits, list)
     assert cli_hits[0]["parts"] == http_hits.json()[0]["parts"]
     assert cli_hits[0].keys() == http_hits.json()[0].keys()
+
+
+def test_bench_serve_counts_a_request_without_an_answer_as_an_error() -> None:
+    """A request that times out is an error of the row (it used to end its client thread, and
+    the row lost it)."""
+    from http.server import BaseHTTPRequestHandler
+
+    from memoryspace.bench.serve import _drive
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            time.sleep(0.5)  # past the client's timeout
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with serve_http(Slow) as (_, url):
+        row = _drive(url, "search", 2, 0.1, ["a b c d e"], None, timeout=0.1)
+    assert row["requests"] >= 2 and row["errors"] == row["requests"]

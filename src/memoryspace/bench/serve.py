@@ -155,16 +155,18 @@ def _drive(
     progress: Progress | None,
     *,
     scoped: bool = True,
+    timeout: float = 30.0,
 ) -> dict[str, Any]:
     """``clients`` threads sending ``operation`` requests for ``seconds``; with ``scoped``,
-    client ``n`` searches as user ``u{n % FILL_USERS}``."""
+    client ``n`` searches as user ``u{n % FILL_USERS}``. A request without an answer within
+    ``timeout`` seconds counts as an error (and its wait as its latency)."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
     failures = [0] * clients
     stop = time.monotonic() + seconds
 
     def client(n: int) -> None:
         rng = random.Random(n)
-        with httpx.Client(base_url=url, timeout=30) as http:
+        with httpx.Client(base_url=url, timeout=timeout) as http:
             while True:  # at least one request each, however late the thread starts
                 words = rng.choice(texts).split()
                 if operation == "search":
@@ -176,10 +178,12 @@ def _drive(
                     body = {"content": " ".join(rng.sample(words, len(words))), "user": f"c{n}"}
                     path = "/memories"
                 started = time.perf_counter()
-                answer = http.post(path, json=body)
+                try:
+                    failed = http.post(path, json=body).status_code >= 400
+                except httpx.HTTPError:  # e.g. no answer within the timeout: counted, not fatal
+                    failed = True
                 latencies[n].append(time.perf_counter() - started)
-                if answer.status_code >= 400:
-                    failures[n] += 1
+                failures[n] += failed
                 if time.monotonic() >= stop:
                     return
 
