@@ -165,6 +165,8 @@ def test_bench_serve_drives_a_real_server_process() -> None:
     assert rows[3]["operation"].startswith("embed one query")
     with pytest.raises(InvalidInput, match="--clients"):
         run(records=50, clients=1_000, seconds=1)
+    with pytest.raises(InvalidInput, match="scoped"):
+        run(records=50, clients=1, seconds=1, scoped="yes")  # type: ignore[arg-type]
 
 
 def test_cli_json_and_http_bodies_have_one_shape(server: tuple[MemorySpace, str]) -> None:
