@@ -27,7 +27,9 @@ from memoryspace.store.connections import Connections
 from memoryspace.store.fts import log_sequence
 
 Times = npt.NDArray[np.float64]
-# Keys kept over all remembered filters (16 bytes of times and 8 of key each: ~24 MB).
+# Keys kept over all remembered filters (16 bytes of times and 8 of key each: ~24 MB); a
+# filter selecting more than an eighth of that (a one-off sweep such as a migration's) is not
+# remembered.
 MAX_KEYS = 1_000_000
 
 
@@ -62,7 +64,7 @@ class FilterKeys:
                     return _at(flt, now, *found)
                 self.misses += 1
         rows = self._read(where, params)
-        if version is not None and len(rows[0]) <= self._max_keys:
+        if version is not None and len(rows[0]) <= self._max_keys // 8:
             with self._lock:
                 if self._version == version and entry not in self._entries:
                     self._entries[entry] = rows
