@@ -138,3 +138,22 @@ def test_counts_inside_a_write_transaction_are_not_remembered(tmp_path: Path) ->
         assert ms.store.text_bound(["falcon"], flt) == fresh_bound(
             tmp_path / "m.db", ["falcon"], flt
         )
+
+
+def test_a_remembered_scope_range_follows_another_process_writes(tmp_path: Path) -> None:
+    """A scope's key range, remembered between searches, widens when another handle adds to
+    the scope: the new memory (past the old range) is found at once."""
+    db = tmp_path / "m.db"
+    flt = Filter(user="alice")
+    with MemorySpace.open(db, embedder=HashingEmbedder()) as ms:
+        ms.add_many([{"content": sentence(i), "user": "alice"} for i in range(20)])
+        ms.add_many([{"content": sentence(i), "user": "bob"} for i in range(20)])
+        assert ms.store.text_search(["zyzzogeton"], 10, flt) == []
+        assert ms.store.text_search(["zyzzogeton"], 10, flt) == []
+        stats = ms.store.text_index.stats
+        assert (stats.span_misses, stats.span_hits) == (1, 1)
+        with MemorySpace.open(db, embedder=HashingEmbedder()) as other:
+            late = other.add("a zyzzogeton over the harbour", user="alice")
+        found = [key for key, _ in ms.store.text_search(["zyzzogeton"], 10, flt)]
+        assert found == [ms.store.key_of(late.id)]
+        assert stats.span_misses == 2

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ pytest.importorskip("fastapi", reason="the REST server needs the 'server' extra"
 
 import httpx
 
+from loopback import serve_http
 from memoryspace import MemorySpace
 from memoryspace.client import AsyncMemoryClient, MemoryClient
 from memoryspace.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -155,14 +157,16 @@ def test_bench_serve_drives_a_real_server_process() -> None:
     rows = run(records=50, clients=2, seconds=0.5, workers=2, baseline_records=None)
     served = [(row["records"], row["workers"], row["operation"]) for row in rows[:3]]
     assert served == [
-        (50, 1, "search"),
-        (50, 2, "search"),  # two worker processes over one database answer searches
+        (50, 1, "search (one user)"),  # each client searches one user's memories
+        (50, 2, "search (one user)"),  # two worker processes over one database answer
         (50, 2, "add"),
     ]
     assert all(row["requests"] > 0 and row["errors"] == 0 for row in rows)
     assert rows[3]["operation"].startswith("embed one query")
     with pytest.raises(InvalidInput, match="--clients"):
         run(records=50, clients=1_000, seconds=1)
+    with pytest.raises(InvalidInput, match="scoped"):
+        run(records=50, clients=1, seconds=1, scoped="yes")  # type: ignore[arg-type]
 
 
 def test_cli_json_and_http_bodies_have_one_shape(server: tuple[MemorySpace, str]) -> None:
@@ -187,3 +191,24 @@ def test_cli_json_and_http_bodies_have_one_shape(server: tuple[MemorySpace, str]
     assert isinstance(cli_hits, list)
     assert cli_hits[0]["parts"] == http_hits.json()[0]["parts"]
     assert cli_hits[0].keys() == http_hits.json()[0].keys()
+
+
+def test_bench_serve_counts_a_request_without_an_answer_as_an_error() -> None:
+    """A request that times out is an error of the row (it used to end its client thread, and
+    the row lost it)."""
+    from http.server import BaseHTTPRequestHandler
+
+    from memoryspace.bench.serve import _drive
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            time.sleep(0.5)  # past the client's timeout
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with serve_http(Slow) as (_, url):
+        row = _drive(url, "search", 2, 0.1, ["a b c d e"], None, timeout=0.1)
+    assert row["requests"] >= 2 and row["errors"] == row["requests"]

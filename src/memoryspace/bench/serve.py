@@ -10,6 +10,9 @@ processes on 127.0.0.1 (so the clients do not share its interpreter), drives it 
 ``clients`` threads for ``seconds`` of searches with one worker process and with ``workers``,
 then ``seconds`` of adds with ``workers``. Each row gives the server's CPU time per request
 (all its processes) and the load average, since the machine's other jobs share the cores.
+The fill spreads the memories over ``FILL_USERS`` users and each client searches as one of
+them (``user=...``), as an agent serving a user does (the common case; a key scoped to
+``user:NAME`` searches the same way); ``scoped=False`` searches every memory instead.
 Queries are the first words of 2,000 synthetic sentences, so after the first pass a
 worker's query-vector cache holds them all: the searches measure the "query vectors cached"
 case; the last rows give the cost of embedding one query with the chosen embedder and with
@@ -41,6 +44,7 @@ from memoryspace.space import MemorySpace
 MAX_RECORDS = 1_000_000
 MAX_CLIENTS = 64
 MAX_SECONDS = 600
+FILL_USERS = 100  # the fill's memories belong to users u0 .. u99, in turn
 Progress = Callable[[str, int, int], None]
 
 
@@ -67,7 +71,9 @@ def _fill(db: Path, records: int, embedder: str, progress: Progress | None) -> i
     with MemorySpace.open(db, embedder=embedder) as space:
         for start in range(space.count(), records, 1_000):
             batch = texts[start : start + 1_000]
-            space.add_many([{"content": t, "user": f"u{i % 100}"} for i, t in enumerate(batch)])
+            space.add_many(
+                [{"content": t, "user": f"u{i % FILL_USERS}"} for i, t in enumerate(batch)]
+            )
             if progress is not None:
                 progress(f"fill {records:,}", min(start + 1_000, records), records)
         return space.count()
@@ -147,28 +153,37 @@ def _drive(
     seconds: float,
     texts: list[str],
     progress: Progress | None,
+    *,
+    scoped: bool = True,
+    timeout: float = 30.0,
 ) -> dict[str, Any]:
-    """``clients`` threads sending ``operation`` requests for ``seconds``."""
+    """``clients`` threads sending ``operation`` requests for ``seconds``; with ``scoped``,
+    client ``n`` searches as user ``u{n % FILL_USERS}``. A request without an answer within
+    ``timeout`` seconds counts as an error (and its wait as its latency)."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
     failures = [0] * clients
     stop = time.monotonic() + seconds
 
     def client(n: int) -> None:
         rng = random.Random(n)
-        with httpx.Client(base_url=url, timeout=30) as http:
+        with httpx.Client(base_url=url, timeout=timeout) as http:
             while True:  # at least one request each, however late the thread starts
                 words = rng.choice(texts).split()
                 if operation == "search":
                     body = {"query": " ".join(words[:4]), "k": 10, "min_score": 0}
+                    if scoped:
+                        body["user"] = f"u{n % FILL_USERS}"
                     path = "/search"
                 else:
                     body = {"content": " ".join(rng.sample(words, len(words))), "user": f"c{n}"}
                     path = "/memories"
                 started = time.perf_counter()
-                answer = http.post(path, json=body)
+                try:
+                    failed = http.post(path, json=body).status_code >= 400
+                except httpx.HTTPError:  # e.g. no answer within the timeout: counted, not fatal
+                    failed = True
                 latencies[n].append(time.perf_counter() - started)
-                if answer.status_code >= 400:
-                    failures[n] += 1
+                failures[n] += failed
                 if time.monotonic() >= stop:
                     return
 
@@ -187,7 +202,7 @@ def _drive(
     elapsed = time.monotonic() - begun
     samples = [s for per_client in latencies for s in per_client]
     return {
-        "operation": operation,
+        "operation": f"{operation} (one user)" if scoped and operation == "search" else operation,
         "clients": clients,
         "requests": len(samples),
         "per_second": round(len(samples) / elapsed, 1),
@@ -206,6 +221,7 @@ def _serve_and_drive(
     seconds: float,
     texts: list[str],
     progress: Progress | None,
+    scoped: bool,
 ) -> list[dict[str, Any]]:
     """Rows of ``operations`` driven against ``memoryspace serve --workers N`` on ``db``."""
     from memoryspace.server.run import free_port
@@ -216,10 +232,11 @@ def _serve_and_drive(
     try:
         url = f"http://127.0.0.1:{port}"
         # Warm up: every worker loads its index and fills its query-vector cache.
-        _drive(url, "search", clients, min(seconds, 10.0), texts, None)
+        _drive(url, "search", clients, min(seconds, 10.0), texts, None, scoped=scoped)
         for operation in operations:
             cpu_before = _cpu_seconds(server.pid)
-            row = {"workers": workers, **_drive(url, operation, clients, seconds, texts, progress)}
+            driven = _drive(url, operation, clients, seconds, texts, progress, scoped=scoped)
+            row = {"workers": workers, **driven}
             cpu_after = _cpu_seconds(server.pid)
             row["server_cpu_ms"] = (
                 None
@@ -252,10 +269,12 @@ def run(
     workers: int = 2,
     baseline_records: int | None = 10_000,
     db: Path | None = None,
+    scoped: bool = True,
     progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """Rows per database size (``baseline_records``, then ``records``): search with one
     worker process and with ``workers``, add with ``workers``; then query embedding alone.
+    ``scoped``: each client searches one user's memories (else all of them).
 
     Raises:
         InvalidInput: a count, duration or worker count out of bounds.
@@ -264,6 +283,8 @@ def run(
     _check(records, clients, seconds)
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 16:
         raise InvalidInput("--workers must be within 1..16")
+    if not isinstance(scoped, bool):
+        raise InvalidInput(f"scoped must be True or False, got {scoped!r}")
     sizes = sorted({records, *([baseline_records] if baseline_records else [])})
     for size in sizes:
         _check(size, clients, seconds)
@@ -276,7 +297,7 @@ def run(
             for count in sorted({1, workers}):
                 operations = ("search", "add") if count == workers else ("search",)
                 for row in _serve_and_drive(
-                    path, embedder, count, operations, clients, seconds, texts, progress
+                    path, embedder, count, operations, clients, seconds, texts, progress, scoped
                 ):
                     rows.append({"records": held, **row})
     queries = [" ".join(t.split()[:4]) for t in texts[:200]]

@@ -154,6 +154,13 @@ def bench_serve(
         Path | None,
         typer.Option(help="Keep the filled database here (topped up to --records) and reuse it."),
     ] = None,
+    scoped: Annotated[
+        bool,
+        typer.Option(
+            "--scoped/--unscoped",
+            help="Each client searches one user's memories (default), or all memories.",
+        ),
+    ] = True,
     out: Annotated[Path | None, typer.Option(help="Write bench_serve.csv here.")] = None,
     as_json: Json = False,
 ) -> None:
@@ -175,6 +182,7 @@ def bench_serve(
             workers=workers,
             baseline_records=baseline_records or None,
             db=db,
+            scoped=scoped,
             progress=progress,
         )
     report(

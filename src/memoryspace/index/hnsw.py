@@ -323,14 +323,33 @@ class HNSWIndex:
         # Most allowed keys are not in the index (or k is huge): only an exact pass is sure.
         return self._exact_over(vector, k, allowed)
 
+    def _stored_rows(self, present: npt.NDArray[np.uint64]) -> npt.NDArray[np.float32]:
+        """The float32 vectors of ``present`` (usearch keys, all stored), one row each.
+
+        usearch's ``Index.get`` wraps each row in a Python call (a dtype view) after its
+        compiled ``get_many``: half the cost at 1,000 rows. The pinned usearch (2.25) exposes
+        ``get_many`` on its compiled index; without it, the public call is used.
+        """
+        compiled = getattr(self._index, "_compiled", None)
+        if compiled is not None and hasattr(compiled, "get_many"):
+            from usearch.compiled import ScalarKind
+
+            try:  # (a missing key would give None: concatenate refuses it)
+                joined = np.concatenate(compiled.get_many(present, ScalarKind.F32))
+            except (TypeError, ValueError):
+                pass
+            else:  # 3x faster than stack
+                return np.asarray(joined.view(np.float32), dtype=np.float32)
+        stored = self._index.get(present, dtype="f32")  # one row per key, all present
+        listed = stored if isinstance(stored, tuple) else (stored,)
+        return np.concatenate([row for row in listed if row is not None])
+
     def _exact_over(self, vector: Vectors, k: int, allowed: Keys) -> tuple[Keys, Scores]:
         """Exact top ``k`` among the stored ``allowed`` keys, scored from usearch's own vectors."""
         distinct = _to_usearch(np.unique(allowed))
         present = distinct[np.asarray(self._index.contains(distinct), dtype=bool)]
         if len(present) == 0:
             return empty_result()
-        stored = self._index.get(present, dtype="f32")  # one row per key, all present
-        rows = stored if isinstance(stored, tuple) else (stored,)
-        matrix = np.concatenate([row for row in rows if row is not None])  # 3x faster than stack
+        matrix = self._stored_rows(present)
         scores = scores_of(matrix.reshape(len(present), self._dimension), vector)
         return top_k(present.view(np.int64), scores, k)

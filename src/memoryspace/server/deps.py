@@ -1,6 +1,12 @@
 """What every route needs: the caller's ``Access`` (from its API key) and the space seen
 through it, a ``ScopedMemory``, which answers a record outside the caller's namespaces exactly
-as a missing one."""
+as a missing one.
+
+The dependencies are ``async``: FastAPI runs a plain ``def`` dependency in its thread pool, one
+thread hop each (three per request, besides the route's own), and these do no more than read
+the app's state and one small settings row (the stored keys, for a revocation to count at
+once).
+"""
 
 from __future__ import annotations
 
@@ -14,12 +20,12 @@ from memoryspace.server.keys import KeyRing
 from memoryspace.space import MemorySpace
 
 
-def get_space(request: Request) -> MemorySpace:
+async def get_space(request: Request) -> MemorySpace:
     space: MemorySpace = request.app.state.space
     return space
 
 
-def get_access(request: Request) -> Access:
+async def get_access(request: Request) -> Access:
     """The caller's access: everything when the space has no keys (the server then listens on
     loopback only), else what the bearer token (or ``X-API-Key``) grants.
 
@@ -32,7 +38,7 @@ def get_access(request: Request) -> Access:
     return ring.authenticate(token_from_headers(request.scope["headers"]))
 
 
-def get_scoped(
+async def get_scoped(
     space: Annotated[MemorySpace, Depends(get_space)],
     access: Annotated[Access, Depends(get_access)],
 ) -> ScopedMemory:

@@ -34,7 +34,7 @@ ScopeName = Annotated[str | None, Query(min_length=1, max_length=256)]
 Names = Annotated[list[str] | None, Query(max_length=100)]
 
 
-def list_filters(
+async def list_filters(
     user: ScopeName = None,
     agent: ScopeName = None,
     session: ScopeName = None,
@@ -45,7 +45,7 @@ def list_filters(
     include_expired: bool = False,
 ) -> dict[str, Any]:
     """The filters of a listing from its query parameters (unset ones left out); a dependency
-    of the routes that list or count."""
+    of the routes that list or count (async: no thread hop for it)."""
     given = {
         "user": user,
         "agent": agent,

@@ -287,7 +287,7 @@ def _scoped(
     rescaled by ``idf within the scope / idf over the table`` and summed.
     """
     scores: dict[int, float] = {}
-    span = _scope_keys(db, flt)
+    span = stats.span(db, flt) if stats is not None else _scope_keys(db, flt)
     if span is None:  # an empty scope
         return []
     idfs = _idfs(db, terms, flt, with_context, span, stats)
@@ -406,24 +406,57 @@ def _idfs(
 
 
 class TermStats:
-    """Document counts per (scope, term), remembered until the log moves.
+    """Document counts per (scope, term) and each scope's key range, remembered until the log
+    moves.
 
     A scoped search counts, per query term, the scope's memories holding it, and its bound
-    counts them again; the same words recur across queries. Every change to what the index
-    holds is logged, so the log's sequence number (``sqlite_sequence``: it only grows, also when
-    the log is compacted) says when the counts may have changed: all are dropped then. Counts
-    are filed under the sequence read before they were taken, so counts that saw a write landing
-    meanwhile (from any process) are filed under a sequence that is already past. Inside an open
-    write transaction nothing is remembered (it could roll back and its sequence be reused).
-    Thread-safe.
+    counts them again; the same words recur across queries. It also reads the scope's lowest
+    and highest key (``span``) from the scope index, visiting every index entry of the scope
+    (about 1 ms per 1,000 memories): the same scopes recur across searches too. Every change to
+    what the index holds is logged, so the log's sequence number (``sqlite_sequence``: it only
+    grows, also when the log is compacted) says when the counts may have changed: all are
+    dropped then. Counts are filed under the sequence read before they were taken, so counts
+    that saw a write landing meanwhile (from any process) are filed under a sequence that is
+    already past. Inside an open write transaction nothing is remembered (it could roll back and
+    its sequence be reused). Thread-safe.
     """
 
     def __init__(self, size: int = 65_536) -> None:
         self._size = size
         self._version: int | None = None
         self._entries: OrderedDict[tuple[object, ...], tuple[int, int]] = OrderedDict()
+        self._spans: OrderedDict[tuple[object, ...], tuple[int, int] | None] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
+        self.span_hits = self.span_misses = 0
+
+    def _at(self, version: int) -> None:
+        """Forget everything counted under another log sequence (call holding the lock)."""
+        if version != self._version:
+            self._entries.clear()
+            self._spans.clear()
+            self._version = version
+
+    def span(self, db: Connections, flt: Filter) -> tuple[int, int] | None:
+        """The scope's lowest and highest key (``None``: the scope is empty), as
+        ``_scope_keys`` reads it."""
+        scope = (flt.user, flt.agent, flt.session)
+        version = log_sequence(db)
+        if version is None:  # inside a write transaction: it may still roll back
+            return _scope_keys(db, flt)
+        with self._lock:
+            self._at(version)
+            if scope in self._spans:
+                self.span_hits += 1
+                return self._spans[scope]
+            self.span_misses += 1
+        found = _scope_keys(db, flt)
+        with self._lock:
+            if self._version == version:
+                self._spans[scope] = found
+                while len(self._spans) > self._size:
+                    self._spans.popitem(last=False)
+        return found
 
     def counts(
         self,
@@ -434,13 +467,11 @@ class TermStats:
         span: tuple[int, int] | None,
     ) -> list[tuple[int, int]]:
         scope = (flt.user, flt.agent, flt.session, with_context)
-        version = _log_sequence(db)
+        version = log_sequence(db)
         if version is None:  # inside a write transaction: it may still roll back
             return _count(db, terms, flt, with_context, span)
         with self._lock:
-            if version != self._version:
-                self._entries.clear()
-                self._version = version
+            self._at(version)
             known = [self._entries.get((*scope, term)) for term in terms]
             if all(found is not None for found in known):
                 self.hits += 1
@@ -456,7 +487,7 @@ class TermStats:
         return counted
 
 
-def _log_sequence(db: Connections) -> int | None:
+def log_sequence(db: Connections) -> int | None:
     """The op log's sequence number: the last LSN ever given (compaction does not lower it);
     ``None`` inside an open write transaction, whose changes may still be rolled back."""
     with db.reading() as conn:

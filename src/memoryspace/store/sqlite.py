@@ -16,8 +16,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from memoryspace.errors import Conflict, NotFound, ReadOnly
 from memoryspace.fingerprint import ContentKey
 from memoryspace.heapview import HeapEntry
@@ -38,6 +36,7 @@ from memoryspace.store.codec import (
 from memoryspace.store.connections import Connections, Tracer
 from memoryspace.store.erasure import PurgeReport
 from memoryspace.store.failures import translate
+from memoryspace.store.filterkeys import FilterKeys
 from memoryspace.store.heapscan import heap_entry, heap_query
 from memoryspace.store.oplog import (
     LogRow,
@@ -89,6 +88,7 @@ class SQLiteStore:
             create=create,
         )
         self.text_index = fts.FTS5Index(self._db)
+        self.filter_index = FilterKeys(self._db)
         self._access = AccessCounts(access_flush_every)
         # Records decoded and written through this object (``io_stats``); approximate when
         # threads race, exact otherwise.
@@ -465,10 +465,9 @@ class SQLiteStore:
         return [self._with_pending(*memory_from_row(row)) for row in rows]
 
     def filter_keys(self, flt: Filter, *, now: float) -> Keys:
-        where, params = where_clause(flt, now)
-        with self._db.reading() as conn:
-            rows = conn.execute(f"SELECT m.key FROM memories m WHERE {where}", params).fetchall()
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        """The keys of the memories ``flt`` selects at ``now`` (remembered until the log
+        moves: ``memoryspace.store.filterkeys``)."""
+        return self.filter_index.keys(flt, now)
 
     def text_search(
         self,
