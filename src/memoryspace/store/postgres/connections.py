@@ -145,6 +145,24 @@ class Connections:
         if self._pid != os.getpid():
             self._pool = self._make_pool()
 
+    def in_transaction(self) -> bool:
+        """Whether this thread is inside a write transaction."""
+        return getattr(self._local, "conn", None) is not None
+
+    @contextmanager
+    def autocommit(self, doing: str) -> Iterator[Conn]:
+        """A pooled connection outside any transaction (for ``CREATE INDEX CONCURRENTLY``).
+
+        Raises:
+            BackendUnavailable, ReadOnly: the server failed or refused.
+        """
+        self.check()
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise translate(exc, self.url, doing) from exc
+
     @contextmanager
     def reading(self, doing: str = "reading") -> Iterator[Conn]:
         """A connection to read with (this thread's write transaction's, inside one)."""
