@@ -75,6 +75,11 @@ def translate(exc: psycopg.Error, url: str, doing: str) -> MemorySpaceError:
         return InvalidInput(f"PostgreSQL refused the data while {doing}: {exc}")
     if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
         return ReadOnly(f"{redact(url)} is read-only (a replica?) while {doing}: {exc}")
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return ReadOnly(
+            f"the role of {redact(url)} may not write here ({exc}) while {doing}; open it with "
+            "read_only=True, or as a role that may write"
+        )
     if isinstance(exc, psycopg.errors.IntegrityError):
         return Conflict(f"PostgreSQL refused a change while {doing}: {exc}")
     return BackendUnavailable(
