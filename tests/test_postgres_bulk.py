@@ -136,6 +136,11 @@ def test_a_read_only_server_is_opened_searched_and_never_written(filled: str) ->
             ms.update("train", content="the train leaves at ten")
         with pytest.raises(ReadOnly):
             ms.delete("train")
+        store = ms.backing
+        assert isinstance(store, PostgresStore)
+        last = store.last_lsn()
+        assert store.wait_for_changes(last, timeout=0.3) == []  # polled: no LISTEN on a standby
+        assert [c.id for c in store.wait_for_changes(last - 1, timeout=0)] == ["train"]
     with psycopg.connect(filled) as conn:
         row = conn.execute("SELECT count(*) FROM memories").fetchone()
     assert row == (31,)
