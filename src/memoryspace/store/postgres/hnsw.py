@@ -24,8 +24,9 @@ HNSW_MAX_DIMENSIONS = 2000  # pgvector's limit for an HNSW index on ``vector``
 # Vectors of one dimension from which they get an HNSW index: the SQLite side's default
 # ``ann_threshold``, below which an exact search takes a few milliseconds.
 DEFAULT_THRESHOLD = 20_000
-# ``maintenance_work_mem`` for a build: pgvector builds fastest with the whole graph in memory
-# (about 2 KB a 384-dimension vector); a build that outgrows it goes on, more slowly, on disk.
+# ``maintenance_work_mem`` for a build, at least: pgvector builds fastest with the whole graph in
+# memory (about 2 KB a 384-dimension vector); a build that outgrows it goes on, more slowly, by
+# inserting the rest. A server configured with more keeps its own.
 DEFAULT_BUILD_MEMORY = "512MB"
 
 
@@ -74,8 +75,12 @@ def build(conn: Conn, dimension: int, *, memory: str | None = DEFAULT_BUILD_MEMO
         name = index_name(dimension)
         if valid is False:  # a build that failed: its builder no longer holds the lock
             conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
-        if memory is not None:
-            conn.execute("SELECT set_config('maintenance_work_mem', %s, false)", (memory,))
+        if memory is not None:  # raised, never lowered: a server given more keeps it
+            conn.execute(
+                "SELECT set_config('maintenance_work_mem', %s, false) WHERE "
+                "pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes(%s)",
+                (memory, memory),
+            )
         try:
             conn.execute(
                 f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON vectors USING hnsw "
