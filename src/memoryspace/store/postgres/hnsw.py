@@ -45,9 +45,13 @@ def state(conn: Conn, dimension: int) -> bool | None:
 
 
 def due(conn: Conn, dimension: int, threshold: int) -> bool:
-    """Whether ``dimension`` may have an index and holds at least ``threshold`` vectors (at most
-    ``threshold`` rows are counted)."""
+    """Whether ``dimension`` may have an index and holds at least ``threshold`` vectors: the
+    memories' count first (one row the text statistics keep; a memory has at most one vector),
+    then at most ``threshold`` vectors counted."""
     if not 0 < dimension <= HNSW_MAX_DIMENSIONS:
+        return False
+    memories = conn.execute("SELECT documents FROM text_totals").fetchone()
+    if memories is not None and int(memories[0]) < threshold:
         return False
     row = conn.execute(
         "SELECT count(*) FROM (SELECT 1 FROM vectors WHERE vector_dims(embedding) = %s "
