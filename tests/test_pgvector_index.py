@@ -22,36 +22,49 @@ from memoryspace.store.postgres import PostgresStore, vectors
 TOPICS = ["cats", "dogs", "cello", "piano", "trains", "boats", "tea", "rain"]
 
 
-def _fill(ms: MemorySpace, n: int = 96) -> None:
+# Vectors from which a dimension gets its HNSW index (exact scans below): small, so that the
+# tests search both ways.
+INDEXED_FROM = Settings(ann_threshold=64)
+
+
+def _fill(ms: MemorySpace, n: int = 96, start: int = 0) -> None:
     ms.add_many(
         [
             {"content": f"note {i} about {TOPICS[i % len(TOPICS)]}", "user": f"u{i % 3}"}
-            for i in range(n)
+            for i in range(start, start + n)
         ]
     )
+
+
+def _agrees_with_exact(ms: MemorySpace) -> None:
+    store = ms.backing
+    assert isinstance(store, PostgresStore)
+    exact = ExactIndex(ms.embedder.dimension)
+    for keys, matrix in store.iter_vectors():
+        exact.add(keys, matrix)
+    for query in ["cello lessons", "a dog in the rain", "tea and boats"]:
+        vector = ms.embedder.embed([query])[0]
+        got_keys, got_scores = ms.index.search(vector, 10)
+        _, want_scores = exact.search(vector, 10)
+        # The same top 10 up to ties: the same scores, each the key's true cosine.
+        np.testing.assert_allclose(got_scores, want_scores, atol=1e-5)
+        stored = store.vectors([int(k) for k in got_keys])
+        true = [float(stored[int(k)] @ vector) for k in got_keys]
+        np.testing.assert_allclose(got_scores, true, atol=1e-5)
 
 
 def test_postgres_searches_with_pgvector_by_default_and_agrees_with_the_memory_index(
     pg_url: str,
 ) -> None:
-    with MemorySpace.open(pg_url, embedder=HashingEmbedder()) as ms:
+    with MemorySpace.open(pg_url, embedder=HashingEmbedder(), settings=INDEXED_FROM) as ms:
+        _fill(ms, 48)
+        assert ms.index.kind == "pgvector-exact"  # below the threshold: exact scans
+        assert len(ms.index) == 48
+        _agrees_with_exact(ms)
+        _fill(ms, 48, start=48)  # past it: the HNSW index is built after the commit
         assert ms.index.kind == "pgvector-hnsw"
-        _fill(ms)
         assert len(ms.index) == 96
-        store = ms.backing
-        assert isinstance(store, PostgresStore)
-        exact = ExactIndex(ms.embedder.dimension)
-        for keys, matrix in store.iter_vectors():
-            exact.add(keys, matrix)
-        for query in ["cello lessons", "a dog in the rain", "tea and boats"]:
-            vector = ms.embedder.embed([query])[0]
-            got_keys, got_scores = ms.index.search(vector, 10)
-            _, want_scores = exact.search(vector, 10)
-            # The same top 10 up to ties: the same scores, each the key's true cosine.
-            np.testing.assert_allclose(got_scores, want_scores, atol=1e-5)
-            stored = store.vectors([int(k) for k in got_keys])
-            true = [float(stored[int(k)] @ vector) for k in got_keys]
-            np.testing.assert_allclose(got_scores, true, atol=1e-5)
+        _agrees_with_exact(ms)
         by_pgvector = [h.memory.id for h in ms.search("cello lessons", user="u1", k=5)]
     memory = Settings(vector_index="memory")
     with MemorySpace.open(pg_url, embedder=HashingEmbedder(), settings=memory) as ms:
@@ -62,8 +75,9 @@ def test_postgres_searches_with_pgvector_by_default_and_agrees_with_the_memory_i
 def test_filtered_dense_search_returns_only_allowed_keys(
     pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with MemorySpace.open(pg_url, embedder=HashingEmbedder()) as ms:
+    with MemorySpace.open(pg_url, embedder=HashingEmbedder(), settings=INDEXED_FROM) as ms:
         _fill(ms)
+        assert ms.index.kind == "pgvector-hnsw"
         store = ms.backing
         assert isinstance(store, PostgresStore)
         vector = ms.embedder.embed(["cello"])[0]
@@ -114,10 +128,10 @@ def test_configure_vector_index_switches_the_open_handle_and_persists(pg_url: st
         assert "later" in [h.memory.id for h in ms.search("cello bow case", k=3)]
         assert [h.memory.id for h in ms.search("cello lessons", k=5)][:1] == before[:1]
         ms.configure(vector_index="pgvector", pgvector_ef_search=40)
-        assert ms.index.kind == "pgvector-hnsw"
+        assert ms.index.kind == "pgvector-exact"  # 33 vectors: below the threshold
         assert getattr(ms.index, "ef_search", None) == 40
     with MemorySpace.open(pg_url, embedder=HashingEmbedder()) as ms:  # stored for every process
-        assert ms.settings.vector_index == "pgvector" and ms.index.kind == "pgvector-hnsw"
+        assert ms.settings.vector_index == "pgvector" and ms.index.kind == "pgvector-exact"
         assert getattr(ms.index, "ef_search", None) == 40
 
 

@@ -97,3 +97,26 @@ def test_the_cli_takes_a_postgres_url_as_db(pg_url: str) -> None:
     added = cli("add", "Tobi is learning the cello", "--user", "tobi")
     hits = cli("search", "cello", "--user", "tobi")
     assert [h["memory"]["id"] for h in hits] == [added["id"]]
+
+
+def test_read_only_open_of_a_sqlite_file_writes_nothing(tmp_path: Path) -> None:
+    import hashlib
+
+    from memoryspace.errors import NotFound, ReadOnly
+
+    path = tmp_path / "a.db"
+    with MemorySpace.open(path, embedder=HashingEmbedder()) as ms:
+        ms.add("the train leaves at nine", id="train")
+
+    def files() -> dict[str, str]:
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()}
+
+    before = files()
+    with MemorySpace.open(path, embedder=HashingEmbedder(), read_only=True) as ms:
+        assert [h.memory.id for h in ms.search("train at nine", k=1)] == ["train"]
+        with pytest.raises(ReadOnly, match="opened read-only"):
+            ms.add("another")
+    assert files() == before
+    with pytest.raises(NotFound):
+        MemorySpace.open(tmp_path / "missing.db", embedder=HashingEmbedder(), read_only=True)
+    assert files() == before

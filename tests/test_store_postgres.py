@@ -55,20 +55,71 @@ def test_lsns_come_from_the_log_in_the_writing_transaction(pg_url: str) -> None:
         assert store.get("m0").version == 4
 
 
-def test_vectors_get_an_hnsw_cosine_index_per_dimension(pg_url: str) -> None:
+def _vector_indexes(url: str) -> dict[str, str]:
     import psycopg
 
-    with PostgresStore(pg_url) as store:
-        store.insert([(make_memory("a"), vec(1, 0, 0)), (make_memory("b"), vec(0, 1, 0, 0))])
-    with psycopg.connect(pg_url) as conn:
-        indexes = {
-            name: sql
+    with psycopg.connect(url) as conn:
+        return {
+            str(name): str(sql)
             for name, sql in conn.execute(
-                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'vectors'"
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'vectors' "
+                "AND indexname LIKE 'vectors_hnsw_%'"
             )
         }
-    assert "hnsw" in indexes["vectors_hnsw_3"] and "vector_cosine_ops" in indexes["vectors_hnsw_3"]
-    assert "vectors_hnsw_4" in indexes
+
+
+def test_a_dimension_gets_its_hnsw_cosine_index_once_it_holds_the_threshold(pg_url: str) -> None:
+    with PostgresStore(pg_url, hnsw_threshold=3) as store:
+        store.insert([(make_memory("a"), vec(1, 0, 0)), (make_memory("b"), vec(0, 1, 0, 0))])
+        assert _vector_indexes(pg_url) == {}  # below the threshold: exact scans
+        assert [int(k) for k in store.nearest(vec(1, 0, 0), 2)[0]] == [1]
+        assert not store.has_vector_index(3)
+        store.insert([(make_memory("c"), vec(0, 1, 0))])
+        store.insert([(make_memory(f"d{i}"), vec(0, 0, 1)) for i in range(5)])  # one batch
+        indexes = _vector_indexes(pg_url)
+        assert set(indexes) == {"vectors_hnsw_3"}  # dimension 4 holds one vector: none
+        assert "hnsw" in indexes["vectors_hnsw_3"]
+        assert "vector_cosine_ops" in indexes["vectors_hnsw_3"]
+        assert store.has_vector_index(3) and not store.has_vector_index(4)
+        assert store.build_vector_index(4)  # on demand, whatever the count
+        assert set(_vector_indexes(pg_url)) == {"vectors_hnsw_3", "vectors_hnsw_4"}
+        keys, scores = store.nearest(vec(0, 1, 0), 2)
+        assert [int(k) for k in keys][:1] == [3] and float(scores[0]) == pytest.approx(1.0)
+
+
+def test_bulk_load_builds_the_index_once_at_its_end(pg_url: str) -> None:
+    with PostgresStore(pg_url, hnsw_threshold=4) as store:
+        with store.bulk_load():
+            for i in range(3):
+                store.insert([(make_memory(f"m{i}{j}"), vec(1, i, j)) for j in range(3)])
+            assert _vector_indexes(pg_url) == {}  # 9 vectors, past the threshold: deferred
+        assert set(_vector_indexes(pg_url)) == {"vectors_hnsw_3"}
+        assert store.vector_count(3) == 9
+
+
+def test_an_index_left_invalid_by_a_failed_build_is_built_again(pg_url: str) -> None:
+    import psycopg
+
+    with PostgresStore(pg_url, hnsw_threshold=2) as store:
+        store.insert([(make_memory("a"), vec(1, 0, 0))])
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            # What a concurrent build killed half way leaves: an index marked invalid.
+            conn.execute(
+                "CREATE INDEX vectors_hnsw_3 ON vectors USING hnsw "
+                "((embedding::vector(3)) vector_cosine_ops) WHERE vector_dims(embedding) = 3"
+            )
+            conn.execute(
+                "UPDATE pg_index SET indisvalid = false "
+                "WHERE indexrelid = 'vectors_hnsw_3'::regclass"
+            )
+        assert not store.has_vector_index(3)
+        store.insert([(make_memory("b"), vec(0, 1, 0))])  # due: the invalid one is replaced
+        assert store.has_vector_index(3)
+        with psycopg.connect(pg_url) as conn:
+            row = conn.execute(
+                "SELECT indisvalid FROM pg_index WHERE indexrelid = 'vectors_hnsw_3'::regclass"
+            ).fetchone()
+        assert row == (True,)
 
 
 def test_a_batch_and_single_adds_give_the_same_dialogue_contexts(pg_url: str) -> None:

@@ -15,7 +15,7 @@ from memoryspace import MemorySpace, Settings
 from memoryspace.embed.hashing import HashingEmbedder
 from memoryspace.store.codec import blob_matrix, blob_vector, vector_blob
 from memoryspace.store.migrate import migrate
-from memoryspace.store.schema import MIGRATIONS
+from memoryspace.store.schema import _OLD_DATABASES_KEEP_FLOAT32_VECTORS, MIGRATIONS
 from memoryspace.store.sqlite import SQLiteStore
 
 DIM = HashingEmbedder().dimension
@@ -34,14 +34,15 @@ def _blob_sizes(path: Path) -> tuple[list[int], list[int]]:
 
 def _make_old(path: Path) -> None:
     """A database as the version before this one left it: float32 vectors, no precision
-    setting, schema one migration short."""
+    setting, schema just before the migration that keeps its float32."""
     with MemorySpace.open(
         path, embedder=HashingEmbedder(), settings=Settings(vector_precision="float32")
     ) as ms:
         ms.add_many([f"old memory {i} about the garden" for i in range(20)])
     with sqlite3.connect(path) as conn:
         conn.execute("DELETE FROM settings WHERE key = 'shared.vector_precision'")
-        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+        old = MIGRATIONS.index(_OLD_DATABASES_KEEP_FLOAT32_VECTORS)
+        conn.execute(f"PRAGMA user_version = {old}")
 
 
 def test_blobs_say_their_precision() -> None:

@@ -154,16 +154,21 @@ class MemorySpace(
         clock: Callable[[], float] = time.time,
         profiler: MemoryProfiler | None = None,
         create: bool = True,
+        read_only: bool = False,
     ) -> MemorySpace:
         """Open (or create) the space stored at ``path``: a SQLite file, ``":memory:"`` (in
         RAM), a URL (``sqlite:///file.db``, ``postgresql://user:pw@host/db``) or an already-built
         store, which the space then owns and closes (see ``memoryspace.store.locate``).
 
-        ``create=False`` opens only an existing database. ``profiler`` (off by default) records
-        allocations, retrievals and GC events.
+        ``create=False`` opens only an existing database. ``read_only=True`` opens an existing
+        database without writing to it, even on opening (a PostgreSQL read replica: a server
+        whose sessions are read-only is opened so without asking); every write then raises
+        ``ReadOnly``. ``profiler`` (off by default) records allocations, retrievals and GC
+        events.
 
         Raises:
-            NotFound: ``create`` is false and there is no database at ``path``.
+            NotFound: ``create`` is false (or ``read_only`` true) and there is no database at
+                ``path``.
             InvalidInput: ``path`` is a folder, in a missing folder, or not a database; a path,
                 embedder, settings or clock of the wrong type.
             Conflict: the database was embedded by another model, or by a newer MemorySpace.
@@ -171,6 +176,7 @@ class MemorySpace(
         """
         _check_open_arguments(embedder, settings, clock, profiler)
         create = validate.flag("create", create)
+        read_only = validate.flag("read_only", read_only)
         settings = settings or Settings()
         _check_setting_names(settings)
         store = open_store(
@@ -178,7 +184,9 @@ class MemorySpace(
             clock=clock,
             access_flush_every=settings.access_flush_every,
             durability=settings.durability,
-            create=create,
+            create=create and not read_only,
+            read_only=read_only,
+            ann_threshold=settings.ann_threshold,
         )
         try:
             return cls(

@@ -61,6 +61,14 @@ def scale(
             "server URL (a new database per size, dropped after)."
         ),
     ] = None,
+    bulk: Annotated[
+        bool,
+        typer.Option(
+            "--bulk",
+            help="Add inside the store's bulk_load() (PostgreSQL: the HNSW index built once, "
+            "after the last batch, counted in the add time); labelled add_mode in the output.",
+        ),
+    ] = False,
     out: Out = None,
     as_json: AsJson = False,
 ) -> None:
@@ -89,6 +97,7 @@ def scale(
             minilm=minilm,
             progress=progress,
             on_row=lambda row: _scale_row_done(row, out, as_json),
+            bulk=bulk,
         )
     if out is not None:
         import json

@@ -66,6 +66,11 @@ class SpaceState:
 
     def _writable(self) -> None:
         self._usable()
+        if self.store.read_only and self.backing.as_of_lsn is None:
+            raise ReadOnly(
+                "this space was opened read-only (read_only=True, or a read-only replica); "
+                "write through a space opened for writing (on the primary)"
+            )
         if self.store.read_only:
             raise ReadOnly(
                 f"this is a read-only view of LSN {self.backing.as_of_lsn}; "

@@ -1,6 +1,7 @@
 """``PgvectorIndex``: dense search answered by PostgreSQL (pgvector's HNSW index, cosine).
 
-The vectors stay in the database, indexed there as they are written (``store.postgres.vectors``),
+The vectors stay in the database, indexed there (``store.postgres.hnsw``: once a dimension holds
+enough of them; exact scans until then),
 so a process holds no copy, builds nothing when it opens, and sees every commit of every host
 at once: there is nothing to follow, save or rebuild. ``ef_search`` (pgvector's
 ``hnsw.ef_search``, set per query) trades speed for recall; a filtered search of few allowed
@@ -31,7 +32,9 @@ class PgvectorIndex:
 
     @property
     def kind(self) -> str:
-        return "pgvector-hnsw"
+        """``pgvector-hnsw``, or ``pgvector-exact`` while the vectors have no HNSW index."""
+        indexed = self._store.has_vector_index(self._dimension)
+        return "pgvector-hnsw" if indexed else "pgvector-exact"
 
     def __len__(self) -> int:
         return int(self._store.vector_count(self._dimension))
@@ -60,7 +63,7 @@ class PgvectorIndex:
         pass  # the server's index is the table's: nothing held here
 
     def wait_for_build(self, timeout: float | None = None) -> bool:
-        return True  # the server builds its index with each write
+        return True  # the server's index is built by the writer that made it due
 
     def cancel_build(self) -> None:
         pass

@@ -59,8 +59,12 @@ def open_store(
     access_flush_every: int = 1024,
     durability: str = "normal",
     create: bool = True,
+    read_only: bool = False,
+    ann_threshold: int | None = None,
 ) -> Store:
-    """The store ``location`` names (see the module's table).
+    """The store ``location`` names (see the module's table); ``read_only`` opens it without
+    writing (a PostgreSQL replica; a SQLite file that needs no schema upgrade); on PostgreSQL
+    ``ann_threshold`` is the vectors a dimension holds before it gets an HNSW index.
 
     Raises:
         InvalidInput: not a path, URL or store; a malformed URL.
@@ -73,6 +77,7 @@ def open_store(
     if text.startswith(POSTGRES_SCHEMES):
         try:
             from memoryspace.store.postgres import PostgresStore
+            from memoryspace.store.postgres.hnsw import DEFAULT_THRESHOLD
         except ImportError as exc:
             from memoryspace.errors import BackendUnavailable
 
@@ -80,7 +85,12 @@ def open_store(
                 f"PostgreSQL needs the postgres extra ({exc}); pip install 'memoryspace[postgres]'"
             ) from exc
         return PostgresStore(
-            text, clock=clock, access_flush_every=access_flush_every, create=create
+            text,
+            clock=clock,
+            access_flush_every=access_flush_every,
+            create=create,
+            read_only=read_only,
+            hnsw_threshold=DEFAULT_THRESHOLD if ann_threshold is None else ann_threshold,
         )
     if text.startswith(SQLITE_SCHEME):
         text = sqlite_location(text)
@@ -90,6 +100,7 @@ def open_store(
         access_flush_every=access_flush_every,
         durability=durability,
         create=create,
+        read_only=read_only,
     )
 
 

@@ -4,7 +4,8 @@ The log is the database: replaying its entries in order (``LogRow``s have the sa
 every backend) rebuilds every record with the same ids, keys, versions and history, so a copy
 answers ``history``, ``changes``, ``as_of`` and ``restore`` as the original does. A migration
 copies in batches and is resumable: it continues after the target's last LSN, once it has
-checked that the target's log is a prefix of the source's. Settings travel too (the embedder
+checked that the target's log is a prefix of the source's; a PostgreSQL target builds its HNSW
+index once, at the end (``PostgresStore.bulk_load``). Settings travel too (the embedder
 and dimension; never the database id); access counters (unlogged statistics) and checkpoints do
 not. ``verify`` compares the two: record count, ids, content hashes and the LSN-ordered history.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -68,12 +70,16 @@ def migrate(
         if value is not None and target.get_setting(key) != value:
             target.set_setting(key, value)
     done = 0
-    for after in range(start, end, batch):
-        rows = source.log_rows(after, min(after + batch, end))
-        target.replay(rows)
-        done += len(rows)
-        if progress is not None:
-            progress(done, end - start)
+    # A target that can load in bulk (PostgreSQL: no HNSW index kept up row by row, one built
+    # at the end) does; the copy is the same either way.
+    bulk = getattr(target, "bulk_load", None)
+    with bulk() if callable(bulk) else nullcontext():
+        for after in range(start, end, batch):
+            rows = source.log_rows(after, min(after + batch, end))
+            target.replay(rows)
+            done += len(rows)
+            if progress is not None:
+                progress(done, end - start)
     differences = tuple(verify(source, target)) if check else ()
     memories = target.count(Filter(include_archived=True, include_expired=True))
     return Migration(done, start, target.last_lsn(), memories, differences)

@@ -34,13 +34,15 @@ VECTOR_MODES = ("auto", "minilm", "hashing")
 _HASHING_LABEL = "hashing (not MiniLM)"
 
 
-def _child(system: str, folder: str, batch: int, db: str | None, out: Any) -> None:
+def _child(
+    system: str, folder: str, batch: int, db: str | None, out: Any, bulk: bool = False
+) -> None:
     inputs = SizeInputs.load(Path(folder))
     try:
         if system == "memoryspace":
             from memoryspace.bench.scale.ours import run_ours
 
-            row = run_ours(inputs, batch=batch, db=db)
+            row = run_ours(inputs, batch=batch, db=db, bulk=bulk)
         else:
             row = RUNNERS[system](inputs, batch=batch)
     except Exception as exc:  # a peer that fails is reported, not fatal
@@ -49,10 +51,12 @@ def _child(system: str, folder: str, batch: int, db: str | None, out: Any) -> No
     out.close()
 
 
-def _in_child(system: str, inputs: SizeInputs, batch: int, db: str | None) -> dict[str, Any]:
+def _in_child(
+    system: str, inputs: SizeInputs, batch: int, db: str | None, bulk: bool = False
+) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(system, str(inputs.folder), batch, db, send))
+    child = context.Process(target=_child, args=(system, str(inputs.folder), batch, db, send, bulk))
     child.start()
     send.close()
     try:
@@ -75,14 +79,17 @@ def _rows(
     db: str | None,
     backends: list[str] | None,
     skipped: dict[str, str],
+    bulk: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """One system's rows at one size: one per backend for MemorySpace given ``backends``."""
     if system in skipped:
         yield {"system": system, "n": inputs.n, "note": f"skipped: {skipped[system]}"}
     elif system == "memoryspace" and backends:
-        yield from measure_on(backends, inputs.n, lambda url: _in_child(system, inputs, batch, url))
+        yield from measure_on(
+            backends, inputs.n, lambda url: _in_child(system, inputs, batch, url, bulk)
+        )
     else:
-        yield _in_child(system, inputs, batch, db)
+        yield _in_child(system, inputs, batch, db, bulk)
 
 
 def vectors_for(n: int, mode: str, max_real: int) -> str:
@@ -167,8 +174,11 @@ def run(
     progress: Progress | None = None,
     work: Path | None = None,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    bulk: bool = False,
 ) -> dict[str, Any]:
-    """Every system at every size; returns the benchmark's JSON document.
+    """Every system at every size; returns the benchmark's JSON document. ``bulk`` adds
+    MemorySpace's records inside the store's ``bulk_load()`` where it has one (PostgreSQL: the
+    HNSW index built once, after the last batch, and counted in the add time).
 
     Raises:
         InvalidInput: missing data files, an unknown system or vector mode, MiniLM vectors asked
@@ -232,7 +242,7 @@ def run(
             )
             doc["sizes"][str(n)] = {"vectors": label, "cycled_copies": corpus.copies(n)}
             for system in systems:
-                for row in _rows(system, inputs, batch, db, backends, skipped):
+                for row in _rows(system, inputs, batch, db, backends, skipped, bulk):
                     doc["rows"].append(row)
                     if on_row is not None:
                         on_row(row)

@@ -75,6 +75,11 @@ def translate(exc: psycopg.Error, url: str, doing: str) -> MemorySpaceError:
         return InvalidInput(f"PostgreSQL refused the data while {doing}: {exc}")
     if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
         return ReadOnly(f"{redact(url)} is read-only (a replica?) while {doing}: {exc}")
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return ReadOnly(
+            f"the role of {redact(url)} may not write here ({exc}) while {doing}; open it with "
+            "read_only=True, or as a role that may write"
+        )
     if isinstance(exc, psycopg.errors.IntegrityError):
         return Conflict(f"PostgreSQL refused a change while {doing}: {exc}")
     return BackendUnavailable(
@@ -144,6 +149,24 @@ class Connections:
             raise Closed("this store is closed; open the database again")
         if self._pid != os.getpid():
             self._pool = self._make_pool()
+
+    def in_transaction(self) -> bool:
+        """Whether this thread is inside a write transaction."""
+        return getattr(self._local, "conn", None) is not None
+
+    @contextmanager
+    def autocommit(self, doing: str) -> Iterator[Conn]:
+        """A pooled connection outside any transaction (for ``CREATE INDEX CONCURRENTLY``).
+
+        Raises:
+            BackendUnavailable, ReadOnly: the server failed or refused.
+        """
+        self.check()
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise translate(exc, self.url, doing) from exc
 
     @contextmanager
     def reading(self, doing: str = "reading") -> Iterator[Conn]:

@@ -6,6 +6,7 @@ travel by replaying the log into an in-memory SQLite store (``memoryspace.store.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterator, Sequence
 
 from memoryspace import validate
@@ -17,6 +18,8 @@ from memoryspace.store.oplog import LogRow
 from memoryspace.store.postgres import log, replay
 from memoryspace.store.postgres.base import PostgresBase
 from memoryspace.store.postgres.connections import Conn
+
+REPLICA_POLL = 0.5  # seconds between reads of the log when waiting on a read-only store
 
 
 class PostgresHistory(PostgresBase):
@@ -37,8 +40,14 @@ class PostgresHistory(PostgresBase):
     def wait_for_changes(self, since_lsn: int, timeout: float) -> list[Change]:
         """Log entries after ``since_lsn``, waiting up to ``timeout`` seconds for one to be
         committed (by any process on any host) when there is none yet (``LISTEN``/``NOTIFY``
-        wakes the waiter; the log is read for the answer)."""
+        wakes the waiter; the log is read for the answer). A read-only store (a hot standby
+        cannot ``LISTEN``) reads the log every ``REPLICA_POLL`` seconds instead."""
         self._db.check()
+        if self._read_only:
+            deadline = time.monotonic() + timeout
+            while not (found := self.changes(since_lsn)) and time.monotonic() < deadline:
+                time.sleep(min(REPLICA_POLL, max(0.0, deadline - time.monotonic())))
+            return found
         return log.wait(self._url, lambda: self.changes(since_lsn), timeout)
 
     def history(self, id: str) -> list[Change]:

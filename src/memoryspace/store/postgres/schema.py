@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import psycopg
 
-from memoryspace.errors import Conflict
+from memoryspace.errors import Conflict, ReadOnly
 
 # A text-search configuration like SQLite's ``porter unicode61``: English stemming, and no
 # stopwords (BM25's idf already makes common words count for little).
@@ -75,7 +75,7 @@ CREATE INDEX memories_tsv ON memories USING gin(tsv);
 CREATE TABLE access (key BIGINT PRIMARY KEY, count BIGINT NOT NULL, last DOUBLE PRECISION NOT NULL);
 
 -- ``vector`` is the exact float32 bytes (the source of truth); ``embedding`` the same vector
--- for pgvector, indexed by HNSW (cosine) per dimension once one is stored.
+-- for pgvector, indexed by HNSW (cosine) per dimension (see hnsw.py: once it holds enough).
 CREATE TABLE vectors (key BIGINT PRIMARY KEY, vector BYTEA NOT NULL, embedding vector);
 
 -- The operation log (see memoryspace.store.oplog).
@@ -223,11 +223,44 @@ CREATE TRIGGER memories_text_stats_{event} AFTER {event.upper()} ON memories
 )
 _TEXT_STATS = _TEXT_STATS_TABLES.replace("{triggers}", _TRIGGERS)
 
-MIGRATIONS: tuple[str, ...] = (_V1, _COMPACT_LOG, _V2, _TEXT_STATS)
+# pgvector's type is stored out of line (``STORAGE external``) when a row passes 2 KB, and a row
+# here holds the vector twice (about 3 KB at 384 dimensions), so every exact scan and index build
+# fetched each ``embedding`` from TOAST: 124,000 buffer reads for 20,000 vectors. The exact
+# bytes go out of line instead and the ``embedding`` stays in the row: an exact scan of 20,000
+# is about 5 times faster (130 -> 25 ms at load 10). Rows written before keep their layout.
+_INLINE_EMBEDDINGS = """
+ALTER TABLE vectors ALTER COLUMN vector SET STORAGE EXTERNAL,
+    ALTER COLUMN embedding SET STORAGE MAIN;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _COMPACT_LOG, _V2, _TEXT_STATS, _INLINE_EMBEDDINGS)
 SCHEMA_VERSION = len(MIGRATIONS)
 # Advisory lock keys (any constants; they only have to differ from each other).
 MIGRATION_LOCK = 0x6D656D_01
 WRITE_LOCK = 0x6D656D_02
+INDEX_LOCK = 0x6D656D_03  # with the dimension: one HNSW build per dimension at a time
+
+
+def check_schema_version(conn: psycopg.Connection[tuple[object, ...]], where: str) -> None:
+    """Check, by reading only, that the database's schema is this MemorySpace's.
+
+    Raises:
+        Conflict: the database was written by a newer MemorySpace.
+        ReadOnly: it needs an upgrade, which a read-only store cannot make.
+    """
+    row = conn.execute("SELECT value FROM settings WHERE key = 'schema.version'").fetchone()
+    version = 0 if row is None else int(str(row[0]))
+    if version > SCHEMA_VERSION:
+        raise Conflict(
+            f"database schema version {version} is newer than this MemorySpace supports "
+            f"({SCHEMA_VERSION}); upgrade memoryspace to open it"
+        )
+    if version < SCHEMA_VERSION:
+        raise ReadOnly(
+            f"{where} has schema version {version} and this MemorySpace needs "
+            f"{SCHEMA_VERSION}; open it once for writing (on the primary) to upgrade it, then "
+            "open the replica again"
+        )
 
 
 def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> None:

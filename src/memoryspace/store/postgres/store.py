@@ -29,7 +29,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from memoryspace.errors import Conflict, NotFound, ReadOnly
+from memoryspace import validate
+from memoryspace.errors import Conflict, InvalidInput, NotFound, ReadOnly
 from memoryspace.models import Change, Memory, Op, apply_patch, check_version
 from memoryspace.store import timetravel
 from memoryspace.store.access import AccessCounts
@@ -38,11 +39,11 @@ from memoryspace.store.codec import row_values
 from memoryspace.store.erasure import PurgeReport
 from memoryspace.store.fts import RADIUS
 from memoryspace.store.oplog import logged_change
-from memoryspace.store.postgres import log, purge, text, vectors
+from memoryspace.store.postgres import hnsw, log, purge, text, vectors
 from memoryspace.store.postgres.connections import Conn, Connections, redact
 from memoryspace.store.postgres.history import PostgresHistory
 from memoryspace.store.postgres.reads import PostgresReads
-from memoryspace.store.postgres.schema import migrate
+from memoryspace.store.postgres.schema import check_schema_version, migrate
 from memoryspace.store.postgres.sql import ASSIGNMENTS, COLUMNS, PLACEHOLDERS
 
 # Records per INSERT of a batch add: 21 parameters each, under PostgreSQL's 65,535 per statement.
@@ -63,25 +64,48 @@ class PostgresStore(PostgresReads, PostgresHistory):
         retries: int = 4,
         backoff: float = 0.25,
         create: bool = True,
+        read_only: bool = False,
+        hnsw_threshold: int = hnsw.DEFAULT_THRESHOLD,
+        hnsw_build_memory: str | None = hnsw.DEFAULT_BUILD_MEMORY,
     ) -> None:
         """Connect to ``url`` (``postgresql://user:password@host:port/database``) and create or
         upgrade the schema.
 
-        ``create=False`` opens only a database that already holds a MemorySpace schema. A call
+        ``create=False`` opens only a database that already holds a MemorySpace schema.
+        ``read_only`` (or a server whose sessions are read-only: a hot standby, a URL with
+        ``options=-c default_transaction_read_only=on``) writes nothing, not even on opening:
+        the schema version is read and checked, and every write raises ``ReadOnly``. A call
         whose connection drops is retried ``retries`` times, after ``backoff`` seconds doubled
-        each time (see ``connections.py``: a write is never applied twice).
+        each time (see ``connections.py``: a write is never applied twice). A dimension's
+        vectors get an HNSW index once ``hnsw_threshold`` of them are stored, built with
+        ``hnsw_build_memory`` of ``maintenance_work_mem`` (None: the server's); see ``hnsw.py``.
 
         Raises:
-            NotFound: ``create`` is false and the database holds no MemorySpace schema.
+            NotFound: ``create`` is false, or the store is read-only, and the database holds no
+                MemorySpace schema.
+            ReadOnly: read-only, and the schema needs an upgrade (open it once on the primary).
             BackendUnavailable: the server cannot be reached, or refuses the connection.
             Conflict: the database was written by a newer MemorySpace.
+            InvalidInput: ``hnsw_threshold`` is not a positive integer.
         """
+        if (
+            isinstance(hnsw_threshold, bool)
+            or not isinstance(hnsw_threshold, int)
+            or hnsw_threshold < 1
+        ):
+            raise InvalidInput(
+                f"hnsw_threshold must be a positive integer (vectors), not {hnsw_threshold!r}"
+            )
         self._url = url
         self._clock = clock
-        self._read_only = False
+        self._read_only = validate.flag("read_only", read_only)
         self.as_of_lsn: int | None = None
         self._access = AccessCounts(access_flush_every)
         self._hnsw_dimensions: set[int] = set()
+        self._hnsw_written: set[int] = set()
+        self._hnsw_threshold = hnsw_threshold
+        self._hnsw_memory = hnsw_build_memory
+        self._hnsw_deferred = 0
         # Records decoded and written through this object (``io_stats``); approximate when
         # threads race, exact otherwise.
         self._rows_read = 0
@@ -92,11 +116,17 @@ class PostgresStore(PostgresReads, PostgresHistory):
         self.text_index = text.PostgresTextIndex(self._db)
         try:
             with self._db.reading("opening the database") as conn:
-                if not create and not _has_schema(conn):
+                if not self._read_only and _session_read_only(conn):
+                    self._read_only = True  # a replica: open it as one
+                if (self._read_only or not create) and not _has_schema(conn):
                     raise NotFound(
                         f"{redact(url)} holds no MemorySpace database; check the URL (or --db), "
                         "or add a memory to create one"
+                        + (" on the primary" if self._read_only else "")
                     )
+                if self._read_only:
+                    check_schema_version(conn, redact(url))
+                    return
                 migrate(conn)
                 conn.execute(
                     "INSERT INTO settings(key, value) VALUES ('database.id', %s) "
@@ -219,8 +249,11 @@ class PostgresStore(PostgresReads, PostgresHistory):
             ReadOnly: a read-only view.
             BackendUnavailable: the server failed or cannot be reached.
         """
+        outermost = not self._db.in_transaction()
         with self._writing():
             yield
+        if outermost:
+            self._build_due_indexes()
 
     def insert(
         self, items: Sequence[tuple[Memory, Vector | None]], *, actor: str | None = None
@@ -288,7 +321,7 @@ class PostgresStore(PostgresReads, PostgresHistory):
             keys.extend(int(found[memory.id]) for memory, _ in chunk)
         pairs = [(key, v) for key, (_, v) in zip(keys, items, strict=True) if v is not None]
         if pairs:
-            vectors.put_new(conn, pairs, self._hnsw_dimensions)
+            self._wrote_vectors(vectors.put_new(conn, pairs))
         now = self._clock()
         log.append_adds(
             conn,
@@ -414,6 +447,12 @@ class PostgresStore(PostgresReads, PostgresHistory):
         log.append(conn, lsn, now, op, key, before, after, vector, actor)
         self._db.expect(log.proof(lsn, now, (after or before).id))  # type: ignore[union-attr]
         return logged_change(lsn, now, op, before, after, actor)
+
+
+def _session_read_only(conn: Conn) -> bool:
+    """Whether this server's sessions cannot write (a hot standby, or read-only by default)."""
+    row = conn.execute("SELECT current_setting('transaction_read_only')").fetchone()
+    return row is not None and str(row[0]) == "on"
 
 
 def _has_schema(conn: Conn) -> bool:

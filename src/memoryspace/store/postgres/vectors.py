@@ -1,5 +1,7 @@
 """Vectors on PostgreSQL: exact float32 bytes (what reads return) beside a pgvector
-``embedding``, with an HNSW (cosine) index per dimension, created with the first vector of it.
+``embedding``. Writes only store them: the HNSW (cosine) index of a dimension is created once it
+holds enough vectors for the index to pay, outside the writers' transactions (``hnsw.py``);
+until then ``nearest`` ranks them exactly.
 """
 
 from __future__ import annotations
@@ -12,49 +14,31 @@ from memoryspace.store.base import Keys, Vector
 from memoryspace.store.codec import blob_vector, vector_blob
 from memoryspace.store.postgres.connections import Conn
 
-HNSW_MAX_DIMENSIONS = 2000  # pgvector's limit for an HNSW index on ``vector``
-
 
 def vector_text(vector: Vector) -> str:
     """pgvector's text form of a vector (float32 values written exactly)."""
     return "[" + ",".join(repr(float(x)) for x in np.asarray(vector, dtype=np.float32)) + "]"
 
 
-def put(conn: Conn, key: int, vector: Vector, indexed: set[int]) -> None:
-    """Store ``key``'s vector, and create the HNSW index of its dimension unless that
-    dimension is in ``indexed`` (this process made it already), which it then joins."""
-    dimension = int(vector.shape[0])
+def put(conn: Conn, key: int, vector: Vector) -> int:
+    """Store ``key``'s vector (replacing any); returns its dimension."""
     conn.execute(
         "INSERT INTO vectors(key, vector, embedding) VALUES (%s, %s, %s::vector) "
         "ON CONFLICT (key) DO UPDATE SET vector = EXCLUDED.vector, "
         "embedding = EXCLUDED.embedding",
         (key, vector_blob(vector), vector_text(vector)),
     )
-    if dimension not in indexed and 0 < dimension <= HNSW_MAX_DIMENSIONS:
-        _create_index(conn, dimension)
-        indexed.add(dimension)
+    return int(vector.shape[0])
 
 
-def put_new(conn: Conn, pairs: Sequence[tuple[int, Vector]], indexed: set[int]) -> None:
-    """Store the vectors of new keys in one pipelined statement (``put`` for each, faster),
-    then create the HNSW index of any dimension not in ``indexed``."""
-    with conn.cursor() as cursor:
-        cursor.executemany(
-            "INSERT INTO vectors(key, vector, embedding) VALUES (%s, %s, %s::vector)",
-            [(key, vector_blob(vector), vector_text(vector)) for key, vector in pairs],
-        )
-    for dimension in sorted({int(vector.shape[0]) for _, vector in pairs} - indexed):
-        if 0 < dimension <= HNSW_MAX_DIMENSIONS:
-            _create_index(conn, dimension)
-            indexed.add(dimension)
-
-
-def _create_index(conn: Conn, dimension: int) -> None:
-    conn.execute(
-        f"CREATE INDEX IF NOT EXISTS vectors_hnsw_{dimension} ON vectors USING hnsw "
-        f"((embedding::vector({dimension})) vector_cosine_ops) "
-        f"WHERE vector_dims(embedding) = {dimension}"
-    )
+def put_new(conn: Conn, pairs: Sequence[tuple[int, Vector]]) -> set[int]:
+    """Store the vectors of new keys with one ``COPY`` (no round trip per row); returns their
+    dimensions."""
+    copying = "COPY vectors (key, vector, embedding) FROM STDIN"
+    with conn.cursor() as cursor, cursor.copy(copying) as copy:
+        for key, vector in pairs:
+            copy.write_row((key, vector_blob(vector), vector_text(vector)))
+    return {int(vector.shape[0]) for _, vector in pairs}
 
 
 def of_keys(conn: Conn, keys: Sequence[int]) -> Mapping[int, Vector]:
@@ -92,7 +76,8 @@ def nearest(
 ) -> tuple[Keys, Vector]:
     """The ``k`` stored vectors nearest ``query`` by cosine, best first, as (keys, cosine
     similarities): pgvector's HNSW index of ``query``'s dimension (``hnsw.ef_search`` set for
-    this statement), or an exact ranking of the ``allowed`` keys when they are few."""
+    this statement), or an exact ranking of the ``allowed`` keys when they are few, or of every
+    vector of that dimension while it has no index yet."""
     dimension = int(query.shape[0])
     if allowed is not None and len(allowed) == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
