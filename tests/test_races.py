@@ -64,7 +64,8 @@ def _lost(ms: MemorySpace, expected: dict[tuple[str, str], Any]) -> list[str]:
 
 
 def _vectors_off(ms: MemorySpace) -> list[str]:
-    """Records whose stored vector is not the embedding of their content."""
+    """Records whose stored vector is not the embedding of their content (to float16's
+    precision, which new databases store: a wrong text's vector is off by far more)."""
     records = list(ms.scan(include_archived=True, include_expired=True))
     keys = {m.id: ms.store.key_of(m.id) for m in records}
     stored = ms.store.vectors(list(keys.values()))
@@ -72,7 +73,7 @@ def _vectors_off(ms: MemorySpace) -> list[str]:
     return [
         m.id
         for m, vector in zip(records, wanted, strict=True)
-        if not np.allclose(stored[keys[m.id]], vector, atol=1e-6)
+        if not np.allclose(stored[keys[m.id]], vector, atol=1e-3)
     ]
 
 
