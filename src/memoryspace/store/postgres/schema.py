@@ -248,13 +248,7 @@ def check_schema_version(conn: psycopg.Connection[tuple[object, ...]], where: st
         Conflict: the database was written by a newer MemorySpace.
         ReadOnly: it needs an upgrade, which a read-only store cannot make.
     """
-    row = conn.execute("SELECT value FROM settings WHERE key = 'schema.version'").fetchone()
-    version = 0 if row is None else int(str(row[0]))
-    if version > SCHEMA_VERSION:
-        raise Conflict(
-            f"database schema version {version} is newer than this MemorySpace supports "
-            f"({SCHEMA_VERSION}); upgrade memoryspace to open it"
-        )
+    version = _stored_version(conn)
     if version < SCHEMA_VERSION:
         raise ReadOnly(
             f"{where} has schema version {version} and this MemorySpace needs "
@@ -274,13 +268,7 @@ def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> None:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
         )
-        row = conn.execute("SELECT value FROM settings WHERE key = 'schema.version'").fetchone()
-        version = 0 if row is None else int(str(row[0]))
-        if version > SCHEMA_VERSION:
-            raise Conflict(
-                f"database schema version {version} is newer than this MemorySpace supports "
-                f"({SCHEMA_VERSION}); upgrade memoryspace to open it"
-            )
+        version = _stored_version(conn)
         for number in range(version, SCHEMA_VERSION):
             conn.execute(MIGRATIONS[number].encode())
             conn.execute(
@@ -288,3 +276,19 @@ def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> None:
                 "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
                 (str(number + 1),),
             )
+
+
+def _stored_version(conn: psycopg.Connection[tuple[object, ...]]) -> int:
+    """The schema version the database records (0 for none).
+
+    Raises:
+        Conflict: the database was written by a newer MemorySpace.
+    """
+    row = conn.execute("SELECT value FROM settings WHERE key = 'schema.version'").fetchone()
+    version = 0 if row is None else int(str(row[0]))
+    if version > SCHEMA_VERSION:
+        raise Conflict(
+            f"database schema version {version} is newer than this MemorySpace supports "
+            f"({SCHEMA_VERSION}); upgrade memoryspace to open it"
+        )
+    return version
