@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 
+from memoryspace import validate
 from memoryspace.bench.metrics import percentile
 from memoryspace.embed.minilm import minilm_missing
 from memoryspace.embed.resolve import resolve_embedder
@@ -283,8 +284,7 @@ def run(
     _check(records, clients, seconds)
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 16:
         raise InvalidInput("--workers must be within 1..16")
-    if not isinstance(scoped, bool):
-        raise InvalidInput(f"scoped must be True or False, got {scoped!r}")
+    scoped = validate.flag("scoped", scoped)
     sizes = sorted({records, *([baseline_records] if baseline_records else [])})
     for size in sizes:
         _check(size, clients, seconds)

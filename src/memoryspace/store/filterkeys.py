@@ -3,18 +3,15 @@
 A filtered dense search first asks the store which keys the filter allows (``filter_keys``).
 For a user's scope that is one row read per memory of the user, to check whether it is archived,
 expired or superseded (about 3 ms per 1,000 memories), on every search; the same scopes recur
-across searches. The rows change only through logged writes, so, like the term counts of
-``fts.TermStats``, the answer is filed under the op log's sequence number and dropped when it
-moves (a write from any process). Only the parts of the filter that do not depend on the time are
-remembered: each key's ``expires_at`` and ``valid_to`` are kept beside it and compared with the
-time of each call, so a memory that expires meanwhile is left out exactly as the SQL would.
-Inside an open write transaction nothing is remembered (it could roll back and its sequence be
-reused). Thread-safe.
+across searches. The rows change only through logged writes, so the answer is remembered until
+the op log moves (``memoryspace.store.logversion``). Only the parts of the filter that do not
+depend on the time are remembered: each key's ``expires_at`` and ``valid_to`` are kept beside it
+and compared with the time of each call, so a memory that expires meanwhile is left out exactly
+as the SQL would. Thread-safe.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -24,7 +21,7 @@ from memoryspace.models import Filter
 from memoryspace.store.base import Keys
 from memoryspace.store.codec import where_clause
 from memoryspace.store.connections import Connections
-from memoryspace.store.fts import log_sequence
+from memoryspace.store.logversion import LogVersioned, log_sequence
 
 Times = npt.NDArray[np.float64]
 # Keys kept over all remembered filters (16 bytes of times and 8 of key each: ~24 MB); a
@@ -33,17 +30,20 @@ Times = npt.NDArray[np.float64]
 MAX_KEYS = 1_000_000
 
 
-class FilterKeys:
+class FilterKeys(LogVersioned):
     """The keys ``filter_keys`` returns, remembered per filter until the log moves."""
 
     def __init__(self, db: Connections, *, max_keys: int = MAX_KEYS) -> None:
+        super().__init__()
         self._db = db
         self._max_keys = max_keys
-        self._version: int | None = None
         self._entries: OrderedDict[tuple[object, ...], tuple[Keys, Times, Times]] = OrderedDict()
         self._held = 0
-        self._lock = threading.Lock()
         self.hits = self.misses = 0
+
+    def _forget(self) -> None:
+        self._entries.clear()
+        self._held = 0
 
     def keys(self, flt: Filter, now: float) -> Keys:
         """The keys of the memories ``flt`` selects at time ``now``, in the order
@@ -53,10 +53,7 @@ class FilterKeys:
         version = log_sequence(self._db)
         if version is not None:
             with self._lock:
-                if version != self._version:
-                    self._entries.clear()
-                    self._held = 0
-                    self._version = version
+                self._at(version)
                 found = self._entries.get(entry)
                 if found is not None:
                     self._entries.move_to_end(entry)

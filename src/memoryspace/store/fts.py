@@ -24,7 +24,6 @@ import json
 import logging
 import math
 import sqlite3
-import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -32,6 +31,7 @@ from memoryspace.errors import MemorySpaceError
 from memoryspace.models import Filter, Memory
 from memoryspace.store.codec import where_clause
 from memoryspace.store.connections import Connections
+from memoryspace.store.logversion import LogVersioned, log_sequence
 
 RADIUS = 2
 WEIGHTS = {"content": 1.0, "tags": 0.5, "context": 0.3}
@@ -405,37 +405,28 @@ def _idfs(
     ]
 
 
-class TermStats:
+class TermStats(LogVersioned):
     """Document counts per (scope, term) and each scope's key range, remembered until the log
     moves.
 
     A scoped search counts, per query term, the scope's memories holding it, and its bound
     counts them again; the same words recur across queries. It also reads the scope's lowest
     and highest key (``span``) from the scope index, visiting every index entry of the scope
-    (about 1 ms per 1,000 memories): the same scopes recur across searches too. Every change to
-    what the index holds is logged, so the log's sequence number (``sqlite_sequence``: it only
-    grows, also when the log is compacted) says when the counts may have changed: all are
-    dropped then. Counts are filed under the sequence read before they were taken, so counts
-    that saw a write landing meanwhile (from any process) are filed under a sequence that is
-    already past. Inside an open write transaction nothing is remembered (it could roll back and
-    its sequence be reused). Thread-safe.
+    (about 1 ms per 1,000 memories): the same scopes recur across searches too. Both are dropped
+    when the op log moves (``memoryspace.store.logversion``). Thread-safe.
     """
 
     def __init__(self, size: int = 65_536) -> None:
+        super().__init__()
         self._size = size
-        self._version: int | None = None
         self._entries: OrderedDict[tuple[object, ...], tuple[int, int]] = OrderedDict()
         self._spans: OrderedDict[tuple[object, ...], tuple[int, int] | None] = OrderedDict()
-        self._lock = threading.Lock()
         self.hits = self.misses = 0
         self.span_hits = self.span_misses = 0
 
-    def _at(self, version: int) -> None:
-        """Forget everything counted under another log sequence (call holding the lock)."""
-        if version != self._version:
-            self._entries.clear()
-            self._spans.clear()
-            self._version = version
+    def _forget(self) -> None:
+        self._entries.clear()
+        self._spans.clear()
 
     def span(self, db: Connections, flt: Filter) -> tuple[int, int] | None:
         """The scope's lowest and highest key (``None``: the scope is empty), as
@@ -485,16 +476,6 @@ class TermStats:
                 while len(self._entries) > self._size:
                     self._entries.popitem(last=False)
         return counted
-
-
-def log_sequence(db: Connections) -> int | None:
-    """The op log's sequence number: the last LSN ever given (compaction does not lower it);
-    ``None`` inside an open write transaction, whose changes may still be rolled back."""
-    with db.reading() as conn:
-        if conn.in_transaction:
-            return None
-        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'oplog'").fetchone()
-    return 0 if row is None else int(row[0])
 
 
 class FTS5Index:

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from memoryspace import validate
-from memoryspace.errors import Conflict, InvalidInput, NotFound, ReadOnly
+from memoryspace.errors import Conflict, NotFound, ReadOnly
 from memoryspace.models import Change, Memory, Op, apply_patch, check_version
 from memoryspace.store import timetravel
 from memoryspace.store.access import AccessCounts
@@ -88,14 +88,7 @@ class PostgresStore(PostgresReads, PostgresHistory):
             Conflict: the database was written by a newer MemorySpace.
             InvalidInput: ``hnsw_threshold`` is not a positive integer.
         """
-        if (
-            isinstance(hnsw_threshold, bool)
-            or not isinstance(hnsw_threshold, int)
-            or hnsw_threshold < 1
-        ):
-            raise InvalidInput(
-                f"hnsw_threshold must be a positive integer (vectors), not {hnsw_threshold!r}"
-            )
+        hnsw_threshold = validate.positive_int("hnsw_threshold", hnsw_threshold)
         self._url = url
         self._clock = clock
         self._read_only = validate.flag("read_only", read_only)
